@@ -1,0 +1,14 @@
+package io.ndif.operator.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Pattern;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ExternalClusterSpec {
+  @JsonPropertyDescription(
+      "Ray dashboard URL of an existing cluster, e.g. http://ray-head:8265; no RayCluster is"
+          + " created.")
+  @Pattern("^https?://.+")
+  public String dashboardUrl;
+}

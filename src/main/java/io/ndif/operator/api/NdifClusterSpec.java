@@ -1,0 +1,63 @@
+package io.ndif.operator.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+import io.fabric8.generator.annotation.ValidationRule;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import java.util.ArrayList;
+import java.util.List;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class NdifClusterSpec {
+  @JsonPropertyDescription(
+      "Ray version of the cluster (KubeRay's spec.rayVersion); it drives version-dependent"
+          + " behaviour, not the image.")
+  @Default("2.52.0")
+  public String rayVersion;
+
+  @JsonPropertyDescription("Ray container image for the head and every pool; each may override it.")
+  @Default("rayproject/ray:2.52.0-gpu")
+  public String image;
+
+  @JsonPropertyDescription("The Ray head node.")
+  public HeadSpec head;
+
+  @JsonPropertyDescription(
+      "GPU node pools; each becomes a KubeRay worker group. Names must be unique DNS labels.")
+  @Required
+  @Size(min = 1, max = 32)
+  @ValidationRule(
+      value = "self.all(p, self.exists_one(q, q.name == p.name))",
+      message = "pool names must be unique")
+  public List<PoolSpec> pools = new ArrayList<>();
+
+  @JsonPropertyDescription("How pool sizes are chosen.")
+  public ClusterAutoscalingSpec autoscaling;
+
+  @JsonPropertyDescription(
+      "Environment for every Ray container (NDIF_* settings, OTEL_EXPORTER_OTLP_ENDPOINT,"
+          + " LOKI_URL, ...).")
+  @Size(max = 128)
+  public List<EnvVar> env;
+
+  @JsonPropertyDescription("GCS fault tolerance, so Serve applications survive a head restart.")
+  public FaultToleranceSpec faultTolerance;
+
+  @JsonPropertyDescription(
+      "Adopt an existing Ray cluster instead of creating a RayCluster; pools then describe its"
+          + " capacity for accounting only.")
+  public ExternalClusterSpec external;
+
+  public boolean isExternal() {
+    return external != null && external.dashboardUrl != null && !external.dashboardUrl.isBlank();
+  }
+
+  public AutoscalingMode autoscalingMode() {
+    return autoscaling == null || autoscaling.mode == null
+        ? AutoscalingMode.Operator
+        : autoscaling.mode;
+  }
+}

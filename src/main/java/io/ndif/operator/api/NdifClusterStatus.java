@@ -1,0 +1,97 @@
+package io.ndif.operator.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.ArrayList;
+import java.util.List;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class NdifClusterStatus {
+  @JsonPropertyDescription("Generation of the spec this status describes.")
+  public Long observedGeneration;
+
+  @JsonPropertyDescription("Ready, Progressing and Degraded, with reasons.")
+  public List<Condition> conditions = new ArrayList<>();
+
+  @JsonPropertyDescription("Name of the KubeRay RayCluster (absent for an external cluster).")
+  public String rayClusterName;
+
+  @JsonPropertyDescription("Ray dashboard address the operator talks to.")
+  public String dashboardUrl;
+
+  @JsonPropertyDescription("The Ray head.")
+  public HeadStatus head;
+
+  @JsonPropertyDescription("Ready and desired worker nodes, e.g. 3/4.")
+  public String nodeSummary;
+
+  @JsonPropertyDescription("Per pool: nodes and GPUs.")
+  public List<PoolStatus> pools = new ArrayList<>();
+
+  @JsonPropertyDescription("Every worker node (Ray worker pod) with its Kubernetes node and GPUs.")
+  public List<NodeStatus> nodes = new ArrayList<>();
+
+  @JsonPropertyDescription("Totals over all pools.")
+  public Totals totals;
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class HeadStatus {
+    public String pod;
+    public String podIP;
+    public String service;
+    public Boolean ready;
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class PoolStatus {
+    public String name;
+
+    @JsonPropertyDescription("Nodes the operator asks KubeRay for.")
+    public Integer desiredNodes;
+
+    @JsonPropertyDescription("Worker pods Running and Ready.")
+    public Integer readyNodes;
+
+    @JsonPropertyDescription("GPUs on ready nodes.")
+    public Integer gpus;
+
+    @JsonPropertyDescription("GPUs allocated to admitted deployments.")
+    public Double allocatedGpus;
+
+    @JsonPropertyDescription("Memory of one GPU.")
+    public String gpuMemory;
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class NodeStatus {
+    @JsonPropertyDescription("Ray worker pod.")
+    public String pod;
+
+    @JsonPropertyDescription("Kubernetes node the pod runs on.")
+    public String nodeName;
+
+    public String pool;
+    public String podIP;
+    public String phase;
+    public Boolean ready;
+    public Integer gpus;
+
+    @JsonPropertyDescription("GPU product, from the Kubernetes node's nvidia.com/gpu.product label.")
+    public String gpuProduct;
+
+    @JsonPropertyDescription("GPUs allocated to deployments on this node.")
+    public Double allocatedGpus;
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Totals {
+    public Integer desiredNodes;
+    public Integer readyNodes;
+
+    @JsonPropertyDescription("GPUs on ready nodes.")
+    public Integer gpus;
+
+    public Double allocatedGpus;
+  }
+}

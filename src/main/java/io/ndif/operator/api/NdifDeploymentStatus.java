@@ -1,0 +1,62 @@
+package io.ndif.operator.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.ArrayList;
+import java.util.List;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class NdifDeploymentStatus {
+  @JsonPropertyDescription("Generation of the spec this status describes.")
+  public Long observedGeneration;
+
+  @JsonPropertyDescription("Scheduled, Ready, Progressing and Degraded, with reasons.")
+  public List<Condition> conditions = new ArrayList<>();
+
+  @JsonPropertyDescription("NDIF model key: <wrapper>:{\"repo_id\": ..., \"revision\": ...}.")
+  public String modelKey;
+
+  @JsonPropertyDescription("Estimated GPU memory of one replica, in bytes.")
+  public Long sizeBytes;
+
+  public Double gpusPerReplica;
+  public String pool;
+
+  @JsonPropertyDescription("Desired replicas.")
+  public Integer replicas;
+
+  public Integer readyReplicas;
+
+  @JsonPropertyDescription("Ready and desired replicas, e.g. 1/2.")
+  public String replicaSummary;
+
+  @JsonPropertyDescription("Every replica with its state and node.")
+  public List<Placement> placements = new ArrayList<>();
+
+  public Application application;
+
+  @JsonPropertyDescription("HTTP endpoint of the application.")
+  public String endpoint;
+
+  @JsonPropertyDescription("RayService of a Dedicated deployment.")
+  public String rayServiceName;
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Placement {
+    public String replicaId;
+    public String state;
+    public String pod;
+    public String nodeName;
+    public String pool;
+    public Double gpus;
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Application {
+    public String name;
+    public String status;
+    public String message;
+    public String route;
+  }
+}

@@ -1,0 +1,101 @@
+package io.ndif.operator.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+import io.fabric8.generator.annotation.ValidationRule;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.Toleration;
+import java.util.List;
+import java.util.Map;
+
+/** A group of identical GPU nodes; also the shape of a dedicated deployment's pool. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(
+    value = "self.minNodes <= self.nodes",
+    message = "minNodes must not exceed nodes (0 <= minNodes <= nodes <= maxNodes)")
+@ValidationRule(
+    value = "!has(self.maxNodes) || self.nodes <= self.maxNodes",
+    message = "nodes must not exceed maxNodes (0 <= minNodes <= nodes <= maxNodes)")
+public class PoolSpec {
+  public static final String DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
+  @JsonPropertyDescription(
+      "Pool name, a DNS label; names the KubeRay worker group and the pool's Ray resource.")
+  @Required
+  @Pattern(DNS_LABEL)
+  @Size(min = 1, max = 40)
+  public String name;
+
+  @JsonPropertyDescription("GPUs on each node of the pool (nvidia.com/gpu limit of a worker pod).")
+  @Required
+  @Min(1)
+  @Max(64)
+  public Integer gpusPerNode;
+
+  @JsonPropertyDescription("Memory of one GPU, a quantity such as 80Gi.")
+  @Required
+  @ValidationRule(
+      value = Quantities.POSITIVE_RULE,
+      message = "gpuMemory must be a positive quantity such as 80Gi")
+  public Quantity gpuMemory;
+
+  @JsonPropertyDescription(
+      "GPU product (GPU Feature Discovery's nvidia.com/gpu.product label value, e.g."
+          + " NVIDIA-A100-SXM4-80GB); becomes a nodeSelector.")
+  @Size(max = 63)
+  public String gpuProduct;
+
+  @JsonPropertyDescription("Number of nodes (worker pods) the pool runs.")
+  @Default("1")
+  @Min(0)
+  @Max(1000)
+  public Integer nodes;
+
+  @JsonPropertyDescription("Fewest nodes the pool may scale down to.")
+  @Default("0")
+  @Min(0)
+  @Max(1000)
+  public Integer minNodes;
+
+  @JsonPropertyDescription("Most nodes the pool may scale up to; defaults to nodes.")
+  @Min(0)
+  @Max(1000)
+  public Integer maxNodes;
+
+  @JsonPropertyDescription(
+      "Resources of each worker's Ray container; the nvidia.com/gpu limit is set from"
+          + " gpusPerNode.")
+  public ResourceRequirements resources;
+
+  @JsonPropertyDescription("Extra node selector for the pool's pods.")
+  public Map<String, String> nodeSelector;
+
+  @JsonPropertyDescription("Tolerations for the pool's pods.")
+  @Size(max = 32)
+  public List<Toleration> tolerations;
+
+  @JsonPropertyDescription("Image of the pool's workers; defaults to spec.image.")
+  public String image;
+
+  @JsonPropertyDescription("Extra ray start parameters for the pool's workers.")
+  public Map<String, String> rayStartParams;
+
+  public int nodesOrDefault() {
+    return nodes == null ? 1 : nodes;
+  }
+
+  public int minNodesOrDefault() {
+    return minNodes == null ? 0 : minNodes;
+  }
+
+  public int maxNodesOrDefault() {
+    return maxNodes == null ? Math.max(nodesOrDefault(), minNodesOrDefault()) : maxNodes;
+  }
+}

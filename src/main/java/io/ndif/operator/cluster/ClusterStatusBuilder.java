@@ -1,0 +1,260 @@
+package io.ndif.operator.cluster;
+
+import static io.ndif.operator.api.Constants.GPU_PRODUCT_LABEL;
+import static io.ndif.operator.api.Constants.GPU_RESOURCE;
+import static io.ndif.operator.api.Constants.LABEL_POOL;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.api.NdifClusterStatus.HeadStatus;
+import io.ndif.operator.api.NdifClusterStatus.NodeStatus;
+import io.ndif.operator.api.NdifClusterStatus.PoolStatus;
+import io.ndif.operator.api.NdifClusterStatus.Totals;
+import io.ndif.operator.api.PoolSpec;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.ray.KubeRay;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/** Rebuilds an NdifCluster's status from what was observed; it keeps nothing in memory. */
+public final class ClusterStatusBuilder {
+  public static final String READY = "Ready";
+  public static final String PROGRESSING = "Progressing";
+  public static final String DEGRADED = "Degraded";
+
+  private final Clock clock;
+
+  public ClusterStatusBuilder(Clock clock) {
+    this.clock = clock;
+  }
+
+  public NdifClusterStatus build(NdifCluster cluster, ClusterObservation seen) {
+    var previous = cluster.getStatus();
+    var status = new NdifClusterStatus();
+    status.observedGeneration = cluster.getMetadata().getGeneration();
+    var conditions =
+        new Conditions(
+            previous == null ? null : previous.conditions,
+            cluster.getMetadata().getGeneration(),
+            clock);
+    if (cluster.getSpec().isExternal()) {
+      buildExternal(cluster, status, conditions);
+    } else {
+      buildManaged(cluster, seen, status, conditions);
+    }
+    status.conditions = conditions.build();
+    return status;
+  }
+
+  private void buildExternal(NdifCluster cluster, NdifClusterStatus status, Conditions conditions) {
+    status.dashboardUrl = cluster.getSpec().external.dashboardUrl;
+    int nodes = 0;
+    int gpus = 0;
+    for (PoolSpec pool : cluster.getSpec().pools) {
+      var p = pool(pool, pool.nodesOrDefault(), pool.nodesOrDefault(), pool.nodesOrDefault() * pool.gpusPerNode);
+      status.pools.add(p);
+      nodes += p.readyNodes;
+      gpus += p.gpus;
+    }
+    status.totals = totals(nodes, nodes, gpus);
+    status.nodeSummary = nodes + "/" + nodes;
+    conditions
+        .set(
+            READY,
+            true,
+            "ExternalCluster",
+            "adopted Ray cluster at " + status.dashboardUrl + "; pools are used for accounting only")
+        .set(PROGRESSING, false, "ExternalCluster", "the operator does not manage this cluster's nodes")
+        .set(DEGRADED, false, "ExternalCluster", "the operator does not manage this cluster's nodes");
+  }
+
+  private void buildManaged(
+      NdifCluster cluster, ClusterObservation seen, NdifClusterStatus status, Conditions conditions) {
+    String name = cluster.getMetadata().getName();
+    status.dashboardUrl =
+        "http://"
+            + KubeRay.headServiceName(name)
+            + "."
+            + cluster.getMetadata().getNamespace()
+            + ".svc:"
+            + KubeRay.DASHBOARD_PORT;
+    if (seen.rayCluster() != null) {
+      status.rayClusterName = name;
+    }
+    Pod headPod = null;
+    List<Pod> workers = new ArrayList<>();
+    for (Pod pod : seen.pods()) {
+      String type = pod.getMetadata().getLabels().get(KubeRay.LABEL_NODE_TYPE);
+      if (KubeRay.NODE_TYPE_HEAD.equals(type) && pod.getMetadata().getDeletionTimestamp() == null) {
+        headPod = pod;
+      } else if (KubeRay.NODE_TYPE_WORKER.equals(type)) {
+        workers.add(pod);
+      }
+    }
+    workers.sort(Comparator.comparing(p -> p.getMetadata().getName()));
+    status.head = head(headPod, name);
+
+    Map<String, List<String>> unschedulable = new LinkedHashMap<>();
+    for (Pod pod : workers) {
+      String pool = pod.getMetadata().getLabels().get(LABEL_POOL);
+      var node = new NodeStatus();
+      node.pod = pod.getMetadata().getName();
+      node.pool = pool;
+      node.nodeName = pod.getSpec().getNodeName();
+      node.podIP = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
+      node.phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+      node.ready = isReady(pod);
+      node.gpus = gpuLimit(pod);
+      node.gpuProduct =
+          Optional.ofNullable(node.nodeName)
+              .map(seen.nodes()::get)
+              .map(n -> n.getMetadata().getLabels())
+              .map(l -> l.get(GPU_PRODUCT_LABEL))
+              .orElse(null);
+      node.allocatedGpus = 0.0;
+      status.nodes.add(node);
+      unschedulableReason(pod)
+          .ifPresent(r -> unschedulable.computeIfAbsent(pool, k -> new ArrayList<>()).add(r));
+    }
+
+    var mode = cluster.getSpec().autoscalingMode();
+    var liveReplicas = LiveWorkerGroups.replicas(seen.rayCluster());
+    int desired = 0;
+    int ready = 0;
+    int gpus = 0;
+    List<String> notReady = new ArrayList<>();
+    for (PoolSpec pool : cluster.getSpec().pools) {
+      int poolDesired = PoolSizing.of(pool, mode, liveReplicas.get(pool.name)).replicas();
+      int poolReady =
+          (int)
+              status.nodes.stream()
+                  .filter(n -> pool.name.equals(n.pool) && Boolean.TRUE.equals(n.ready))
+                  .count();
+      var p = pool(pool, poolDesired, poolReady, poolReady * pool.gpusPerNode);
+      status.pools.add(p);
+      desired += poolDesired;
+      ready += poolReady;
+      gpus += p.gpus;
+      if (poolReady != poolDesired) {
+        notReady.add("pool " + pool.name + ": " + poolReady + "/" + poolDesired);
+      }
+    }
+    status.totals = totals(desired, ready, gpus);
+    status.nodeSummary = ready + "/" + desired;
+
+    boolean headReady = Boolean.TRUE.equals(status.head.ready);
+    String nodesMessage = ready + "/" + desired + " worker nodes ready, " + gpus + " GPUs";
+    if (seen.applyError() != null) {
+      conditions.set(DEGRADED, true, "RayClusterApplyFailed", seen.applyError());
+    } else if (!unschedulable.isEmpty()) {
+      List<String> parts = new ArrayList<>();
+      unschedulable.forEach(
+          (pool, reasons) ->
+              parts.add(
+                  "pool "
+                      + pool
+                      + ": "
+                      + reasons.size()
+                      + " worker pod(s) cannot be scheduled: "
+                      + reasons.get(0)));
+      conditions.set(DEGRADED, true, "PoolUnschedulable", String.join("; ", parts));
+    } else {
+      conditions.set(DEGRADED, false, "Healthy", "no pool has unschedulable nodes");
+    }
+
+    if (seen.rayCluster() == null) {
+      conditions
+          .set(READY, false, "RayClusterPending", "the RayCluster " + name + " does not exist yet")
+          .set(PROGRESSING, true, "CreatingRayCluster", "creating the RayCluster " + name);
+    } else if (!headReady) {
+      conditions
+          .set(READY, false, "HeadNotReady", "the Ray head pod is not ready; " + nodesMessage)
+          .set(PROGRESSING, true, "StartingHead", "waiting for the Ray head pod");
+    } else if (!notReady.isEmpty()) {
+      conditions
+          .set(READY, false, "NodesNotReady", nodesMessage + " (" + String.join(", ", notReady) + ")")
+          .set(PROGRESSING, true, "ScalingPools", nodesMessage);
+    } else if (workers.size() > desired) {
+      conditions
+          .set(READY, true, "AllNodesReady", "head and " + nodesMessage)
+          .set(
+              PROGRESSING,
+              true,
+              "RemovingNodes",
+              (workers.size() - desired) + " surplus worker pod(s) are being removed");
+    } else {
+      conditions
+          .set(READY, true, "AllNodesReady", "head and " + nodesMessage)
+          .set(PROGRESSING, false, "Stable", "every pool has its desired nodes");
+    }
+  }
+
+  private static PoolStatus pool(PoolSpec spec, int desired, int ready, int gpus) {
+    var p = new PoolStatus();
+    p.name = spec.name;
+    p.desiredNodes = desired;
+    p.readyNodes = ready;
+    p.gpus = gpus;
+    p.allocatedGpus = 0.0;
+    p.gpuMemory = spec.gpuMemory == null ? null : spec.gpuMemory.toString();
+    return p;
+  }
+
+  private static Totals totals(int desired, int ready, int gpus) {
+    var t = new Totals();
+    t.desiredNodes = desired;
+    t.readyNodes = ready;
+    t.gpus = gpus;
+    t.allocatedGpus = 0.0;
+    return t;
+  }
+
+  private static HeadStatus head(Pod pod, String clusterName) {
+    var head = new HeadStatus();
+    head.service = KubeRay.headServiceName(clusterName);
+    head.ready = pod != null && isReady(pod);
+    if (pod != null) {
+      head.pod = pod.getMetadata().getName();
+      head.podIP = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
+    }
+    return head;
+  }
+
+  static boolean isReady(Pod pod) {
+    return pod.getMetadata().getDeletionTimestamp() == null
+        && condition(pod, "Ready").map(c -> "True".equals(c.getStatus())).orElse(false);
+  }
+
+  private static Optional<String> unschedulableReason(Pod pod) {
+    return condition(pod, "PodScheduled")
+        .filter(c -> "False".equals(c.getStatus()) && "Unschedulable".equals(c.getReason()))
+        .map(c -> Objects.requireNonNullElse(c.getMessage(), "no node fits"));
+  }
+
+  private static Optional<PodCondition> condition(Pod pod, String type) {
+    if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
+      return Optional.empty();
+    }
+    return pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
+  }
+
+  private static Integer gpuLimit(Pod pod) {
+    if (pod.getSpec().getContainers().isEmpty()
+        || pod.getSpec().getContainers().get(0).getResources() == null) {
+      return 0;
+    }
+    Map<String, Quantity> limits = pod.getSpec().getContainers().get(0).getResources().getLimits();
+    Quantity gpu = limits == null ? null : limits.get(GPU_RESOURCE);
+    return gpu == null ? 0 : gpu.getNumericalAmount().intValue();
+  }
+}

@@ -1,0 +1,115 @@
+package io.ndif.operator.cluster;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.api.reconciler.Workflow;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.ndif.operator.api.Constants;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.observability.EventRecorder;
+import io.ndif.operator.observability.StatusComparison;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Observes an NdifCluster's RayCluster, pods and nodes and writes what it saw to status. */
+@ControllerConfiguration(name = "ndifcluster", fieldManager = Constants.FIELD_MANAGER)
+@Workflow(
+    handleExceptionsInReconciler = true,
+    dependents = {
+      @Dependent(
+          type = RayClusterDependentResource.class,
+          reconcilePrecondition = NotExternalCondition.class)
+    })
+public class NdifClusterReconciler implements Reconciler<NdifCluster> {
+  private static final Logger log = LoggerFactory.getLogger(NdifClusterReconciler.class);
+  static final Duration RETRY_AFTER_APPLY_ERROR = Duration.ofSeconds(30);
+
+  private final NodeLookup nodes;
+  private final EventRecorder events;
+  private final ClusterStatusBuilder statusBuilder;
+
+  public NdifClusterReconciler(NodeLookup nodes, EventRecorder events, Clock clock) {
+    this.nodes = nodes;
+    this.events = events;
+    this.statusBuilder = new ClusterStatusBuilder(clock);
+  }
+
+  @Override
+  public List<EventSource<?, NdifCluster>> prepareEventSources(
+      EventSourceContext<NdifCluster> context) {
+    var pods =
+        InformerEventSourceConfiguration.from(Pod.class, NdifCluster.class)
+            .withName("pods")
+            .withLabelSelector(ClusterLabels.MANAGED_SELECTOR)
+            .withSecondaryToPrimaryMapper(
+                pod -> {
+                  String cluster = pod.getMetadata().getLabels().get(Constants.LABEL_CLUSTER);
+                  return cluster == null
+                      ? Set.of()
+                      : Set.of(new ResourceID(cluster, pod.getMetadata().getNamespace()));
+                })
+            .build();
+    return List.of(new InformerEventSource<>(pods, context));
+  }
+
+  @Override
+  public UpdateControl<NdifCluster> reconcile(NdifCluster cluster, Context<NdifCluster> context) {
+    String applyError =
+        context
+            .managedWorkflowAndDependentResourceContext()
+            .getWorkflowReconcileResult()
+            .flatMap(r -> r.getErroredDependents().values().stream().findFirst())
+            .map(ClusterApplyErrors::describe)
+            .orElse(null);
+    List<Pod> pods = List.copyOf(context.getSecondaryResources(Pod.class));
+    var observation =
+        new ClusterObservation(
+            context.getSecondaryResource(GenericKubernetesResource.class).orElse(null),
+            pods,
+            nodes.byName(pods.stream().map(p -> p.getSpec().getNodeName()).toList()),
+            applyError);
+    NdifClusterStatus status = statusBuilder.build(cluster, observation);
+    boolean changed = !StatusComparison.same(cluster.getStatus(), status);
+    if (changed) {
+      ClusterEvents.record(events, cluster, ClusterEvents.between(cluster.getStatus(), status));
+    }
+    log.info(
+        "ndifcluster {}/{}: Ready={} ({}), nodes {}, status {}",
+        cluster.getMetadata().getNamespace(),
+        cluster.getMetadata().getName(),
+        Conditions.find(status.conditions, ClusterStatusBuilder.READY).map(c -> c.getStatus()).orElse("?"),
+        Conditions.reason(status.conditions, ClusterStatusBuilder.READY),
+        status.nodeSummary,
+        changed ? "patched" : "unchanged");
+    UpdateControl<NdifCluster> control =
+        changed ? UpdateControl.patchStatus(statusOnly(cluster, status)) : UpdateControl.noUpdate();
+    return applyError == null ? control : control.rescheduleAfter(RETRY_AFTER_APPLY_ERROR);
+  }
+
+  private static NdifCluster statusOnly(NdifCluster cluster, NdifClusterStatus status) {
+    var patch = new NdifCluster();
+    patch.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(cluster.getMetadata().getName())
+            .withNamespace(cluster.getMetadata().getNamespace())
+            .build());
+    patch.setStatus(status);
+    return patch;
+  }
+}

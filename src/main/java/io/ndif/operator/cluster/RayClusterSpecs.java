@@ -1,0 +1,87 @@
+package io.ndif.operator.cluster;
+
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.ndif.operator.api.AutoscalingMode;
+import io.ndif.operator.api.FaultToleranceSpec;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterSpec;
+import io.ndif.operator.api.PoolSpec;
+import io.ndif.operator.ray.RayPodTemplates;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Maps an NdifCluster's spec to a KubeRay RayCluster spec. */
+public final class RayClusterSpecs {
+  private RayClusterSpecs() {}
+
+  /**
+   * @param live the RayCluster as it is, or null; only read in Ray mode, where the autoscaler owns
+   *     each group's replicas and workersToDelete and the atomic group list must echo them.
+   */
+  public static Map<String, Object> desired(NdifCluster cluster, GenericKubernetesResource live) {
+    NdifClusterSpec spec = cluster.getSpec();
+    AutoscalingMode mode = spec.autoscalingMode();
+    List<EnvVar> env = spec.env == null ? List.of() : spec.env;
+    Map<String, Map<String, Object>> liveGroups = mode == AutoscalingMode.Ray ? LiveWorkerGroups.byName(live) : Map.of();
+
+    Map<String, Object> result = new LinkedHashMap<>();
+    result.put("rayVersion", spec.rayVersion);
+    if (mode == AutoscalingMode.Ray) {
+      result.put("enableInTreeAutoscaling", true);
+      if (spec.autoscaling.idleTimeoutSeconds != null) {
+        result.put("autoscalerOptions", Map.of("idleTimeoutSeconds", spec.autoscaling.idleTimeoutSeconds));
+      }
+    }
+    if (spec.faultTolerance != null && spec.faultTolerance.redis != null) {
+      result.put("gcsFaultToleranceOptions", redis(spec.faultTolerance.redis));
+    }
+    result.put(
+        "headGroupSpec",
+        RayPodTemplates.headGroup(spec.head, spec.image, env, ClusterLabels.forCluster(cluster)));
+    List<Map<String, Object>> groups = new ArrayList<>();
+    for (PoolSpec pool : spec.pools) {
+      Map<String, Object> liveGroup = liveGroups.get(pool.name);
+      Integer liveReplicas = liveGroup == null ? null : asInteger(liveGroup.get("replicas"));
+      PoolSizing sizing = PoolSizing.of(pool, mode, liveReplicas);
+      Map<String, Object> group =
+          RayPodTemplates.workerGroup(
+              pool,
+              spec.image,
+              env,
+              ClusterLabels.forPool(cluster, pool.name),
+              sizing.replicas(),
+              sizing.minReplicas(),
+              sizing.maxReplicas());
+      if (liveGroup != null && liveGroup.get("scaleStrategy") != null) {
+        group.put("scaleStrategy", liveGroup.get("scaleStrategy"));
+      }
+      groups.add(group);
+    }
+    result.put("workerGroupSpecs", groups);
+    return result;
+  }
+
+  private static Map<String, Object> redis(FaultToleranceSpec.RedisSpec redis) {
+    Map<String, Object> options = new LinkedHashMap<>();
+    options.put("redisAddress", redis.address);
+    if (redis.passwordSecretRef != null) {
+      options.put(
+          "redisPassword",
+          Map.of(
+              "valueFrom",
+              Map.of(
+                  "secretKeyRef",
+                  Map.of(
+                      "name", redis.passwordSecretRef.getName(),
+                      "key", redis.passwordSecretRef.getKey()))));
+    }
+    return options;
+  }
+
+  private static Integer asInteger(Object value) {
+    return value instanceof Number n ? n.intValue() : null;
+  }
+}

@@ -1,0 +1,30 @@
+package io.ndif.operator.ray;
+
+import io.javaoperatorsdk.operator.processing.GroupVersionKind;
+
+/** KubeRay's API as the operator uses it. */
+public final class KubeRay {
+  public static final String GROUP = "ray.io";
+  public static final String VERSION = "v1";
+  public static final String API_VERSION = GROUP + "/" + VERSION;
+  public static final GroupVersionKind RAY_CLUSTER = new GroupVersionKind(GROUP, VERSION, "RayCluster");
+  public static final GroupVersionKind RAY_SERVICE = new GroupVersionKind(GROUP, VERSION, "RayService");
+
+  public static final String LABEL_NODE_TYPE = "ray.io/node-type";
+  public static final String LABEL_GROUP = "ray.io/group";
+  public static final String LABEL_CLUSTER = "ray.io/cluster";
+  public static final String NODE_TYPE_HEAD = "head";
+  public static final String NODE_TYPE_WORKER = "worker";
+  public static final int DASHBOARD_PORT = 8265;
+
+  private KubeRay() {}
+
+  public static String headServiceName(String rayClusterName) {
+    return rayClusterName + "-head-svc";
+  }
+
+  /** The Ray custom resource that pins work to one pool: {@code ndif_pool_<name>}. */
+  public static String poolResource(String poolName) {
+    return "ndif_pool_" + poolName.replace('-', '_');
+  }
+}
