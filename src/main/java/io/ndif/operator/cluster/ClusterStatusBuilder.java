@@ -145,7 +145,7 @@ public final class ClusterStatusBuilder {
       desired += poolDesired;
       ready += poolReady;
       gpus += p.gpus;
-      if (poolReady != poolDesired) {
+      if (poolReady < poolDesired) {
         notReady.add("pool " + pool.name + ": " + poolReady + "/" + poolDesired);
       }
     }

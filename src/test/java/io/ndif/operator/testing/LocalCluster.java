@@ -1,0 +1,140 @@
+package io.ndif.operator.testing;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real cluster integration tests run against: the one named by {@code NDIF_TEST_KUBECONFIG},
+ * or one started once per test JVM with {@code hack/local-cluster up} and stopped at exit.
+ */
+public final class LocalCluster {
+  public static final String KUBECONFIG_ENV = "NDIF_TEST_KUBECONFIG";
+  private static LocalCluster shared;
+
+  private final Path projectDir;
+  private final Path kubeconfig;
+  private final Path binDir;
+  private final KubernetesClient client;
+
+  private LocalCluster(Path projectDir, Path kubeconfig, Path binDir) {
+    this.projectDir = projectDir;
+    this.kubeconfig = kubeconfig;
+    this.binDir = binDir;
+    this.client = clientFor(kubeconfig);
+  }
+
+  public static synchronized LocalCluster shared() {
+    if (shared == null) {
+      shared = startOrConnect();
+    }
+    return shared;
+  }
+
+  public KubernetesClient client() {
+    return client;
+  }
+
+  public Path kubeconfig() {
+    return kubeconfig;
+  }
+
+  public Path projectDir() {
+    return projectDir;
+  }
+
+  public Path binDir() {
+    return binDir;
+  }
+
+  public static KubernetesClient clientFor(Path kubeconfig) {
+    try {
+      String yaml = Files.readString(kubeconfig);
+      return new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(yaml)).build();
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read kubeconfig " + kubeconfig, e);
+    }
+  }
+
+  /** Runs a command of the cluster's bin directory (kubectl, helm) with its kubeconfig. */
+  public Result run(String binary, String... args) {
+    List<String> command = new ArrayList<>();
+    command.add(binDir.resolve(binary).toString());
+    command.addAll(List.of(args));
+    return exec(command, Map.of("KUBECONFIG", kubeconfig.toString()), projectDir, 120);
+  }
+
+  public record Result(int exitCode, String output) {}
+
+  private static LocalCluster startOrConnect() {
+    Path projectDir = Path.of(System.getProperty("ndif.projectDir", ".")).toAbsolutePath();
+    Path binDir =
+        Path.of(
+            exec(List.of("hack/build-controlplane.sh", "--print"), Map.of(), projectDir, 30)
+                .output()
+                .trim());
+    String external = System.getenv(KUBECONFIG_ENV);
+    if (external != null && !external.isBlank()) {
+      return new LocalCluster(projectDir, Path.of(external), binDir);
+    }
+    for (String binary :
+        List.of(
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kubectl",
+            "kwok",
+            "ray-operator")) {
+      if (!Files.isExecutable(binDir.resolve(binary))) {
+        throw new IllegalStateException(
+            "the local control plane is not built ("
+                + binDir.resolve(binary)
+                + " is missing); build it with: hack/build-controlplane.sh");
+      }
+    }
+    Path state = projectDir.resolve("target/it-local-cluster");
+    Map<String, String> env = Map.of("NDIF_CLUSTER_DIR", state.toString());
+    Result up = exec(List.of("hack/local-cluster", "up"), env, projectDir, 180);
+    if (up.exitCode() != 0) {
+      throw new IllegalStateException("hack/local-cluster up failed:\n" + up.output());
+    }
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(() -> exec(List.of("hack/local-cluster", "down"), env, projectDir, 60)));
+    return new LocalCluster(projectDir, state.resolve("admin.kubeconfig"), binDir);
+  }
+
+  static Result exec(List<String> command, Map<String, String> env, Path dir, int timeoutSeconds) {
+    try {
+      Path out = Files.createTempFile("ndif-exec", ".log");
+      var builder =
+          new ProcessBuilder(command)
+              .directory(dir.toFile())
+              .redirectErrorStream(true)
+              .redirectOutput(out.toFile());
+      builder.environment().putAll(env);
+      Process process = builder.start();
+      if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new IllegalStateException(command + " did not finish in " + timeoutSeconds + " s");
+      }
+      String output = Files.readString(out, StandardCharsets.UTF_8);
+      Files.deleteIfExists(out);
+      return new Result(process.exitValue(), output);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot run " + command, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted running " + command, e);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+package io.ndif.operator.testing;
+
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Hands an integration test class the shared real cluster and a fresh namespace of its own, deleted
+ * (and waited for, so capacity is free again) after the class.
+ *
+ * <pre>{@code @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();}</pre>
+ */
+public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallback {
+  private LocalCluster cluster;
+  private String namespace;
+
+  @Override
+  public void beforeAll(ExtensionContext context) {
+    cluster = LocalCluster.shared();
+    String base =
+        context.getRequiredTestClass().getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "");
+    namespace = base.substring(0, Math.min(base.length(), 40)) + "-" + UUID.randomUUID().toString().substring(0, 6);
+    client()
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build())
+        .create();
+  }
+
+  @Override
+  public void afterAll(ExtensionContext context) {
+    if (namespace != null) {
+      client().namespaces().withName(namespace).delete();
+      client().namespaces().withName(namespace).waitUntilCondition(ns -> ns == null, 120, TimeUnit.SECONDS);
+    }
+  }
+
+  public KubernetesClient client() {
+    return cluster.client();
+  }
+
+  public LocalCluster cluster() {
+    return cluster;
+  }
+
+  public String namespace() {
+    return namespace;
+  }
+}
