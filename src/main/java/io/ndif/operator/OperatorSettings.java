@@ -21,7 +21,8 @@ public record OperatorSettings(Set<String> watchNamespaces, int reconcileThreads
     try {
       reconcileThreads = Integer.parseInt(threads.trim());
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("reconcile-threads must be a whole number, got " + threads);
+      throw new IllegalArgumentException(
+          "reconcile-threads must be a whole number, got " + threads);
     }
     if (reconcileThreads < 1) {
       throw new IllegalArgumentException("reconcile-threads must be at least 1, got " + threads);

@@ -77,7 +77,8 @@ public class NdifClusterStatus {
     public Boolean ready;
     public Integer gpus;
 
-    @JsonPropertyDescription("GPU product, from the Kubernetes node's nvidia.com/gpu.product label.")
+    @JsonPropertyDescription(
+        "GPU product, from the Kubernetes node's nvidia.com/gpu.product label.")
     public String gpuProduct;
 
     @JsonPropertyDescription("GPUs allocated to deployments on this node.")

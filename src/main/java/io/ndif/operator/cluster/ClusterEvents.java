@@ -25,7 +25,9 @@ public final class ClusterEvents {
     var old = before == null ? new NdifClusterStatus() : before;
     List<Event> events = new ArrayList<>();
     if (old.rayClusterName == null && after.rayClusterName != null) {
-      events.add(new Event(Type.Normal, "RayClusterCreated", "created RayCluster " + after.rayClusterName));
+      events.add(
+          new Event(
+              Type.Normal, "RayClusterCreated", "created RayCluster " + after.rayClusterName));
     }
     for (var pool : after.pools) {
       old.pools.stream()
@@ -38,7 +40,13 @@ public final class ClusterEvents {
                       new Event(
                           Type.Normal,
                           "PoolScaled",
-                          "pool " + pool.name + ": " + p.desiredNodes + " -> " + pool.desiredNodes + " nodes")));
+                          "pool "
+                              + pool.name
+                              + ": "
+                              + p.desiredNodes
+                              + " -> "
+                              + pool.desiredNodes
+                              + " nodes")));
     }
     var degraded = Conditions.find(after.conditions, DEGRADED);
     if (degraded.isPresent() && Conditions.TRUE.equals(degraded.get().getStatus())) {
@@ -48,13 +56,16 @@ public final class ClusterEvents {
               && Conditions.TRUE.equals(was.get().getStatus())
               && Objects.equals(was.get().getReason(), degraded.get().getReason());
       if (!wasSame) {
-        events.add(new Event(Type.Warning, degraded.get().getReason(), degraded.get().getMessage()));
+        events.add(
+            new Event(Type.Warning, degraded.get().getReason(), degraded.get().getMessage()));
       }
     }
     boolean wasReady = Conditions.isTrue(old.conditions, READY);
     boolean isReady = Conditions.isTrue(after.conditions, READY);
     if (!wasReady && isReady) {
-      events.add(new Event(Type.Normal, "Ready", Conditions.find(after.conditions, READY).get().getMessage()));
+      events.add(
+          new Event(
+              Type.Normal, "Ready", Conditions.find(after.conditions, READY).get().getMessage()));
     } else if (wasReady && !isReady) {
       var ready = Conditions.find(after.conditions, READY).get();
       events.add(new Event(Type.Warning, ready.getReason(), ready.getMessage()));

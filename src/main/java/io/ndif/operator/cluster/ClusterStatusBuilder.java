@@ -4,7 +4,6 @@ import static io.ndif.operator.api.Constants.GPU_PRODUCT_LABEL;
 import static io.ndif.operator.api.Constants.GPU_RESOURCE;
 import static io.ndif.operator.api.Constants.LABEL_POOL;
 
-import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -61,7 +60,12 @@ public final class ClusterStatusBuilder {
     int nodes = 0;
     int gpus = 0;
     for (PoolSpec pool : cluster.getSpec().pools) {
-      var p = pool(pool, pool.nodesOrDefault(), pool.nodesOrDefault(), pool.nodesOrDefault() * pool.gpusPerNode);
+      var p =
+          pool(
+              pool,
+              pool.nodesOrDefault(),
+              pool.nodesOrDefault(),
+              pool.nodesOrDefault() * pool.gpusPerNode);
       status.pools.add(p);
       nodes += p.readyNodes;
       gpus += p.gpus;
@@ -73,13 +77,26 @@ public final class ClusterStatusBuilder {
             READY,
             true,
             "ExternalCluster",
-            "adopted Ray cluster at " + status.dashboardUrl + "; pools are used for accounting only")
-        .set(PROGRESSING, false, "ExternalCluster", "the operator does not manage this cluster's nodes")
-        .set(DEGRADED, false, "ExternalCluster", "the operator does not manage this cluster's nodes");
+            "adopted Ray cluster at "
+                + status.dashboardUrl
+                + "; pools are used for accounting only")
+        .set(
+            PROGRESSING,
+            false,
+            "ExternalCluster",
+            "the operator does not manage this cluster's nodes")
+        .set(
+            DEGRADED,
+            false,
+            "ExternalCluster",
+            "the operator does not manage this cluster's nodes");
   }
 
   private void buildManaged(
-      NdifCluster cluster, ClusterObservation seen, NdifClusterStatus status, Conditions conditions) {
+      NdifCluster cluster,
+      ClusterObservation seen,
+      NdifClusterStatus status,
+      Conditions conditions) {
     String name = cluster.getMetadata().getName();
     status.dashboardUrl =
         "http://"
@@ -182,7 +199,11 @@ public final class ClusterStatusBuilder {
           .set(PROGRESSING, true, "StartingHead", "waiting for the Ray head pod");
     } else if (!notReady.isEmpty()) {
       conditions
-          .set(READY, false, "NodesNotReady", nodesMessage + " (" + String.join(", ", notReady) + ")")
+          .set(
+              READY,
+              false,
+              "NodesNotReady",
+              nodesMessage + " (" + String.join(", ", notReady) + ")")
           .set(PROGRESSING, true, "ScalingPools", nodesMessage);
     } else if (workers.size() > desired) {
       conditions
@@ -245,7 +266,9 @@ public final class ClusterStatusBuilder {
     if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
       return Optional.empty();
     }
-    return pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
+    return pod.getStatus().getConditions().stream()
+        .filter(c -> type.equals(c.getType()))
+        .findFirst();
   }
 
   private static Integer gpuLimit(Pod pod) {

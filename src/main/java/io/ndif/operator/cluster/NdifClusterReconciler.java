@@ -93,7 +93,9 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         "ndifcluster {}/{}: Ready={} ({}), nodes {}, status {}",
         cluster.getMetadata().getNamespace(),
         cluster.getMetadata().getName(),
-        Conditions.find(status.conditions, ClusterStatusBuilder.READY).map(c -> c.getStatus()).orElse("?"),
+        Conditions.find(status.conditions, ClusterStatusBuilder.READY)
+            .map(c -> c.getStatus())
+            .orElse("?"),
         Conditions.reason(status.conditions, ClusterStatusBuilder.READY),
         status.nodeSummary,
         changed ? "patched" : "unchanged");

@@ -15,8 +15,10 @@ public record PoolSizing(int replicas, int minReplicas, int maxReplicas) {
     int max = pool.maxNodesOrDefault();
     int nodes = clamp(pool.nodesOrDefault(), min, max);
     return switch (mode) {
-      case Disabled -> new PoolSizing(pool.nodesOrDefault(), pool.nodesOrDefault(), pool.nodesOrDefault());
-      case Ray -> new PoolSizing(liveReplicas == null ? nodes : clamp(liveReplicas, min, max), min, max);
+      case Disabled ->
+          new PoolSizing(pool.nodesOrDefault(), pool.nodesOrDefault(), pool.nodesOrDefault());
+      case Ray ->
+          new PoolSizing(liveReplicas == null ? nodes : clamp(liveReplicas, min, max), min, max);
       case Operator -> new PoolSizing(nodes, min, max);
     };
   }

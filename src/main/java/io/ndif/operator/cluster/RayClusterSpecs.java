@@ -25,14 +25,16 @@ public final class RayClusterSpecs {
     NdifClusterSpec spec = cluster.getSpec();
     AutoscalingMode mode = spec.autoscalingMode();
     List<EnvVar> env = spec.env == null ? List.of() : spec.env;
-    Map<String, Map<String, Object>> liveGroups = mode == AutoscalingMode.Ray ? LiveWorkerGroups.byName(live) : Map.of();
+    Map<String, Map<String, Object>> liveGroups =
+        mode == AutoscalingMode.Ray ? LiveWorkerGroups.byName(live) : Map.of();
 
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("rayVersion", spec.rayVersion);
     if (mode == AutoscalingMode.Ray) {
       result.put("enableInTreeAutoscaling", true);
       if (spec.autoscaling.idleTimeoutSeconds != null) {
-        result.put("autoscalerOptions", Map.of("idleTimeoutSeconds", spec.autoscaling.idleTimeoutSeconds));
+        result.put(
+            "autoscalerOptions", Map.of("idleTimeoutSeconds", spec.autoscaling.idleTimeoutSeconds));
       }
     }
     if (spec.faultTolerance != null && spec.faultTolerance.redis != null) {

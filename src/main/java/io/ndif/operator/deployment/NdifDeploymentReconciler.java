@@ -86,7 +86,9 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
         Conditions.reason(status.conditions, SCHEDULED),
         changed ? "patched" : "unchanged");
     UpdateControl<NdifDeployment> control =
-        changed ? UpdateControl.patchStatus(statusOnly(deployment, status)) : UpdateControl.noUpdate();
+        changed
+            ? UpdateControl.patchStatus(statusOnly(deployment, status))
+            : UpdateControl.noUpdate();
     // Without a watch on clusters yet, a missing cluster is looked up again later.
     return clusterMissing ? control.rescheduleAfter(Duration.ofSeconds(30)) : control;
   }

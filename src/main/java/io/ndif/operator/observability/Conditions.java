@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Builds a condition list following the Kubernetes API conventions: lastTransitionTime is kept
- * from the previous list unless the status flips.
+ * Builds a condition list following the Kubernetes API conventions: lastTransitionTime is kept from
+ * the previous list unless the status flips.
  */
 public final class Conditions {
   public static final String TRUE = "True";

@@ -7,8 +7,10 @@ public final class KubeRay {
   public static final String GROUP = "ray.io";
   public static final String VERSION = "v1";
   public static final String API_VERSION = GROUP + "/" + VERSION;
-  public static final GroupVersionKind RAY_CLUSTER = new GroupVersionKind(GROUP, VERSION, "RayCluster");
-  public static final GroupVersionKind RAY_SERVICE = new GroupVersionKind(GROUP, VERSION, "RayService");
+  public static final GroupVersionKind RAY_CLUSTER =
+      new GroupVersionKind(GROUP, VERSION, "RayCluster");
+  public static final GroupVersionKind RAY_SERVICE =
+      new GroupVersionKind(GROUP, VERSION, "RayService");
 
   public static final String LABEL_NODE_TYPE = "ray.io/node-type";
   public static final String LABEL_GROUP = "ray.io/group";

@@ -21,10 +21,18 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class ClusterStatusBuilderTest {
-  private static final Clock T0 = Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC);
-  private static final Clock T1 = Clock.fixed(Instant.parse("2026-01-01T01:00:00Z"), ZoneOffset.UTC);
+  private static final Clock T0 =
+      Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC);
+  private static final Clock T1 =
+      Clock.fixed(Instant.parse("2026-01-01T01:00:00Z"), ZoneOffset.UTC);
   private static final Map<String, Node> NODES =
-      Map.of("gpu-0", node("gpu-0", "NVIDIA-A100-SXM4-80GB"), "gpu-1", node("gpu-1", "NVIDIA-A100-SXM4-80GB"), "l4-0", node("l4-0", "NVIDIA-L4"));
+      Map.of(
+          "gpu-0",
+          node("gpu-0", "NVIDIA-A100-SXM4-80GB"),
+          "gpu-1",
+          node("gpu-1", "NVIDIA-A100-SXM4-80GB"),
+          "l4-0",
+          node("l4-0", "NVIDIA-L4"));
 
   private final NdifCluster cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS);
   private final GenericKubernetesResource rayCluster = new GenericKubernetesResource();
@@ -45,7 +53,18 @@ class ClusterStatusBuilderTest {
     assertThat(first.gpuProduct).isEqualTo("NVIDIA-A100-SXM4-80GB");
     assertThat(first.ready).isTrue();
     assertThat(first.phase).isEqualTo("Running");
-    assertThat(status.pools).extracting(p -> p.name + ":" + p.readyNodes + "/" + p.desiredNodes + ":" + p.gpus + ":" + p.gpuMemory)
+    assertThat(status.pools)
+        .extracting(
+            p ->
+                p.name
+                    + ":"
+                    + p.readyNodes
+                    + "/"
+                    + p.desiredNodes
+                    + ":"
+                    + p.gpus
+                    + ":"
+                    + p.gpuMemory)
         .containsExactly("a100:2/2:16:80Gi", "l4:1/1:4:24Gi");
     assertThat(status.totals.gpus).isEqualTo(20);
     assertThat(status.nodeSummary).isEqualTo("3/3");
@@ -62,7 +81,8 @@ class ClusterStatusBuilderTest {
     pods.set(3, worker("fleet-l4-0", "l4", null, false, 4));
     var status = build(T0, cluster, pods);
     assertThat(reason(status, "Ready")).isEqualTo("NodesNotReady");
-    assertThat(Conditions.find(status.conditions, "Ready").get().getMessage()).contains("pool l4: 0/1");
+    assertThat(Conditions.find(status.conditions, "Ready").get().getMessage())
+        .contains("pool l4: 0/1");
     assertThat(Conditions.isTrue(status.conditions, "Progressing")).isTrue();
     assertThat(status.nodeSummary).isEqualTo("2/3");
   }
@@ -79,7 +99,8 @@ class ClusterStatusBuilderTest {
             .withType("PodScheduled")
             .withStatus("False")
             .withReason("Unschedulable")
-            .withMessage("0/6 nodes are available: 6 node(s) didn't match Pod's node affinity/selector.")
+            .withMessage(
+                "0/6 nodes are available: 6 node(s) didn't match Pod's node affinity/selector.")
             .endCondition()
             .endStatus()
             .build());
@@ -87,7 +108,8 @@ class ClusterStatusBuilderTest {
     var degraded = Conditions.find(status.conditions, "Degraded").get();
     assertThat(degraded.getStatus()).isEqualTo("True");
     assertThat(degraded.getReason()).isEqualTo("PoolUnschedulable");
-    assertThat(degraded.getMessage()).startsWith("pool l4: 1 worker pod(s) cannot be scheduled: 0/6 nodes");
+    assertThat(degraded.getMessage())
+        .startsWith("pool l4: 1 worker pod(s) cannot be scheduled: 0/6 nodes");
   }
 
   @Test
@@ -95,7 +117,9 @@ class ClusterStatusBuilderTest {
     var pods = allReady();
     pods.set(0, head(false));
     assertThat(reason(build(T0, cluster, pods), "Ready")).isEqualTo("HeadNotReady");
-    var none = new ClusterStatusBuilder(T0).build(cluster, new ClusterObservation(null, List.of(), Map.of(), null));
+    var none =
+        new ClusterStatusBuilder(T0)
+            .build(cluster, new ClusterObservation(null, List.of(), Map.of(), null));
     assertThat(reason(none, "Ready")).isEqualTo("RayClusterPending");
     assertThat(none.rayClusterName).isNull();
   }
@@ -104,7 +128,10 @@ class ClusterStatusBuilderTest {
   void anApplyErrorIsDegradedWithTheServersMessage() {
     var status =
         new ClusterStatusBuilder(T0)
-            .build(cluster, new ClusterObservation(null, List.of(), Map.of(), "the RayCluster could not be applied: denied"));
+            .build(
+                cluster,
+                new ClusterObservation(
+                    null, List.of(), Map.of(), "the RayCluster could not be applied: denied"));
     var degraded = Conditions.find(status.conditions, "Degraded").get();
     assertThat(degraded.getReason()).isEqualTo("RayClusterApplyFailed");
     assertThat(degraded.getMessage()).contains("denied");
@@ -120,8 +147,10 @@ class ClusterStatusBuilderTest {
     var pods = allReady();
     pods.set(2, worker("fleet-a100-1", "a100", "gpu-1", false, 8));
     var flipped = build(T1, cluster, pods);
-    assertThat(Conditions.find(flipped.conditions, "Ready").get().getLastTransitionTime()).isEqualTo("2026-01-01T01:00:00Z");
-    assertThat(Conditions.find(flipped.conditions, "Degraded").get().getLastTransitionTime()).isEqualTo("2026-01-01T00:00:00Z");
+    assertThat(Conditions.find(flipped.conditions, "Ready").get().getLastTransitionTime())
+        .isEqualTo("2026-01-01T01:00:00Z");
+    assertThat(Conditions.find(flipped.conditions, "Degraded").get().getLastTransitionTime())
+        .isEqualTo("2026-01-01T00:00:00Z");
   }
 
   @Test
@@ -136,8 +165,11 @@ class ClusterStatusBuilderTest {
   @Test
   void anExternalClusterCountsItsPoolsForAccountingOnly() {
     var external =
-        Fixtures.cluster("ext", Fixtures.TWO_POOLS + "external: {dashboardUrl: 'http://ray:8265'}\n");
-    var status = new ClusterStatusBuilder(T0).build(external, new ClusterObservation(null, List.of(), Map.of(), null));
+        Fixtures.cluster(
+            "ext", Fixtures.TWO_POOLS + "external: {dashboardUrl: 'http://ray:8265'}\n");
+    var status =
+        new ClusterStatusBuilder(T0)
+            .build(external, new ClusterObservation(null, List.of(), Map.of(), null));
     assertThat(status.dashboardUrl).isEqualTo("http://ray:8265");
     assertThat(status.rayClusterName).isNull();
     assertThat(status.totals.gpus).isEqualTo(2 * 8 + 4);
@@ -145,7 +177,8 @@ class ClusterStatusBuilderTest {
   }
 
   private NdifClusterStatus build(Clock clock, NdifCluster c, List<Pod> pods) {
-    return new ClusterStatusBuilder(clock).build(c, new ClusterObservation(rayCluster, pods, NODES, null));
+    return new ClusterStatusBuilder(clock)
+        .build(c, new ClusterObservation(rayCluster, pods, NODES, null));
   }
 
   private static String reason(NdifClusterStatus status, String type) {
@@ -162,14 +195,25 @@ class ClusterStatusBuilderTest {
   }
 
   static Pod head(boolean ready) {
-    return pod("fleet-head", Map.of("ray.io/node-type", "head", "ndif.io/cluster", "fleet"), "cpu-0", ready, 0);
+    return pod(
+        "fleet-head",
+        Map.of("ray.io/node-type", "head", "ndif.io/cluster", "fleet"),
+        "cpu-0",
+        ready,
+        0);
   }
 
   static Pod worker(String name, String pool, String node, boolean ready, int gpus) {
-    return pod(name, Map.of("ray.io/node-type", "worker", "ndif.io/cluster", "fleet", "ndif.io/pool", pool), node, ready, gpus);
+    return pod(
+        name,
+        Map.of("ray.io/node-type", "worker", "ndif.io/cluster", "fleet", "ndif.io/pool", pool),
+        node,
+        ready,
+        gpus);
   }
 
-  private static Pod pod(String name, Map<String, String> labels, String node, boolean ready, int gpus) {
+  private static Pod pod(
+      String name, Map<String, String> labels, String node, boolean ready, int gpus) {
     return new PodBuilder()
         .withNewMetadata()
         .withName(name)
@@ -181,7 +225,8 @@ class ClusterStatusBuilderTest {
         .addNewContainer()
         .withName("ray")
         .withNewResources()
-        .withLimits(gpus > 0 ? Map.of("nvidia.com/gpu", new Quantity(String.valueOf(gpus))) : Map.of())
+        .withLimits(
+            gpus > 0 ? Map.of("nvidia.com/gpu", new Quantity(String.valueOf(gpus))) : Map.of())
         .endResources()
         .endContainer()
         .endSpec()
@@ -197,6 +242,11 @@ class ClusterStatusBuilderTest {
   }
 
   private static Node node(String name, String product) {
-    return new NodeBuilder().withNewMetadata().withName(name).addToLabels("nvidia.com/gpu.product", product).endMetadata().build();
+    return new NodeBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .addToLabels("nvidia.com/gpu.product", product)
+        .endMetadata()
+        .build();
   }
 }

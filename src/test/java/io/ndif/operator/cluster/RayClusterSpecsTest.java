@@ -13,7 +13,9 @@ class RayClusterSpecsTest {
   @Test
   void headAdvertisesNoGpusAndCarriesOurLabelsAndEnv() {
     var spec = RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null);
-    assertThat(spec).containsEntry("rayVersion", "2.52.0").doesNotContainKey("enableInTreeAutoscaling");
+    assertThat(spec)
+        .containsEntry("rayVersion", "2.52.0")
+        .doesNotContainKey("enableInTreeAutoscaling");
     var head = map(spec.get("headGroupSpec"));
     assertThat(map(head.get("rayStartParams"))).containsEntry("num-gpus", "0");
     var template = map(head.get("template"));
@@ -31,41 +33,55 @@ class RayClusterSpecsTest {
 
   @Test
   void eachPoolBecomesAWorkerGroupWithGpuLimitsSelectorAndTolerations() {
-    var groups = groups(RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null));
+    var groups =
+        groups(RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null));
     assertThat(groups).extracting(g -> g.get("groupName")).containsExactly("a100", "l4");
 
     var a100 = groups.get(0);
-    assertThat(a100).containsEntry("replicas", 2).containsEntry("minReplicas", 1).containsEntry("maxReplicas", 4);
+    assertThat(a100)
+        .containsEntry("replicas", 2)
+        .containsEntry("minReplicas", 1)
+        .containsEntry("maxReplicas", 4);
     assertThat(map(a100.get("rayStartParams")))
         .containsEntry("resources", "\"{\\\"ndif_pool_a100\\\": 8}\"");
     var template = map(a100.get("template"));
-    assertThat(map(map(template.get("metadata")).get("labels"))).containsEntry("ndif.io/pool", "a100");
+    assertThat(map(map(template.get("metadata")).get("labels")))
+        .containsEntry("ndif.io/pool", "a100");
     var podSpec = map(template.get("spec"));
     assertThat(map(podSpec.get("nodeSelector")))
         .containsEntry("nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB")
         .containsEntry("cloud.example.com/zone", "a");
     assertThat(list(podSpec.get("tolerations")))
-        .containsExactly(Map.of("key", "nvidia.com/gpu", "operator", "Exists", "effect", "NoSchedule"));
+        .containsExactly(
+            Map.of("key", "nvidia.com/gpu", "operator", "Exists", "effect", "NoSchedule"));
     var resources = map(container(template).get("resources"));
     assertThat(map(resources.get("limits"))).containsEntry("nvidia.com/gpu", "8");
     assertThat(map(resources.get("requests"))).containsEntry("nvidia.com/gpu", "8");
 
     var l4 = groups.get(1);
-    assertThat(l4).containsEntry("replicas", 1).containsEntry("minReplicas", 0).containsEntry("maxReplicas", 1);
-    assertThat(map(l4.get("template")).get("spec")).satisfies(s -> assertThat(map(s)).doesNotContainKey("nodeSelector"));
+    assertThat(l4)
+        .containsEntry("replicas", 1)
+        .containsEntry("minReplicas", 0)
+        .containsEntry("maxReplicas", 1);
+    assertThat(map(l4.get("template")).get("spec"))
+        .satisfies(s -> assertThat(map(s)).doesNotContainKey("nodeSelector"));
   }
 
   @Test
   void disabledModePinsEveryPoolToItsNodes() {
     var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS + "autoscaling: {mode: Disabled}\n");
     var a100 = groups(RayClusterSpecs.desired(cluster, null)).get(0);
-    assertThat(a100).containsEntry("replicas", 2).containsEntry("minReplicas", 2).containsEntry("maxReplicas", 2);
+    assertThat(a100)
+        .containsEntry("replicas", 2)
+        .containsEntry("minReplicas", 2)
+        .containsEntry("maxReplicas", 2);
   }
 
   @Test
   void rayModeTurnsOnTheAutoscalerAndKeepsItsReplicasAndWorkersToDelete() {
     var cluster =
-        Fixtures.cluster("fleet", Fixtures.TWO_POOLS + "autoscaling: {mode: Ray, idleTimeoutSeconds: 120}\n");
+        Fixtures.cluster(
+            "fleet", Fixtures.TWO_POOLS + "autoscaling: {mode: Ray, idleTimeoutSeconds: 120}\n");
     var live = new GenericKubernetesResource();
     live.setAdditionalProperty(
         "spec",
@@ -73,23 +89,29 @@ class RayClusterSpecsTest {
             "workerGroupSpecs",
             List.of(
                 Map.of(
-                    "groupName", "a100",
-                    "replicas", 3,
-                    "scaleStrategy", Map.of("workersToDelete", List.of("fleet-a100-x"))))));
+                    "groupName",
+                    "a100",
+                    "replicas",
+                    3,
+                    "scaleStrategy",
+                    Map.of("workersToDelete", List.of("fleet-a100-x"))))));
     var spec = RayClusterSpecs.desired(cluster, live);
     assertThat(spec).containsEntry("enableInTreeAutoscaling", true);
     assertThat(map(spec.get("autoscalerOptions"))).containsEntry("idleTimeoutSeconds", 120);
     var a100 = groups(spec).get(0);
     assertThat(a100).containsEntry("replicas", 3);
-    assertThat(map(a100.get("scaleStrategy"))).containsEntry("workersToDelete", List.of("fleet-a100-x"));
+    assertThat(map(a100.get("scaleStrategy")))
+        .containsEntry("workersToDelete", List.of("fleet-a100-x"));
     assertThat(groups(spec).get(1)).containsEntry("replicas", 1);
   }
 
   @Test
   void operatorModeIgnoresLiveReplicas() {
     var live = new GenericKubernetesResource();
-    live.setAdditionalProperty("spec", Map.of("workerGroupSpecs", List.of(Map.of("groupName", "a100", "replicas", 4))));
-    var a100 = groups(RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), live)).get(0);
+    live.setAdditionalProperty(
+        "spec", Map.of("workerGroupSpecs", List.of(Map.of("groupName", "a100", "replicas", 4))));
+    var a100 =
+        groups(RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), live)).get(0);
     assertThat(a100).containsEntry("replicas", 2);
   }
 
@@ -103,7 +125,9 @@ class RayClusterSpecsTest {
     var options = map(RayClusterSpecs.desired(cluster, null).get("gcsFaultToleranceOptions"));
     assertThat(options).containsEntry("redisAddress", "redis:6379");
     assertThat(options.get("redisPassword"))
-        .isEqualTo(Map.of("valueFrom", Map.of("secretKeyRef", Map.of("name", "redis", "key", "password"))));
+        .isEqualTo(
+            Map.of(
+                "valueFrom", Map.of("secretKeyRef", Map.of("name", "redis", "key", "password"))));
   }
 
   @Test
@@ -124,8 +148,12 @@ class RayClusterSpecsTest {
     var container = container(template);
     assertThat(container).containsEntry("image", "custom:2");
     var resources = map(container.get("resources"));
-    assertThat(map(resources.get("requests"))).containsEntry("cpu", "16").containsEntry("nvidia.com/gpu", "2");
-    assertThat(map(resources.get("limits"))).containsEntry("memory", "100Gi").containsEntry("nvidia.com/gpu", "2");
+    assertThat(map(resources.get("requests")))
+        .containsEntry("cpu", "16")
+        .containsEntry("nvidia.com/gpu", "2");
+    assertThat(map(resources.get("limits")))
+        .containsEntry("memory", "100Gi")
+        .containsEntry("nvidia.com/gpu", "2");
   }
 
   @SuppressWarnings("unchecked")

@@ -51,7 +51,8 @@ class ControlPlaneIT {
         cluster.client().nodes().withLabel("nvidia.com/gpu.product", A100).list().getItems();
     assertThat(gpuNodes).isNotEmpty();
     for (Node node : gpuNodes) {
-      assertThat(node.getStatus().getAllocatable().get("nvidia.com/gpu").getAmount()).isEqualTo("8");
+      assertThat(node.getStatus().getAllocatable().get("nvidia.com/gpu").getAmount())
+          .isEqualTo("8");
       assertThat(node.getMetadata().getLabels()).containsEntry("nvidia.com/gpu.memory", "81920");
       assertThat(node.getStatus().getConditions())
           .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
@@ -68,7 +69,8 @@ class ControlPlaneIT {
             GenericKubernetesResource.class);
     client.genericKubernetesResources(RAY_CLUSTER).inNamespace(ns).resource(rayCluster).create();
 
-    int a100Nodes = client.nodes().withLabel("nvidia.com/gpu.product", A100).list().getItems().size();
+    int a100Nodes =
+        client.nodes().withLabel("nvidia.com/gpu.product", A100).list().getItems().size();
     int expectedRunning = Math.min(3, a100Nodes);
     await()
         .atMost(Duration.ofSeconds(120))
@@ -85,7 +87,8 @@ class ControlPlaneIT {
       String nodeName = pod.getSpec().getNodeName();
       if (nodeName == null) {
         assertThat(pod.getStatus().getConditions())
-            .anyMatch(c -> c.getType().equals("PodScheduled") && "Unschedulable".equals(c.getReason()));
+            .anyMatch(
+                c -> c.getType().equals("PodScheduled") && "Unschedulable".equals(c.getReason()));
         continue;
       }
       Node node = client.nodes().withName(nodeName).get();
@@ -99,7 +102,13 @@ class ControlPlaneIT {
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
             () -> {
-              var status = status(client.genericKubernetesResources(RAY_CLUSTER).inNamespace(ns).withName("smoke").get());
+              var status =
+                  status(
+                      client
+                          .genericKubernetesResources(RAY_CLUSTER)
+                          .inNamespace(ns)
+                          .withName("smoke")
+                          .get());
               assertThat(status).containsEntry("readyWorkerReplicas", expectedRunning);
             });
 
@@ -109,8 +118,22 @@ class ControlPlaneIT {
         .atMost(Duration.ofSeconds(120))
         .untilAsserted(
             () -> {
-              assertThat(client.pods().inNamespace(ns).withLabel("ray.io/cluster", "smoke").list().getItems()).isEmpty();
-              assertThat(client.services().inNamespace(ns).withLabel("ray.io/cluster", "smoke").list().getItems()).isEmpty();
+              assertThat(
+                      client
+                          .pods()
+                          .inNamespace(ns)
+                          .withLabel("ray.io/cluster", "smoke")
+                          .list()
+                          .getItems())
+                  .isEmpty();
+              assertThat(
+                      client
+                          .services()
+                          .inNamespace(ns)
+                          .withLabel("ray.io/cluster", "smoke")
+                          .list()
+                          .getItems())
+                  .isEmpty();
             });
   }
 
@@ -127,15 +150,16 @@ class ControlPlaneIT {
             .build();
     client.configMaps().resource(configMap).patch(apply("manager-a", false), configMap);
 
-    var other =
-        new ConfigMapBuilder(configMap).withData(Map.of("replicas", "2")).build();
-    assertThatThrownBy(() -> client.configMaps().resource(other).patch(apply("manager-b", false), other))
+    var other = new ConfigMapBuilder(configMap).withData(Map.of("replicas", "2")).build();
+    assertThatThrownBy(
+            () -> client.configMaps().resource(other).patch(apply("manager-b", false), other))
         .isInstanceOfSatisfying(
             KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(409))
         .hasMessageContaining("conflict");
 
     client.configMaps().resource(other).patch(apply("manager-b", true), other);
-    assertThat(client.configMaps().inNamespace(cluster.namespace()).withName("owned").get().getData())
+    assertThat(
+            client.configMaps().inNamespace(cluster.namespace()).withName("owned").get().getData())
         .containsEntry("replicas", "2");
   }
 
@@ -157,11 +181,14 @@ class ControlPlaneIT {
         .withName("widgets.smoke.ndif.io")
         .waitUntilCondition(ControlPlaneIT::established, 30, TimeUnit.SECONDS);
     var widgets =
-        client.genericKubernetesResources("smoke.ndif.io/v1", "Widget").inNamespace(cluster.namespace());
+        client
+            .genericKubernetesResources("smoke.ndif.io/v1", "Widget")
+            .inNamespace(cluster.namespace());
     var bad = new GenericKubernetesResource();
     bad.setApiVersion("smoke.ndif.io/v1");
     bad.setKind("Widget");
-    bad.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName("bad").build());
+    bad.setMetadata(
+        new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName("bad").build());
     bad.setAdditionalProperty("spec", Map.of("min", 5, "max", 1));
     assertThatThrownBy(() -> widgets.resource(bad).create())
         .isInstanceOfSatisfying(
@@ -170,7 +197,12 @@ class ControlPlaneIT {
 
     bad.setAdditionalProperty("spec", Map.of("min", 1, "max", 5));
     assertThat(widgets.resource(bad).create().getMetadata().getUid()).isNotNull();
-    client.apiextensions().v1().customResourceDefinitions().withName("widgets.smoke.ndif.io").delete();
+    client
+        .apiextensions()
+        .v1()
+        .customResourceDefinitions()
+        .withName("widgets.smoke.ndif.io")
+        .delete();
   }
 
   private static boolean established(CustomResourceDefinition crd) {
@@ -189,7 +221,10 @@ class ControlPlaneIT {
   }
 
   private static List<Pod> workers(String ns) {
-    return cluster.client().pods().inNamespace(ns)
+    return cluster
+        .client()
+        .pods()
+        .inNamespace(ns)
         .withLabel("ray.io/cluster", "smoke")
         .withLabel("ray.io/node-type", "worker")
         .list()
@@ -207,6 +242,7 @@ class ControlPlaneIT {
   private static Map<String, Object> status(GenericKubernetesResource resource) {
     return resource == null
         ? Map.of()
-        : (Map<String, Object>) Objects.requireNonNullElse(resource.getAdditionalProperties().get("status"), Map.of());
+        : (Map<String, Object>)
+            Objects.requireNonNullElse(resource.getAdditionalProperties().get("status"), Map.of());
   }
 }

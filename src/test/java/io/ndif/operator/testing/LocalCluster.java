@@ -13,8 +13,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The real cluster integration tests run against: the one named by {@code NDIF_TEST_KUBECONFIG},
- * or one started once per test JVM with {@code hack/local-cluster up} and stopped at exit.
+ * The real cluster integration tests run against: the one named by {@code NDIF_TEST_KUBECONFIG}, or
+ * one started once per test JVM with {@code hack/local-cluster up} and stopped at exit.
  */
 public final class LocalCluster {
   public static final String KUBECONFIG_ENV = "NDIF_TEST_KUBECONFIG";

@@ -13,7 +13,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Hands an integration test class the shared real cluster and a fresh namespace of its own, deleted
  * (and waited for, so capacity is free again) after the class.
  *
- * <pre>{@code @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();}</pre>
+ * <pre>
+ * {@code @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();}
+ * </pre>
  */
 public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallback {
   private LocalCluster cluster;
@@ -23,11 +25,19 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
   public void beforeAll(ExtensionContext context) {
     cluster = LocalCluster.shared();
     String base =
-        context.getRequiredTestClass().getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "");
-    namespace = base.substring(0, Math.min(base.length(), 40)) + "-" + UUID.randomUUID().toString().substring(0, 6);
+        context
+            .getRequiredTestClass()
+            .getSimpleName()
+            .toLowerCase(Locale.ROOT)
+            .replaceAll("[^a-z0-9]", "");
+    namespace =
+        base.substring(0, Math.min(base.length(), 40))
+            + "-"
+            + UUID.randomUUID().toString().substring(0, 6);
     client()
         .namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build())
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build())
         .create();
   }
 
@@ -35,7 +45,10 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
   public void afterAll(ExtensionContext context) {
     if (namespace != null) {
       client().namespaces().withName(namespace).delete();
-      client().namespaces().withName(namespace).waitUntilCondition(ns -> ns == null, 120, TimeUnit.SECONDS);
+      client()
+          .namespaces()
+          .withName(namespace)
+          .waitUntilCondition(ns -> ns == null, 120, TimeUnit.SECONDS);
     }
   }
 

@@ -1,0 +1,163 @@
+package io.ndif.operator.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.testing.LocalClusterExtension;
+import io.ndif.operator.testing.OperatorCrds;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The API server rejects bad NdifClusters and NdifDeployments with a message naming the rule. */
+class CrdValidationIT {
+  @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
+
+  private static final String POOL = "{name: a100, gpusPerNode: 8, gpuMemory: 80Gi}";
+
+  @BeforeAll
+  static void installCrds() {
+    OperatorCrds.install(cluster.client(), cluster.cluster().projectDir());
+  }
+
+  static Stream<Arguments> invalidClusters() {
+    return Stream.of(
+        Arguments.of("no pools", "pools: []", "spec.pools"),
+        Arguments.of("pools missing", "rayVersion: '2.52.0'", "spec.pools: Required value"),
+        Arguments.of(
+            "duplicate pool names",
+            "pools: [" + POOL + ", " + POOL + "]",
+            "pool names must be unique"),
+        Arguments.of(
+            "pool name not a DNS label",
+            "pools: [{name: A_100, gpusPerNode: 8, gpuMemory: 80Gi}]",
+            "spec.pools[0].name"),
+        Arguments.of(
+            "zero GPUs",
+            "pools: [{name: a100, gpusPerNode: 0, gpuMemory: 80Gi}]",
+            "spec.pools[0].gpusPerNode"),
+        Arguments.of(
+            "minNodes above maxNodes",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1, minNodes: 3, maxNodes: 2}]",
+            "minNodes must not exceed nodes"),
+        Arguments.of(
+            "nodes above maxNodes",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 3, maxNodes: 2}]",
+            "nodes must not exceed maxNodes"),
+        Arguments.of(
+            "negative GPU memory",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: '-80Gi'}]",
+            "gpuMemory must be a positive quantity"),
+        Arguments.of(
+            "non-numeric GPU memory",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: lots}]",
+            "gpuMemory must be a positive quantity"),
+        Arguments.of(
+            "unknown autoscaling mode",
+            "pools: [" + POOL + "]\nautoscaling: {mode: Sometimes}",
+            "spec.autoscaling.mode: Unsupported value"));
+  }
+
+  static Stream<Arguments> invalidDeployments() {
+    return Stream.of(
+        Arguments.of(
+            "unknown dtype",
+            "clusterRef: fleet\nmodel: {repoId: gpt2, dtype: int3}",
+            "spec.model.dtype: Unsupported value"),
+        Arguments.of(
+            "shared without clusterRef",
+            "model: {repoId: gpt2}",
+            "clusterRef is required for Shared isolation"),
+        Arguments.of(
+            "dedicated without pool",
+            "isolation: Dedicated\nmodel: {repoId: gpt2}",
+            "isolation Dedicated requires dedicated.pool"),
+        Arguments.of("model missing", "clusterRef: fleet", "spec.model: Required value"),
+        Arguments.of(
+            "negative size",
+            "clusterRef: fleet\nmodel: {repoId: gpt2, sizeBytes: '-1Gi'}",
+            "sizeBytes must be a positive quantity"),
+        Arguments.of(
+            "fractional GPUs above one",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nresources: {gpus: 1.5}",
+            "gpus above 1 must be a whole number"),
+        Arguments.of(
+            "zero GPUs",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nresources: {gpus: 0}",
+            "spec.resources.gpus"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("invalidClusters")
+  void rejectsInvalidClusters(String name, String spec, String message) {
+    assertRejected("NdifCluster", spec, message);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("invalidDeployments")
+  void rejectsInvalidDeployments(String name, String spec, String message) {
+    assertRejected("NdifDeployment", spec, message);
+  }
+
+  @Test
+  void acceptsAValidClusterAndFillsDefaults() {
+    var created = create("NdifCluster", "ok", "pools: [" + POOL + "]");
+    var spec = spec(created);
+    assertThat(spec.get("rayVersion")).isNotNull();
+    @SuppressWarnings("unchecked")
+    var pool = ((java.util.List<java.util.Map<String, Object>>) spec.get("pools")).get(0);
+    assertThat(pool).containsEntry("nodes", 1).containsEntry("minNodes", 0);
+  }
+
+  @Test
+  void acceptsAValidDeploymentAndFillsDefaults() {
+    var created =
+        create(
+            "NdifDeployment",
+            "ok",
+            "clusterRef: fleet\nmodel: {repoId: gpt2, sizeBytes: 1Gi}\nresources: {gpus: 0.25}");
+    @SuppressWarnings("unchecked")
+    var model = (java.util.Map<String, Object>) spec(created).get("model");
+    assertThat(model)
+        .containsEntry("dtype", "bfloat16")
+        .containsEntry("wrapper", "nnsight.modeling.language.LanguageModel");
+    assertThat(spec(created)).containsEntry("isolation", "Shared").containsEntry("replicas", 1);
+  }
+
+  private static void assertRejected(String kind, String spec, String message) {
+    assertThatThrownBy(() -> create(kind, "bad", spec))
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(422))
+        .hasMessageContaining(message);
+  }
+
+  private static GenericKubernetesResource create(String kind, String name, String specYaml) {
+    var resource =
+        Serialization.unmarshal(
+            "apiVersion: ndif.io/v1alpha1\nkind: "
+                + kind
+                + "\nmetadata: {name: "
+                + name
+                + "}\nspec:\n"
+                + specYaml.lines().map(l -> "  " + l).reduce("", (a, b) -> a + b + "\n"),
+            GenericKubernetesResource.class);
+    return cluster
+        .client()
+        .genericKubernetesResources("ndif.io/v1alpha1", kind)
+        .inNamespace(cluster.namespace())
+        .resource(resource)
+        .create();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static java.util.Map<String, Object> spec(GenericKubernetesResource resource) {
+    return (java.util.Map<String, Object>) resource.getAdditionalProperties().get("spec");
+  }
+}
