@@ -1,0 +1,300 @@
+package io.ndif.operator.placement;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.PriorityQueue;
+
+/**
+ * Decides which deployments run in which pool of one cluster. Pure and deterministic: the same
+ * pools and demands give the same plan whatever their order, and what was admitted before stays
+ * admitted unless a higher priority preempts it under the rules.
+ */
+public final class Planner {
+  private static final Comparator<Demand> ADMISSION_ORDER =
+      Comparator.comparingInt(Demand::priority)
+          .reversed()
+          .thenComparing(Demand::createdAt)
+          .thenComparing(Demand::id);
+
+  private final Duration minimumDeploymentTime;
+
+  public Planner(Duration minimumDeploymentTime) {
+    this.minimumDeploymentTime = minimumDeploymentTime;
+  }
+
+  public Plan plan(List<PoolCapacity> poolList, List<Demand> demandList, Instant now) {
+    Map<String, PoolLedger> ledgers = new LinkedHashMap<>();
+    poolList.stream()
+        .sorted(Comparator.comparing(PoolCapacity::name))
+        .forEach(p -> ledgers.put(p.name(), new PoolLedger(p)));
+    Map<String, Decision> decisions = new LinkedHashMap<>();
+    Map<String, Demand> admitted = new LinkedHashMap<>();
+    List<Demand> demands = demandList.stream().sorted(ADMISSION_ORDER).toList();
+
+    // What the previous plan admitted keeps its place while it still fits there.
+    PriorityQueue<Demand> queue = new PriorityQueue<>(ADMISSION_ORDER);
+    for (Demand d : demands) {
+      PoolLedger ledger = d.admittedPool() == null ? null : ledgers.get(d.admittedPool());
+      Double gpus = ledger == null ? null : gpusIn(d, ledger.pool).orElse(null);
+      if (gpus != null
+          && (d.pool() == null || d.pool().equals(d.admittedPool()))
+          && ledger.place(d.id(), gpus, d.replicas())) {
+        admitted.put(d.id(), d);
+        decisions.put(d.id(), admit(d, ledger.pool, gpus));
+      } else {
+        queue.add(d);
+      }
+    }
+
+    while (!queue.isEmpty()) {
+      Demand d = queue.poll();
+      Decision decision = decide(d, ledgers, admitted, decisions, queue, now);
+      decisions.put(d.id(), decision);
+      if (decision.admitted()) {
+        admitted.put(d.id(), d);
+      }
+    }
+
+    Map<String, Decision> ordered = new LinkedHashMap<>();
+    demands.forEach(d -> ordered.put(d.id(), decisions.get(d.id())));
+    return new Plan(ordered, summarize(ledgers, ordered, admitted));
+  }
+
+  private Decision decide(
+      Demand d,
+      Map<String, PoolLedger> ledgers,
+      Map<String, Demand> admitted,
+      Map<String, Decision> decisions,
+      PriorityQueue<Demand> queue,
+      Instant now) {
+    if (d.sizeBytes() == null && d.gpus() == null) {
+      return pending(
+          d,
+          null,
+          null,
+          Decision.SIZE_UNKNOWN,
+          "the model's size is unknown: set spec.model.parameters or spec.model.sizeBytes");
+    }
+    List<PoolLedger> candidates = new ArrayList<>();
+    if (d.pool() != null) {
+      PoolLedger only = ledgers.get(d.pool());
+      if (only == null) {
+        return pending(
+            d,
+            d.pool(),
+            null,
+            Decision.POOL_NOT_FOUND,
+            "pool "
+                + d.pool()
+                + " does not exist; pools are "
+                + String.join(", ", ledgers.keySet()));
+      }
+      candidates.add(only);
+    } else {
+      // Best fit: pools where one GPU holds a replica first, then by fewest and smallest GPUs.
+      ledgers.values().stream()
+          .sorted(
+              Comparator.comparingDouble((PoolLedger l) -> Math.max(1, wholeGpus(d, l.pool)))
+                  .thenComparingLong(l -> l.pool.gpuMemoryBytes())
+                  .thenComparing(l -> l.pool.name()))
+          .forEach(candidates::add);
+    }
+    List<PoolLedger> fitting =
+        candidates.stream().filter(l -> gpusIn(d, l.pool).isPresent()).toList();
+    if (fitting.isEmpty()) {
+      return pending(d, d.pool(), null, Decision.MODEL_TOO_LARGE, tooLarge(d, candidates));
+    }
+    for (PoolLedger ledger : fitting) {
+      double gpus = gpusIn(d, ledger.pool).orElseThrow();
+      if (ledger.place(d.id(), gpus, d.replicas())) {
+        return admit(d, ledger.pool, gpus);
+      }
+    }
+    for (PoolLedger ledger : fitting) {
+      double gpus = gpusIn(d, ledger.pool).orElseThrow();
+      Optional<List<Demand>> victims = preempt(d, gpus, ledger, admitted, decisions, now);
+      if (victims.isPresent()) {
+        for (Demand victim : victims.get()) {
+          ledger.release(victim.id());
+          admitted.remove(victim.id());
+          decisions.remove(victim.id());
+          queue.add(
+              victim.wasPending(
+                  Decision.PREEMPTED,
+                  "preempted by "
+                      + d.id()
+                      + " (priority "
+                      + d.priority()
+                      + ") in pool "
+                      + ledger.pool.name()));
+        }
+        ledger.place(d.id(), gpus, d.replicas());
+        return admit(d, ledger.pool, gpus);
+      }
+    }
+    PoolLedger best = fitting.get(0);
+    double gpus = gpusIn(d, best.pool).orElseThrow();
+    if (Decision.PREEMPTED.equals(d.pendingReason())) {
+      return pending(d, best.pool.name(), gpus, Decision.PREEMPTED, d.pendingMessage());
+    }
+    return pending(
+        d,
+        best.pool.name(),
+        gpus,
+        Decision.INSUFFICIENT_CAPACITY,
+        "needs "
+            + replicas(d)
+            + describeGpus(gpus, best.pool)
+            + " in pool "
+            + best.pool.name()
+            + "; "
+            + formatGpus(best.freeUnits() / (double) PoolLedger.UNITS)
+            + " free of "
+            + best.pool.gpus());
+  }
+
+  /** The fewest admitted, evictable deployments whose release lets {@code d} fit, if any. */
+  private Optional<List<Demand>> preempt(
+      Demand d,
+      double gpus,
+      PoolLedger ledger,
+      Map<String, Demand> admitted,
+      Map<String, Decision> decisions,
+      Instant now) {
+    List<Demand> evictable =
+        admitted.values().stream()
+            .filter(v -> ledger.pool.name().equals(decisions.get(v.id()).pool()))
+            .filter(v -> v.priority() < d.priority() && !v.pinned())
+            .filter(
+                v ->
+                    v.admittedAt() == null
+                        || !v.admittedAt().plus(minimumDeploymentTime).isAfter(now))
+            .sorted(
+                Comparator.comparingDouble((Demand v) -> -demandUnits(v, ledger.pool))
+                    .thenComparingInt(Demand::priority)
+                    .thenComparing(Demand::createdAt, Comparator.reverseOrder())
+                    .thenComparing(Demand::id))
+            .toList();
+    for (int k = 1; k <= evictable.size(); k++) {
+      PoolLedger trial = ledger.copy();
+      evictable.subList(0, k).forEach(v -> trial.release(v.id()));
+      if (trial.place(d.id(), gpus, d.replicas())) {
+        return Optional.of(evictable.subList(0, k));
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static Decision admit(Demand d, PoolCapacity pool, double gpus) {
+    return new Decision(
+        d.id(),
+        true,
+        pool.name(),
+        gpus,
+        Decision.ADMITTED,
+        "admitted to pool " + pool.name() + ": " + replicas(d) + describeGpus(gpus, pool));
+  }
+
+  private static Decision pending(
+      Demand d, String pool, Double gpus, String reason, String message) {
+    return new Decision(d.id(), false, pool, gpus, reason, message);
+  }
+
+  private static double wholeGpus(Demand d, PoolCapacity pool) {
+    return Math.ceil(rawGpus(d, pool));
+  }
+
+  private static double rawGpus(Demand d, PoolCapacity pool) {
+    return d.gpus() != null
+        ? d.gpus()
+        : ModelSizes.gpusPerReplica(d.sizeBytes(), pool.gpuMemoryBytes());
+  }
+
+  private static double demandUnits(Demand d, PoolCapacity pool) {
+    return gpusIn(d, pool).orElse(0.0) * d.replicas();
+  }
+
+  /** GPUs one replica of {@code d} needs in {@code pool}, or empty if it cannot fit one node. */
+  static Optional<Double> gpusIn(Demand d, PoolCapacity pool) {
+    double gpus = rawGpus(d, pool);
+    return gpus <= pool.gpusPerNode() ? Optional.of(gpus) : Optional.empty();
+  }
+
+  private static String tooLarge(Demand d, List<PoolLedger> candidates) {
+    List<String> parts = new ArrayList<>();
+    for (PoolLedger l : candidates) {
+      double gpus = rawGpus(d, l.pool);
+      parts.add(
+          "pool "
+              + l.pool.name()
+              + " needs "
+              + formatGpus(gpus)
+              + " GPUs on one node but has "
+              + l.pool.gpusPerNode());
+    }
+    return "one replica does not fit one node: " + String.join("; ", parts);
+  }
+
+  private static String replicas(Demand d) {
+    return d.replicas() == 1 ? "" : d.replicas() + " replicas x ";
+  }
+
+  static String describeGpus(double gpus, PoolCapacity pool) {
+    return formatGpus(gpus)
+        + " x "
+        + Bytes.format(pool.gpuMemoryBytes())
+        + " GPU"
+        + (gpus == 1 ? "" : "s");
+  }
+
+  static String formatGpus(double gpus) {
+    return gpus == Math.rint(gpus)
+        ? Long.toString((long) gpus)
+        : Double.toString(Math.round(gpus * 100) / 100.0);
+  }
+
+  private static Map<String, Plan.PoolPlan> summarize(
+      Map<String, PoolLedger> ledgers,
+      Map<String, Decision> decisions,
+      Map<String, Demand> admitted) {
+    Map<String, Plan.PoolPlan> pools = new LinkedHashMap<>();
+    ledgers.forEach(
+        (name, ledger) -> {
+          List<String> in = new ArrayList<>();
+          List<String> waiting = new ArrayList<>();
+          long memory = 0;
+          for (Decision decision : decisions.values()) {
+            if (!name.equals(decision.pool())) {
+              continue;
+            }
+            if (decision.admitted()) {
+              in.add(decision.id());
+              Demand d = admitted.get(decision.id());
+              memory +=
+                  (long) Math.ceil(decision.gpusPerReplica() * ledger.pool.gpuMemoryBytes())
+                      * d.replicas();
+            } else {
+              waiting.add(decision.id());
+            }
+          }
+          int desired =
+              Math.max(ledger.pool.minNodes(), Math.min(ledger.pool.nodes(), ledger.nodesInUse()));
+          pools.put(
+              name,
+              new Plan.PoolPlan(
+                  name,
+                  ledger.allocatedUnits() / (double) PoolLedger.UNITS,
+                  memory,
+                  desired,
+                  in,
+                  waiting));
+        });
+    return pools;
+  }
+}

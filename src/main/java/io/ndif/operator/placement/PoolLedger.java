@@ -1,0 +1,127 @@
+package io.ndif.operator.placement;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The simulated GPUs of one pool, in hundredths of a GPU. Fractional replicas share a GPU (best
+ * fit: the fullest GPU that still holds them); whole-GPU replicas take free GPUs of one node (best
+ * fit: the node with the fewest free GPUs that still holds them).
+ */
+final class PoolLedger {
+  static final int UNITS = 100;
+
+  final PoolCapacity pool;
+  private final int[][] free;
+  private final Map<String, List<int[]>> allocations = new LinkedHashMap<>();
+
+  PoolLedger(PoolCapacity pool) {
+    this.pool = pool;
+    this.free = new int[pool.nodes()][pool.gpusPerNode()];
+    for (int[] node : free) {
+      Arrays.fill(node, UNITS);
+    }
+  }
+
+  private PoolLedger(PoolLedger other) {
+    this.pool = other.pool;
+    this.free = new int[other.free.length][];
+    for (int i = 0; i < free.length; i++) {
+      free[i] = other.free[i].clone();
+    }
+    other.allocations.forEach((k, v) -> allocations.put(k, new ArrayList<>(v)));
+  }
+
+  PoolLedger copy() {
+    return new PoolLedger(this);
+  }
+
+  static int units(double gpus) {
+    return (int) Math.round(gpus * UNITS);
+  }
+
+  /** Places every replica or nothing. */
+  boolean place(String id, double gpusPerReplica, int replicas) {
+    var trial = copy();
+    for (int r = 0; r < replicas; r++) {
+      if (!trial.placeOne(id, gpusPerReplica)) {
+        return false;
+      }
+    }
+    System.arraycopy(trial.free, 0, free, 0, free.length);
+    allocations.clear();
+    allocations.putAll(trial.allocations);
+    return true;
+  }
+
+  private boolean placeOne(String id, double gpusPerReplica) {
+    int need = units(gpusPerReplica);
+    if (need < UNITS) {
+      int bestNode = -1;
+      int bestGpu = -1;
+      for (int n = 0; n < free.length; n++) {
+        for (int g = 0; g < free[n].length; g++) {
+          if (free[n][g] >= need && (bestNode < 0 || free[n][g] < free[bestNode][bestGpu])) {
+            bestNode = n;
+            bestGpu = g;
+          }
+        }
+      }
+      if (bestNode < 0) {
+        return false;
+      }
+      free[bestNode][bestGpu] -= need;
+      allocations
+          .computeIfAbsent(id, k -> new ArrayList<>())
+          .add(new int[] {bestNode, bestGpu, need});
+      return true;
+    }
+    int whole = need / UNITS;
+    int bestNode = -1;
+    int bestFree = Integer.MAX_VALUE;
+    for (int n = 0; n < free.length; n++) {
+      int freeGpus = (int) Arrays.stream(free[n]).filter(u -> u == UNITS).count();
+      if (freeGpus >= whole && freeGpus < bestFree) {
+        bestNode = n;
+        bestFree = freeGpus;
+      }
+    }
+    if (bestNode < 0) {
+      return false;
+    }
+    for (int g = 0, taken = 0; g < free[bestNode].length && taken < whole; g++) {
+      if (free[bestNode][g] == UNITS) {
+        free[bestNode][g] = 0;
+        allocations.computeIfAbsent(id, k -> new ArrayList<>()).add(new int[] {bestNode, g, UNITS});
+        taken++;
+      }
+    }
+    return true;
+  }
+
+  void release(String id) {
+    var held = allocations.remove(id);
+    if (held != null) {
+      for (int[] a : held) {
+        free[a[0]][a[1]] += a[2];
+      }
+    }
+  }
+
+  int allocatedUnits() {
+    return allocations.values().stream().flatMap(List::stream).mapToInt(a -> a[2]).sum();
+  }
+
+  int freeUnits() {
+    return pool.gpus() * UNITS - allocatedUnits();
+  }
+
+  /** Nodes that hold at least one allocation: the pool's demand in nodes. */
+  int nodesInUse() {
+    return (int)
+        allocations.values().stream().flatMap(List::stream).mapToInt(a -> a[0]).distinct().count();
+  }
+}
