@@ -8,7 +8,6 @@ import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
-import io.fabric8.kubernetes.api.model.Quantity;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ModelSpec {
@@ -40,7 +39,8 @@ public class ModelSpec {
   @ValidationRule(
       value = Quantities.POSITIVE_RULE,
       message = "sizeBytes must be a positive quantity such as 16Gi")
-  public Quantity sizeBytes;
+  @Size(max = 32)
+  public String sizeBytes;
 
   @JsonPropertyDescription("Allow the model repository's own code to run.")
   @Default("false")

@@ -51,7 +51,7 @@ public class NdifClusterSpec {
           + " capacity for accounting only.")
   public ExternalClusterSpec external;
 
-  public boolean isExternal() {
+  public boolean usesExternalCluster() {
     return external != null && external.dashboardUrl != null && !external.dashboardUrl.isBlank();
   }
 

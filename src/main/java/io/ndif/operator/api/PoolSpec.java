@@ -9,7 +9,6 @@ import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.Toleration;
 import java.util.List;
@@ -44,7 +43,8 @@ public class PoolSpec {
   @ValidationRule(
       value = Quantities.POSITIVE_RULE,
       message = "gpuMemory must be a positive quantity such as 80Gi")
-  public Quantity gpuMemory;
+  @Size(max = 32)
+  public String gpuMemory;
 
   @JsonPropertyDescription(
       "GPU product (GPU Feature Discovery's nvidia.com/gpu.product label value, e.g."

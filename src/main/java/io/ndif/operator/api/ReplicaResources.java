@@ -6,13 +6,17 @@ import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.ValidationRule;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
+// A minimum of 0.01 would not do: the API server compares integer input with an integer-truncated
+// minimum, so `gpus: 0` would pass it.
+@ValidationRule(
+    value = "!has(self.gpus) || self.gpus > 0.0",
+    message = "gpus must be greater than 0")
 @ValidationRule(
     value = "!has(self.gpus) || self.gpus < 1.0 || self.gpus == double(int(self.gpus))",
     message = "gpus above 1 must be a whole number; only a fraction below 1 shares a GPU")
 public class ReplicaResources {
   @JsonPropertyDescription(
       "GPUs per replica; a fraction below 1 shares a GPU. Default: estimated from the model size.")
-  @Min(0.01)
   public Double gpus;
 
   @JsonPropertyDescription("Memory padding added to the size estimate.")
@@ -32,6 +36,7 @@ public class ReplicaResources {
     @ValidationRule(
         value = Quantities.POSITIVE_RULE,
         message = "padding.bias must be a positive quantity such as 500Mi")
-    public io.fabric8.kubernetes.api.model.Quantity bias;
+    @io.fabric8.generator.annotation.Size(max = 32)
+    public String bias;
   }
 }

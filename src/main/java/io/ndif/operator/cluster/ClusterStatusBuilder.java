@@ -46,7 +46,7 @@ public final class ClusterStatusBuilder {
             previous == null ? null : previous.conditions,
             cluster.getMetadata().getGeneration(),
             clock);
-    if (cluster.getSpec().isExternal()) {
+    if (cluster.getSpec().usesExternalCluster()) {
       buildExternal(cluster, status, conditions);
     } else {
       buildManaged(cluster, seen, status, conditions);

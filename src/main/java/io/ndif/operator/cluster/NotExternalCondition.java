@@ -13,6 +13,6 @@ public class NotExternalCondition implements Condition<GenericKubernetesResource
       DependentResource<GenericKubernetesResource, NdifCluster> dependent,
       NdifCluster cluster,
       Context<NdifCluster> context) {
-    return !cluster.getSpec().isExternal();
+    return !cluster.getSpec().usesExternalCluster();
   }
 }

@@ -2,13 +2,17 @@ package io.ndif.operator.cluster;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.dependent.GarbageCollected;
 import io.javaoperatorsdk.operator.processing.dependent.Creator;
+import io.javaoperatorsdk.operator.processing.dependent.Matcher;
 import io.javaoperatorsdk.operator.processing.dependent.Updater;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.GenericKubernetesDependentResource;
+import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.ray.KubeRay;
+import io.ndif.operator.ray.SubsetMatch;
 
 /** The KubeRay RayCluster of an NdifCluster: built from the spec, applied server-side. */
 public class RayClusterDependentResource extends GenericKubernetesDependentResource<NdifCluster>
@@ -18,6 +22,24 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
 
   public RayClusterDependentResource() {
     super(KubeRay.RAY_CLUSTER);
+  }
+
+  /**
+   * The live object matches when it holds everything desired; the defaults that the API server and
+   * KubeRay add to the atomic worker group list would otherwise make every reconcile re-apply it.
+   */
+  @Override
+  public Matcher.Result<GenericKubernetesResource> match(
+      GenericKubernetesResource actual,
+      GenericKubernetesResource desired,
+      NdifCluster primary,
+      Context<NdifCluster> context) {
+    boolean matched =
+        SubsetMatch.contains(actual.getMetadata().getLabels(), desired.getMetadata().getLabels())
+            && SubsetMatch.contains(
+                actual.getAdditionalProperties().get("spec"),
+                desired.getAdditionalProperties().get("spec"));
+    return Matcher.Result.computed(matched, desired);
   }
 
   @Override
@@ -32,7 +54,12 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
             .withNamespace(cluster.getMetadata().getNamespace())
             .withLabels(ClusterLabels.forCluster(cluster))
             .build());
-    resource.setAdditionalProperty("spec", RayClusterSpecs.desired(cluster, live));
+    var poolsWithPods =
+        context.getSecondaryResources(Pod.class).stream()
+            .map(p -> p.getMetadata().getLabels().get(Constants.LABEL_POOL))
+            .filter(java.util.Objects::nonNull)
+            .collect(java.util.stream.Collectors.toSet());
+    resource.setAdditionalProperty("spec", RayClusterSpecs.desired(cluster, live, poolsWithPods));
     return resource;
   }
 }

@@ -12,21 +12,27 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** Maps an NdifCluster's spec to a KubeRay RayCluster spec. */
 public final class RayClusterSpecs {
   private RayClusterSpecs() {}
 
   /**
-   * @param live the RayCluster as it is, or null; only read in Ray mode, where the autoscaler owns
-   *     each group's replicas and workersToDelete and the atomic group list must echo them.
+   * @param live the RayCluster as it is, or null. In Ray mode the autoscaler owns each group's
+   *     replicas and workersToDelete, and the atomic group list must echo them.
+   * @param poolsWithPods pools that still have worker pods. KubeRay leaves the pods of a group that
+   *     disappears from the spec running, so a removed pool stays as a group of zero replicas until
+   *     its pods are gone.
    */
-  public static Map<String, Object> desired(NdifCluster cluster, GenericKubernetesResource live) {
+  public static Map<String, Object> desired(
+      NdifCluster cluster, GenericKubernetesResource live, Set<String> poolsWithPods) {
     NdifClusterSpec spec = cluster.getSpec();
     AutoscalingMode mode = spec.autoscalingMode();
     List<EnvVar> env = spec.env == null ? List.of() : spec.env;
+    Map<String, Map<String, Object>> allLiveGroups = LiveWorkerGroups.byName(live);
     Map<String, Map<String, Object>> liveGroups =
-        mode == AutoscalingMode.Ray ? LiveWorkerGroups.byName(live) : Map.of();
+        mode == AutoscalingMode.Ray ? allLiveGroups : Map.of();
 
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("rayVersion", spec.rayVersion);
@@ -62,6 +68,18 @@ public final class RayClusterSpecs {
       }
       groups.add(group);
     }
+    allLiveGroups.forEach(
+        (name, liveGroup) -> {
+          boolean removed = spec.pools.stream().noneMatch(p -> p.name.equals(name));
+          if (removed && poolsWithPods.contains(name)) {
+            Map<String, Object> draining = new LinkedHashMap<>(liveGroup);
+            draining.put("replicas", 0);
+            draining.put("minReplicas", 0);
+            draining.put("maxReplicas", 0);
+            draining.remove("scaleStrategy");
+            groups.add(draining);
+          }
+        });
     result.put("workerGroupSpecs", groups);
     return result;
   }

@@ -91,7 +91,7 @@ class CrdValidationIT {
         Arguments.of(
             "zero GPUs",
             "clusterRef: fleet\nmodel: {repoId: gpt2}\nresources: {gpus: 0}",
-            "spec.resources.gpus"));
+            "gpus must be greater than 0"));
   }
 
   @ParameterizedTest(name = "{0}")

@@ -6,13 +6,15 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.ndif.operator.testing.Fixtures;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class RayClusterSpecsTest {
 
   @Test
   void headAdvertisesNoGpusAndCarriesOurLabelsAndEnv() {
-    var spec = RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null);
+    var spec =
+        RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of());
     assertThat(spec)
         .containsEntry("rayVersion", "2.52.0")
         .doesNotContainKey("enableInTreeAutoscaling");
@@ -34,7 +36,8 @@ class RayClusterSpecsTest {
   @Test
   void eachPoolBecomesAWorkerGroupWithGpuLimitsSelectorAndTolerations() {
     var groups =
-        groups(RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null));
+        groups(
+            RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of()));
     assertThat(groups).extracting(g -> g.get("groupName")).containsExactly("a100", "l4");
 
     var a100 = groups.get(0);
@@ -70,7 +73,7 @@ class RayClusterSpecsTest {
   @Test
   void disabledModePinsEveryPoolToItsNodes() {
     var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS + "autoscaling: {mode: Disabled}\n");
-    var a100 = groups(RayClusterSpecs.desired(cluster, null)).get(0);
+    var a100 = groups(RayClusterSpecs.desired(cluster, null, Set.of())).get(0);
     assertThat(a100)
         .containsEntry("replicas", 2)
         .containsEntry("minReplicas", 2)
@@ -95,7 +98,7 @@ class RayClusterSpecsTest {
                     3,
                     "scaleStrategy",
                     Map.of("workersToDelete", List.of("fleet-a100-x"))))));
-    var spec = RayClusterSpecs.desired(cluster, live);
+    var spec = RayClusterSpecs.desired(cluster, live, Set.of());
     assertThat(spec).containsEntry("enableInTreeAutoscaling", true);
     assertThat(map(spec.get("autoscalerOptions"))).containsEntry("idleTimeoutSeconds", 120);
     var a100 = groups(spec).get(0);
@@ -111,7 +114,10 @@ class RayClusterSpecsTest {
     live.setAdditionalProperty(
         "spec", Map.of("workerGroupSpecs", List.of(Map.of("groupName", "a100", "replicas", 4))));
     var a100 =
-        groups(RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), live)).get(0);
+        groups(
+                RayClusterSpecs.desired(
+                    Fixtures.cluster("fleet", Fixtures.TWO_POOLS), live, Set.of()))
+            .get(0);
     assertThat(a100).containsEntry("replicas", 2);
   }
 
@@ -122,7 +128,8 @@ class RayClusterSpecsTest {
             "fleet",
             Fixtures.TWO_POOLS
                 + "faultTolerance: {redis: {address: 'redis:6379', passwordSecretRef: {name: redis, key: password}}}\n");
-    var options = map(RayClusterSpecs.desired(cluster, null).get("gcsFaultToleranceOptions"));
+    var options =
+        map(RayClusterSpecs.desired(cluster, null, Set.of()).get("gcsFaultToleranceOptions"));
     assertThat(options).containsEntry("redisAddress", "redis:6379");
     assertThat(options.get("redisPassword"))
         .isEqualTo(
@@ -144,7 +151,8 @@ class RayClusterSpecsTest {
               image: custom:2
               resources: {requests: {cpu: "16"}, limits: {memory: 100Gi}}
             """);
-    var template = map(groups(RayClusterSpecs.desired(cluster, null)).get(0).get("template"));
+    var template =
+        map(groups(RayClusterSpecs.desired(cluster, null, Set.of())).get(0).get("template"));
     var container = container(template);
     assertThat(container).containsEntry("image", "custom:2");
     var resources = map(container.get("resources"));
@@ -154,6 +162,28 @@ class RayClusterSpecsTest {
     assertThat(map(resources.get("limits")))
         .containsEntry("memory", "100Gi")
         .containsEntry("nvidia.com/gpu", "2");
+  }
+
+  @Test
+  void aRemovedPoolDrainsToZeroWhileItsPodsRemainThenDisappears() {
+    var live = new GenericKubernetesResource();
+    live.setAdditionalProperty(
+        "spec",
+        Map.of(
+            "workerGroupSpecs",
+            List.of(
+                Map.of("groupName", "a100", "replicas", 2),
+                Map.of("groupName", "h100", "replicas", 1, "template", Map.of("spec", Map.of())))));
+    var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS);
+    var draining = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100", "h100")));
+    assertThat(draining).extracting(g -> g.get("groupName")).containsExactly("a100", "l4", "h100");
+    assertThat(draining.get(2))
+        .containsEntry("replicas", 0)
+        .containsEntry("minReplicas", 0)
+        .containsEntry("maxReplicas", 0)
+        .containsKey("template");
+    var gone = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100")));
+    assertThat(gone).extracting(g -> g.get("groupName")).containsExactly("a100", "l4");
   }
 
   @SuppressWarnings("unchecked")
