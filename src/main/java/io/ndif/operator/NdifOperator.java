@@ -34,9 +34,11 @@ public final class NdifOperator implements AutoCloseable {
                     .withCloseClientOnStop(false)
                     .withConcurrentReconciliationThreads(settings.reconcileThreads()));
     operator.register(
-        new NdifClusterReconciler(nodes, new EventRecorder(client), clock),
+        new NdifClusterReconciler(
+            nodes, new EventRecorder(client), clock, settings.minimumDeploymentTime()),
         o -> watch(o, settings));
-    operator.register(new NdifDeploymentReconciler(clock), o -> watch(o, settings));
+    operator.register(
+        new NdifDeploymentReconciler(clock, new EventRecorder(client)), o -> watch(o, settings));
     operator.start();
     log.info(
         "ndif-operator started; watching {}",

@@ -1,5 +1,6 @@
 package io.ndif.operator;
 
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
@@ -11,28 +12,53 @@ import java.util.stream.Collectors;
  *
  * @param watchNamespaces namespaces to watch; empty means every namespace
  * @param reconcileThreads concurrent reconciles
+ * @param minimumDeploymentTime how long an admitted deployment is safe from preemption
  */
-public record OperatorSettings(Set<String> watchNamespaces, int reconcileThreads) {
+public record OperatorSettings(
+    Set<String> watchNamespaces, int reconcileThreads, Duration minimumDeploymentTime) {
+  public static final Duration DEFAULT_MINIMUM_DEPLOYMENT_TIME = Duration.ofHours(1);
+
+  public OperatorSettings(Set<String> watchNamespaces, int reconcileThreads) {
+    this(watchNamespaces, reconcileThreads, DEFAULT_MINIMUM_DEPLOYMENT_TIME);
+  }
 
   public static OperatorSettings from(String[] args, Map<String, String> env) {
     String namespaces = value(args, env, "watch-namespaces", "WATCH_NAMESPACES", "");
-    String threads = value(args, env, "reconcile-threads", "RECONCILE_THREADS", "10");
-    int reconcileThreads;
-    try {
-      reconcileThreads = Integer.parseInt(threads.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(
-          "reconcile-threads must be a whole number, got " + threads);
-    }
-    if (reconcileThreads < 1) {
-      throw new IllegalArgumentException("reconcile-threads must be at least 1, got " + threads);
-    }
+    int reconcileThreads =
+        number(
+            value(args, env, "reconcile-threads", "RECONCILE_THREADS", "10"),
+            "reconcile-threads",
+            1);
+    int minimumSeconds =
+        number(
+            value(
+                args,
+                env,
+                "minimum-deployment-time-seconds",
+                "NDIF_MINIMUM_DEPLOYMENT_TIME_SECONDS",
+                Long.toString(DEFAULT_MINIMUM_DEPLOYMENT_TIME.toSeconds())),
+            "minimum-deployment-time-seconds",
+            0);
     return new OperatorSettings(
         Arrays.stream(namespaces.split(","))
             .map(String::trim)
             .filter(s -> !s.isEmpty())
             .collect(Collectors.toUnmodifiableSet()),
-        reconcileThreads);
+        reconcileThreads,
+        Duration.ofSeconds(minimumSeconds));
+  }
+
+  private static int number(String text, String name, int min) {
+    int value;
+    try {
+      value = Integer.parseInt(text.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a whole number, got " + text);
+    }
+    if (value < min) {
+      throw new IllegalArgumentException(name + " must be at least " + min + ", got " + text);
+    }
+    return value;
   }
 
   private static String value(

@@ -35,6 +35,36 @@ public class NdifClusterStatus {
   @JsonPropertyDescription("Totals over all pools.")
   public Totals totals;
 
+  @JsonPropertyDescription(
+      "The placement plan: every Shared NdifDeployment on this cluster, in admission order.")
+  public List<DeploymentPlacement> deployments = new ArrayList<>();
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class DeploymentPlacement {
+    @JsonPropertyDescription("NdifDeployment name.")
+    public String name;
+
+    public Boolean admitted;
+
+    @JsonPropertyDescription("Pool it is admitted to (or was measured against when pending).")
+    public String pool;
+
+    public Double gpusPerReplica;
+    public Integer replicas;
+
+    @JsonPropertyDescription("Estimated GPU memory of one replica, in bytes.")
+    public Long sizeBytes;
+
+    @JsonPropertyDescription("When it was admitted; the minimum deployment time counts from here.")
+    public String admittedAt;
+
+    @JsonPropertyDescription(
+        "Admitted, SizeUnknown, PoolNotFound, ModelTooLarge, InsufficientCapacity or Preempted.")
+    public String reason;
+
+    public String message;
+  }
+
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class HeadStatus {
     public String pod;
@@ -61,6 +91,15 @@ public class NdifClusterStatus {
 
     @JsonPropertyDescription("Memory of one GPU.")
     public String gpuMemory;
+
+    @JsonPropertyDescription("GPU memory reserved by admitted replicas, in bytes.")
+    public Long allocatedMemoryBytes;
+
+    @JsonPropertyDescription("Admitted deployments.")
+    public List<String> admitted;
+
+    @JsonPropertyDescription("Deployments waiting for room in this pool.")
+    public List<String> pending;
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -80,9 +119,6 @@ public class NdifClusterStatus {
     @JsonPropertyDescription(
         "GPU product, from the Kubernetes node's nvidia.com/gpu.product label.")
     public String gpuProduct;
-
-    @JsonPropertyDescription("GPUs allocated to deployments on this node.")
-    public Double allocatedGpus;
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -94,5 +130,8 @@ public class NdifClusterStatus {
     public Integer gpus;
 
     public Double allocatedGpus;
+
+    @JsonPropertyDescription("GPU demand of deployments waiting for room.")
+    public Double pendingGpus;
   }
 }

@@ -13,9 +13,22 @@ import java.util.Map;
  * @param pods the cluster's Ray pods (head and workers)
  * @param nodes the Kubernetes nodes those pods run on, by name
  * @param applyError why the RayCluster could not be applied, or null
+ * @param planning the placement plan of the cluster's deployments
  */
 public record ClusterObservation(
     GenericKubernetesResource rayCluster,
     List<Pod> pods,
     Map<String, Node> nodes,
-    String applyError) {}
+    String applyError,
+    ClusterPlanning.Result planning) {
+  /** Key of the planned nodes per pool in the workflow context, read by the RayCluster. */
+  public static final String PLANNED_NODES = "plannedNodes";
+
+  public Map<String, Integer> plannedNodes() {
+    Map<String, Integer> nodes = new java.util.LinkedHashMap<>();
+    if (planning != null) {
+      planning.plan().pools().forEach((name, pool) -> nodes.put(name, pool.desiredNodes()));
+    }
+    return nodes;
+  }
+}

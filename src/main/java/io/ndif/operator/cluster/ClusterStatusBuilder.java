@@ -48,8 +48,10 @@ public final class ClusterStatusBuilder {
             clock);
     if (cluster.getSpec().usesExternalCluster()) {
       buildExternal(cluster, status, conditions);
+      applyPlan(status, seen.planning());
     } else {
       buildManaged(cluster, seen, status, conditions);
+      applyPlan(status, seen.planning());
     }
     status.conditions = conditions.build();
     return status;
@@ -138,7 +140,6 @@ public final class ClusterStatusBuilder {
               .map(n -> n.getMetadata().getLabels())
               .map(l -> l.get(GPU_PRODUCT_LABEL))
               .orElse(null);
-      node.allocatedGpus = 0.0;
       status.nodes.add(node);
       unschedulableReason(pod)
           .ifPresent(r -> unschedulable.computeIfAbsent(pool, k -> new ArrayList<>()).add(r));
@@ -151,7 +152,9 @@ public final class ClusterStatusBuilder {
     int gpus = 0;
     List<String> notReady = new ArrayList<>();
     for (PoolSpec pool : cluster.getSpec().pools) {
-      int poolDesired = PoolSizing.of(pool, mode, liveReplicas.get(pool.name)).replicas();
+      int poolDesired =
+          PoolSizing.of(pool, mode, liveReplicas.get(pool.name), seen.plannedNodes().get(pool.name))
+              .replicas();
       int poolReady =
           (int)
               status.nodes.stream()
@@ -218,6 +221,32 @@ public final class ClusterStatusBuilder {
           .set(READY, true, "AllNodesReady", "head and " + nodesMessage)
           .set(PROGRESSING, false, "Stable", "every pool has its desired nodes");
     }
+  }
+
+  /** Writes the placement plan into the pools, the totals and the deployment list. */
+  private static void applyPlan(NdifClusterStatus status, ClusterPlanning.Result planning) {
+    if (planning == null) {
+      return;
+    }
+    double allocated = 0;
+    for (PoolStatus pool : status.pools) {
+      var planned = planning.plan().pools().get(pool.name);
+      if (planned == null) {
+        continue;
+      }
+      pool.allocatedGpus = planned.allocatedGpus();
+      pool.allocatedMemoryBytes = planned.allocatedMemoryBytes();
+      pool.admitted = planned.admitted().isEmpty() ? null : planned.admitted();
+      pool.pending = planned.pending().isEmpty() ? null : planned.pending();
+      allocated += planned.allocatedGpus();
+    }
+    status.totals.allocatedGpus = allocated;
+    status.totals.pendingGpus =
+        planning.placements().stream()
+            .filter(p -> !Boolean.TRUE.equals(p.admitted) && p.gpusPerReplica != null)
+            .mapToDouble(p -> p.gpusPerReplica * p.replicas)
+            .sum();
+    status.deployments = planning.placements();
   }
 
   private static PoolStatus pool(PoolSpec spec, int desired, int ready, int gpus) {

@@ -17,12 +17,17 @@ import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEven
 import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.StatusComparison;
+import io.ndif.operator.placement.Planner;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +35,7 @@ import org.slf4j.LoggerFactory;
 /** Observes an NdifCluster's RayCluster, pods and nodes and writes what it saw to status. */
 @ControllerConfiguration(name = "ndifcluster", fieldManager = Constants.FIELD_MANAGER)
 @Workflow(
+    explicitInvocation = true,
     handleExceptionsInReconciler = true,
     dependents = {
       @Dependent(
@@ -40,14 +46,22 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   private static final Logger log = LoggerFactory.getLogger(NdifClusterReconciler.class);
   static final Duration RETRY_AFTER_APPLY_ERROR = Duration.ofSeconds(30);
 
+  /** How often a plan with waiting deployments is looked at again (preemption ages in). */
+  static final Duration RECHECK_PENDING = Duration.ofSeconds(60);
+
   private final NodeLookup nodes;
   private final EventRecorder events;
   private final ClusterStatusBuilder statusBuilder;
+  private final ClusterPlanning planning;
+  private final Clock clock;
 
-  public NdifClusterReconciler(NodeLookup nodes, EventRecorder events, Clock clock) {
+  public NdifClusterReconciler(
+      NodeLookup nodes, EventRecorder events, Clock clock, Duration minimumDeploymentTime) {
     this.nodes = nodes;
     this.events = events;
+    this.clock = clock;
     this.statusBuilder = new ClusterStatusBuilder(clock);
+    this.planning = new ClusterPlanning(new Planner(minimumDeploymentTime));
   }
 
   @Override
@@ -65,15 +79,29 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
                       : Set.of(new ResourceID(cluster, pod.getMetadata().getNamespace()));
                 })
             .build();
-    return List.of(new InformerEventSource<>(pods, context));
+    var deployments =
+        InformerEventSourceConfiguration.from(NdifDeployment.class, NdifCluster.class)
+            .withName("deployments")
+            .withSecondaryToPrimaryMapper(
+                d ->
+                    d.getSpec().clusterRef == null || ClusterPlanning.isDedicated(d)
+                        ? Set.of()
+                        : Set.of(
+                            new ResourceID(d.getSpec().clusterRef, d.getMetadata().getNamespace())))
+            .build();
+    return List.of(
+        new InformerEventSource<>(pods, context), new InformerEventSource<>(deployments, context));
   }
 
   @Override
   public UpdateControl<NdifCluster> reconcile(NdifCluster cluster, Context<NdifCluster> context) {
+    var plan =
+        planning.plan(
+            cluster, context.getSecondaryResources(NdifDeployment.class), clock.instant());
+    var workflow = context.managedWorkflowAndDependentResourceContext();
+    workflow.put(ClusterObservation.PLANNED_NODES, plannedNodes(plan));
     String applyError =
-        context
-            .managedWorkflowAndDependentResourceContext()
-            .getWorkflowReconcileResult()
+        Optional.of(workflow.reconcileManagedWorkflow())
             .flatMap(r -> r.getErroredDependents().values().stream().findFirst())
             .map(ClusterApplyErrors::describe)
             .orElse(null);
@@ -83,7 +111,8 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             context.getSecondaryResource(GenericKubernetesResource.class).orElse(null),
             pods,
             nodes.byName(pods.stream().map(p -> p.getSpec().getNodeName()).toList()),
-            applyError);
+            applyError,
+            plan);
     NdifClusterStatus status = statusBuilder.build(cluster, observation);
     boolean changed = !StatusComparison.same(cluster.getStatus(), status);
     if (changed) {
@@ -101,7 +130,17 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         changed ? "patched" : "unchanged");
     UpdateControl<NdifCluster> control =
         changed ? UpdateControl.patchStatus(statusOnly(cluster, status)) : UpdateControl.noUpdate();
-    return applyError == null ? control : control.rescheduleAfter(RETRY_AFTER_APPLY_ERROR);
+    if (applyError != null) {
+      return control.rescheduleAfter(RETRY_AFTER_APPLY_ERROR);
+    }
+    boolean waiting = plan.placements().stream().anyMatch(p -> !Boolean.TRUE.equals(p.admitted));
+    return waiting ? control.rescheduleAfter(RECHECK_PENDING) : control;
+  }
+
+  private static Map<String, Integer> plannedNodes(ClusterPlanning.Result plan) {
+    Map<String, Integer> nodes = new LinkedHashMap<>();
+    plan.plan().pools().forEach((name, pool) -> nodes.put(name, pool.desiredNodes()));
+    return nodes;
   }
 
   private static NdifCluster statusOnly(NdifCluster cluster, NdifClusterStatus status) {

@@ -13,6 +13,7 @@ import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.ray.SubsetMatch;
+import java.util.Map;
 
 /** The KubeRay RayCluster of an NdifCluster: built from the spec, applied server-side. */
 public class RayClusterDependentResource extends GenericKubernetesDependentResource<NdifCluster>
@@ -59,7 +60,14 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
             .map(p -> p.getMetadata().getLabels().get(Constants.LABEL_POOL))
             .filter(java.util.Objects::nonNull)
             .collect(java.util.stream.Collectors.toSet());
-    resource.setAdditionalProperty("spec", RayClusterSpecs.desired(cluster, live, poolsWithPods));
+    @SuppressWarnings("unchecked")
+    Map<String, Integer> plannedNodes =
+        context
+            .managedWorkflowAndDependentResourceContext()
+            .get(ClusterObservation.PLANNED_NODES, Map.class)
+            .orElse(Map.of());
+    resource.setAdditionalProperty(
+        "spec", RayClusterSpecs.desired(cluster, live, poolsWithPods, plannedNodes));
     return resource;
   }
 }

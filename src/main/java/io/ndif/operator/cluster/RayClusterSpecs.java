@@ -24,9 +24,13 @@ public final class RayClusterSpecs {
    * @param poolsWithPods pools that still have worker pods. KubeRay leaves the pods of a group that
    *     disappears from the spec running, so a removed pool stays as a group of zero replicas until
    *     its pods are gone.
+   * @param plannedNodes nodes per pool that the placement plan needs (Operator mode)
    */
   public static Map<String, Object> desired(
-      NdifCluster cluster, GenericKubernetesResource live, Set<String> poolsWithPods) {
+      NdifCluster cluster,
+      GenericKubernetesResource live,
+      Set<String> poolsWithPods,
+      Map<String, Integer> plannedNodes) {
     NdifClusterSpec spec = cluster.getSpec();
     AutoscalingMode mode = spec.autoscalingMode();
     List<EnvVar> env = spec.env == null ? List.of() : spec.env;
@@ -53,7 +57,7 @@ public final class RayClusterSpecs {
     for (PoolSpec pool : spec.pools) {
       Map<String, Object> liveGroup = liveGroups.get(pool.name);
       Integer liveReplicas = liveGroup == null ? null : asInteger(liveGroup.get("replicas"));
-      PoolSizing sizing = PoolSizing.of(pool, mode, liveReplicas);
+      PoolSizing sizing = PoolSizing.of(pool, mode, liveReplicas, plannedNodes.get(pool.name));
       Map<String, Object> group =
           RayPodTemplates.workerGroup(
               pool,

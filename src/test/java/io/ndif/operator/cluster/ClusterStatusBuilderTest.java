@@ -119,7 +119,7 @@ class ClusterStatusBuilderTest {
     assertThat(reason(build(T0, cluster, pods), "Ready")).isEqualTo("HeadNotReady");
     var none =
         new ClusterStatusBuilder(T0)
-            .build(cluster, new ClusterObservation(null, List.of(), Map.of(), null));
+            .build(cluster, new ClusterObservation(null, List.of(), Map.of(), null, null));
     assertThat(reason(none, "Ready")).isEqualTo("RayClusterPending");
     assertThat(none.rayClusterName).isNull();
   }
@@ -131,7 +131,11 @@ class ClusterStatusBuilderTest {
             .build(
                 cluster,
                 new ClusterObservation(
-                    null, List.of(), Map.of(), "the RayCluster could not be applied: denied"));
+                    null,
+                    List.of(),
+                    Map.of(),
+                    "the RayCluster could not be applied: denied",
+                    null));
     var degraded = Conditions.find(status.conditions, "Degraded").get();
     assertThat(degraded.getReason()).isEqualTo("RayClusterApplyFailed");
     assertThat(degraded.getMessage()).contains("denied");
@@ -169,7 +173,7 @@ class ClusterStatusBuilderTest {
             "ext", Fixtures.TWO_POOLS + "external: {dashboardUrl: 'http://ray:8265'}\n");
     var status =
         new ClusterStatusBuilder(T0)
-            .build(external, new ClusterObservation(null, List.of(), Map.of(), null));
+            .build(external, new ClusterObservation(null, List.of(), Map.of(), null, null));
     assertThat(status.dashboardUrl).isEqualTo("http://ray:8265");
     assertThat(status.rayClusterName).isNull();
     assertThat(status.totals.gpus).isEqualTo(2 * 8 + 4);
@@ -178,7 +182,7 @@ class ClusterStatusBuilderTest {
 
   private NdifClusterStatus build(Clock clock, NdifCluster c, List<Pod> pods) {
     return new ClusterStatusBuilder(clock)
-        .build(c, new ClusterObservation(rayCluster, pods, NODES, null));
+        .build(c, new ClusterObservation(rayCluster, pods, NODES, null, null));
   }
 
   private static String reason(NdifClusterStatus status, String type) {

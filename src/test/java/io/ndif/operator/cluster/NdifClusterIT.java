@@ -38,6 +38,7 @@ class NdifClusterIT {
       metadata: {name: fleet}
       spec:
         rayVersion: "2.52.0"
+        autoscaling: {mode: Disabled}
         head:
           resources: {requests: {cpu: "1", memory: 2Gi}}
         pools:

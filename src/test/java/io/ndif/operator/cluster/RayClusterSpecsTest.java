@@ -14,7 +14,8 @@ class RayClusterSpecsTest {
   @Test
   void headAdvertisesNoGpusAndCarriesOurLabelsAndEnv() {
     var spec =
-        RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of());
+        RayClusterSpecs.desired(
+            Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of());
     assertThat(spec)
         .containsEntry("rayVersion", "2.52.0")
         .doesNotContainKey("enableInTreeAutoscaling");
@@ -37,7 +38,8 @@ class RayClusterSpecsTest {
   void eachPoolBecomesAWorkerGroupWithGpuLimitsSelectorAndTolerations() {
     var groups =
         groups(
-            RayClusterSpecs.desired(Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of()));
+            RayClusterSpecs.desired(
+                Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of()));
     assertThat(groups).extracting(g -> g.get("groupName")).containsExactly("a100", "l4");
 
     var a100 = groups.get(0);
@@ -73,7 +75,7 @@ class RayClusterSpecsTest {
   @Test
   void disabledModePinsEveryPoolToItsNodes() {
     var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS + "autoscaling: {mode: Disabled}\n");
-    var a100 = groups(RayClusterSpecs.desired(cluster, null, Set.of())).get(0);
+    var a100 = groups(RayClusterSpecs.desired(cluster, null, Set.of(), Map.of())).get(0);
     assertThat(a100)
         .containsEntry("replicas", 2)
         .containsEntry("minReplicas", 2)
@@ -98,7 +100,7 @@ class RayClusterSpecsTest {
                     3,
                     "scaleStrategy",
                     Map.of("workersToDelete", List.of("fleet-a100-x"))))));
-    var spec = RayClusterSpecs.desired(cluster, live, Set.of());
+    var spec = RayClusterSpecs.desired(cluster, live, Set.of(), Map.of());
     assertThat(spec).containsEntry("enableInTreeAutoscaling", true);
     assertThat(map(spec.get("autoscalerOptions"))).containsEntry("idleTimeoutSeconds", 120);
     var a100 = groups(spec).get(0);
@@ -116,7 +118,7 @@ class RayClusterSpecsTest {
     var a100 =
         groups(
                 RayClusterSpecs.desired(
-                    Fixtures.cluster("fleet", Fixtures.TWO_POOLS), live, Set.of()))
+                    Fixtures.cluster("fleet", Fixtures.TWO_POOLS), live, Set.of(), Map.of()))
             .get(0);
     assertThat(a100).containsEntry("replicas", 2);
   }
@@ -129,7 +131,9 @@ class RayClusterSpecsTest {
             Fixtures.TWO_POOLS
                 + "faultTolerance: {redis: {address: 'redis:6379', passwordSecretRef: {name: redis, key: password}}}\n");
     var options =
-        map(RayClusterSpecs.desired(cluster, null, Set.of()).get("gcsFaultToleranceOptions"));
+        map(
+            RayClusterSpecs.desired(cluster, null, Set.of(), Map.of())
+                .get("gcsFaultToleranceOptions"));
     assertThat(options).containsEntry("redisAddress", "redis:6379");
     assertThat(options.get("redisPassword"))
         .isEqualTo(
@@ -152,7 +156,10 @@ class RayClusterSpecsTest {
               resources: {requests: {cpu: "16"}, limits: {memory: 100Gi}}
             """);
     var template =
-        map(groups(RayClusterSpecs.desired(cluster, null, Set.of())).get(0).get("template"));
+        map(
+            groups(RayClusterSpecs.desired(cluster, null, Set.of(), Map.of()))
+                .get(0)
+                .get("template"));
     var container = container(template);
     assertThat(container).containsEntry("image", "custom:2");
     var resources = map(container.get("resources"));
@@ -175,14 +182,14 @@ class RayClusterSpecsTest {
                 Map.of("groupName", "a100", "replicas", 2),
                 Map.of("groupName", "h100", "replicas", 1, "template", Map.of("spec", Map.of())))));
     var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS);
-    var draining = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100", "h100")));
+    var draining = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100", "h100"), Map.of()));
     assertThat(draining).extracting(g -> g.get("groupName")).containsExactly("a100", "l4", "h100");
     assertThat(draining.get(2))
         .containsEntry("replicas", 0)
         .containsEntry("minReplicas", 0)
         .containsEntry("maxReplicas", 0)
         .containsKey("template");
-    var gone = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100")));
+    var gone = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100"), Map.of()));
     assertThat(gone).extracting(g -> g.get("groupName")).containsExactly("a100", "l4");
   }
 

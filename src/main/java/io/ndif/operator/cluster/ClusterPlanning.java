@@ -1,0 +1,147 @@
+package io.ndif.operator.cluster;
+
+import io.ndif.operator.api.AutoscalingMode;
+import io.ndif.operator.api.ModelSpec;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.api.NdifDeploymentSpec;
+import io.ndif.operator.api.PoolSpec;
+import io.ndif.operator.api.Quantities;
+import io.ndif.operator.placement.Decision;
+import io.ndif.operator.placement.Demand;
+import io.ndif.operator.placement.ModelSizes;
+import io.ndif.operator.placement.Plan;
+import io.ndif.operator.placement.Planner;
+import io.ndif.operator.placement.PoolCapacity;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns an NdifCluster, its Shared NdifDeployments and the plan stored in its status into planner
+ * inputs, and the plan back into status entries. The stored plan is the only memory: a restarted
+ * operator reads it back and decides the same.
+ */
+public final class ClusterPlanning {
+  private final Planner planner;
+
+  public ClusterPlanning(Planner planner) {
+    this.planner = planner;
+  }
+
+  public record Result(Plan plan, List<DeploymentPlacement> placements) {}
+
+  public Result plan(NdifCluster cluster, Collection<NdifDeployment> deployments, Instant now) {
+    Map<String, DeploymentPlacement> previous = new LinkedHashMap<>();
+    if (cluster.getStatus() != null && cluster.getStatus().deployments != null) {
+      cluster.getStatus().deployments.forEach(p -> previous.put(p.name, p));
+    }
+    List<Demand> demands = new ArrayList<>();
+    Map<String, Long> sizes = new LinkedHashMap<>();
+    for (NdifDeployment d : deployments) {
+      if (d.getMetadata().getDeletionTimestamp() != null || isDedicated(d)) {
+        continue;
+      }
+      var demand = demand(d, previous.get(d.getMetadata().getName()), now);
+      demands.add(demand);
+      sizes.put(demand.id(), demand.sizeBytes());
+    }
+    Plan plan = planner.plan(capacities(cluster), demands, now);
+    List<DeploymentPlacement> placements = new ArrayList<>();
+    for (Decision decision : plan.decisions().values()) {
+      var entry = new DeploymentPlacement();
+      entry.name = decision.id();
+      entry.admitted = decision.admitted();
+      entry.pool = decision.pool();
+      entry.gpusPerReplica = decision.gpusPerReplica();
+      entry.replicas =
+          demands.stream()
+              .filter(x -> x.id().equals(decision.id()))
+              .findFirst()
+              .orElseThrow()
+              .replicas();
+      entry.sizeBytes = sizes.get(decision.id());
+      var before = previous.get(decision.id());
+      if (decision.admitted()) {
+        boolean sameAdmission =
+            before != null
+                && Boolean.TRUE.equals(before.admitted)
+                && decision.pool().equals(before.pool);
+        entry.admittedAt =
+            sameAdmission && before.admittedAt != null ? before.admittedAt : now.toString();
+      }
+      entry.reason = decision.reason();
+      entry.message = decision.message();
+      placements.add(entry);
+    }
+    return new Result(plan, placements);
+  }
+
+  static List<PoolCapacity> capacities(NdifCluster cluster) {
+    var mode = cluster.getSpec().autoscalingMode();
+    List<PoolCapacity> pools = new ArrayList<>();
+    for (PoolSpec pool : cluster.getSpec().pools) {
+      int nodes =
+          mode == AutoscalingMode.Disabled ? pool.nodesOrDefault() : pool.maxNodesOrDefault();
+      int min = mode == AutoscalingMode.Disabled ? pool.nodesOrDefault() : pool.minNodesOrDefault();
+      pools.add(
+          new PoolCapacity(
+              pool.name, pool.gpusPerNode, Quantities.bytes(pool.gpuMemory), nodes, min));
+    }
+    return pools;
+  }
+
+  static boolean isDedicated(NdifDeployment d) {
+    return d.getSpec().isolation == NdifDeploymentSpec.Isolation.Dedicated;
+  }
+
+  private static Demand demand(NdifDeployment d, DeploymentPlacement before, Instant now) {
+    var spec = d.getSpec();
+    ModelSpec model = spec.model;
+    var dtype = model.dtype == null ? ModelSpec.Dtype.BFLOAT16 : model.dtype;
+    var padding = spec.resources == null ? null : spec.resources.padding;
+    var size =
+        ModelSizes.estimate(
+            Quantities.bytes(model.sizeBytes),
+            model.parameters,
+            dtype.bytesPerParameter,
+            padding == null ? null : padding.factor,
+            padding == null ? null : Quantities.bytes(padding.bias));
+    boolean wasAdmitted = before != null && Boolean.TRUE.equals(before.admitted);
+    return new Demand(
+        d.getMetadata().getName(),
+        spec.priority == null ? 0 : spec.priority,
+        created(d, now),
+        Boolean.TRUE.equals(spec.pinned),
+        size.isPresent() ? size.getAsLong() : null,
+        spec.resources == null ? null : spec.resources.gpus,
+        spec.placement == null ? null : spec.placement.pool,
+        reservedReplicas(spec),
+        wasAdmitted ? before.pool : null,
+        wasAdmitted && before.admittedAt != null ? Instant.parse(before.admittedAt) : null,
+        before == null || wasAdmitted ? null : before.reason,
+        before == null || wasAdmitted ? null : before.message);
+  }
+
+  /** Replicas whose GPUs are reserved: the most an autoscaled deployment may run. */
+  public static int reservedReplicas(NdifDeploymentSpec spec) {
+    if (spec.autoscaling != null) {
+      if (spec.autoscaling.maxReplicas != null) {
+        return spec.autoscaling.maxReplicas;
+      }
+      if (spec.autoscaling.minReplicas != null) {
+        return Math.max(1, spec.autoscaling.minReplicas);
+      }
+    }
+    return spec.replicas == null ? 1 : spec.replicas;
+  }
+
+  private static Instant created(NdifDeployment d, Instant now) {
+    String created = d.getMetadata().getCreationTimestamp();
+    return created == null ? now : Instant.parse(created);
+  }
+}

@@ -1,0 +1,39 @@
+package io.ndif.operator.deployment;
+
+import static io.ndif.operator.deployment.DeploymentStatusBuilder.SCHEDULED;
+
+import io.ndif.operator.api.NdifDeploymentStatus;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.observability.EventRecorder.Type;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Events from the change of a deployment's Scheduled condition: admitted, preempted, re-admitted.
+ */
+final class DeploymentEvents {
+  record Event(Type type, String reason, String message) {}
+
+  private DeploymentEvents() {}
+
+  static List<Event> between(NdifDeploymentStatus before, NdifDeploymentStatus after) {
+    List<Event> events = new ArrayList<>();
+    var now = Conditions.find(after.conditions, SCHEDULED);
+    if (now.isEmpty()) {
+      return events;
+    }
+    var was = before == null ? null : Conditions.find(before.conditions, SCHEDULED).orElse(null);
+    boolean isAdmitted = Conditions.TRUE.equals(now.get().getStatus());
+    boolean wasAdmitted = was != null && Conditions.TRUE.equals(was.getStatus());
+    if (isAdmitted && !wasAdmitted) {
+      boolean back = DeploymentStatusBuilder.wasPreempted(before);
+      events.add(new Event(Type.Normal, back ? "Readmitted" : "Admitted", now.get().getMessage()));
+    } else if (!isAdmitted
+        && !Conditions.UNKNOWN.equals(now.get().getStatus())
+        && (was == null || !Objects.equals(was.getReason(), now.get().getReason()))) {
+      events.add(new Event(Type.Warning, now.get().getReason(), now.get().getMessage()));
+    }
+    return events;
+  }
+}
