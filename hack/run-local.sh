@@ -22,7 +22,7 @@ echo "run-local: operator started (pid $(cat "$STATE/ndif-operator.pid"), log $S
 "${kubectl[@]}" apply -f examples/
 "${kubectl[@]}" wait --for=condition=Ready ndifcluster --all --timeout=180s
 "${kubectl[@]}" get nodes -L nvidia.com/gpu.product
-"${kubectl[@]}" get ndifclusters,rayclusters,pods
+"${kubectl[@]}" get ndifclusters,ndifdeployments,rayclusters,pods
 echo
 echo "run-local: the cluster is up. Try:"
 echo "  export KUBECONFIG=$KUBECONFIG PATH=$NDIF_BIN_DIR:\$PATH"

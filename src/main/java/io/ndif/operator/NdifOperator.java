@@ -8,6 +8,7 @@ import io.ndif.operator.cluster.NdifClusterReconciler;
 import io.ndif.operator.cluster.NodeLookup;
 import io.ndif.operator.deployment.NdifDeploymentReconciler;
 import io.ndif.operator.observability.EventRecorder;
+import io.ndif.operator.ray.ServeDashboard;
 import java.time.Clock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,7 +36,11 @@ public final class NdifOperator implements AutoCloseable {
                     .withConcurrentReconciliationThreads(settings.reconcileThreads()));
     operator.register(
         new NdifClusterReconciler(
-            nodes, new EventRecorder(client), clock, settings.minimumDeploymentTime()),
+            nodes,
+            new EventRecorder(client),
+            clock,
+            settings.minimumDeploymentTime(),
+            new ServeDashboard()),
         o -> watch(o, settings));
     operator.register(
         new NdifDeploymentReconciler(clock, new EventRecorder(client)), o -> watch(o, settings));

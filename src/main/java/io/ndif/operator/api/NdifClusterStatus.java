@@ -39,6 +39,42 @@ public class NdifClusterStatus {
       "The placement plan: every Shared NdifDeployment on this cluster, in admission order.")
   public List<DeploymentPlacement> deployments = new ArrayList<>();
 
+  @JsonPropertyDescription(
+      "The Ray Serve config the operator owns on this cluster, and what Ray reports.")
+  public ServeStatus serve;
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ServeStatus {
+    @JsonPropertyDescription("SHA-256 of the last multi-application config PUT to the dashboard.")
+    public String appliedConfigHash;
+
+    @JsonPropertyDescription("Applications as the Ray dashboard last reported them.")
+    public List<ServeApplication> applications = new ArrayList<>();
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ServeApplication {
+    public String name;
+
+    @JsonPropertyDescription(
+        "Ray Serve application status (RUNNING, DEPLOYING, DEPLOY_FAILED, ...).")
+    public String status;
+
+    public String message;
+    public String route;
+    public List<ServeReplica> replicas = new ArrayList<>();
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ServeReplica {
+    public String id;
+
+    @JsonPropertyDescription("Ray Serve replica state (STARTING, RUNNING, ...).")
+    public String state;
+
+    public String nodeIp;
+  }
+
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class DeploymentPlacement {
     @JsonPropertyDescription("NdifDeployment name.")

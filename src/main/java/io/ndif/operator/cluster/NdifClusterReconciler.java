@@ -7,6 +7,7 @@ import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfig
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.PrimaryUpdateAndCacheUtils;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.Workflow;
@@ -22,6 +23,8 @@ import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.StatusComparison;
 import io.ndif.operator.placement.Planner;
+import io.ndif.operator.ray.ServeConfigs;
+import io.ndif.operator.ray.ServeDashboard;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -53,10 +56,17 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   private final EventRecorder events;
   private final ClusterStatusBuilder statusBuilder;
   private final ClusterPlanning planning;
+  private final ServeSync serveSync;
   private final Clock clock;
+  public static final String SERVE = "ServeConfigApplied";
 
   public NdifClusterReconciler(
-      NodeLookup nodes, EventRecorder events, Clock clock, Duration minimumDeploymentTime) {
+      NodeLookup nodes,
+      EventRecorder events,
+      Clock clock,
+      Duration minimumDeploymentTime,
+      ServeDashboard dashboard) {
+    this.serveSync = new ServeSync(dashboard);
     this.nodes = nodes;
     this.events = events;
     this.clock = clock;
@@ -114,6 +124,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             applyError,
             plan);
     NdifClusterStatus status = statusBuilder.build(cluster, observation);
+    Duration poll = syncServe(cluster, status, plan, context);
     boolean changed = !StatusComparison.same(cluster.getStatus(), status);
     if (changed) {
       ClusterEvents.record(events, cluster, ClusterEvents.between(cluster.getStatus(), status));
@@ -128,13 +139,74 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         Conditions.reason(status.conditions, ClusterStatusBuilder.READY),
         status.nodeSummary,
         changed ? "patched" : "unchanged");
-    UpdateControl<NdifCluster> control =
-        changed ? UpdateControl.patchStatus(statusOnly(cluster, status)) : UpdateControl.noUpdate();
+    if (changed) {
+      // Patched and cached at once, so that the next reconcile reads this status (the applied
+      // Serve config hash above all), never a stale one from the informer.
+      PrimaryUpdateAndCacheUtils.ssaPatchStatusAndCacheResource(
+          cluster, statusOnly(cluster, status), context);
+    }
+    UpdateControl<NdifCluster> control = UpdateControl.noUpdate();
     if (applyError != null) {
       return control.rescheduleAfter(RETRY_AFTER_APPLY_ERROR);
     }
     boolean waiting = plan.placements().stream().anyMatch(p -> !Boolean.TRUE.equals(p.admitted));
-    return waiting ? control.rescheduleAfter(RECHECK_PENDING) : control;
+    if (waiting && (poll == null || poll.compareTo(RECHECK_PENDING) > 0)) {
+      poll = RECHECK_PENDING;
+    }
+    return poll == null ? control : control.rescheduleAfter(poll);
+  }
+
+  /**
+   * Applies and reads the Serve config once the dashboard can answer, and says when to look again:
+   * Ray reports replica states only when asked.
+   */
+  private Duration syncServe(
+      NdifCluster cluster,
+      NdifClusterStatus status,
+      ClusterPlanning.Result plan,
+      Context<NdifCluster> context) {
+    var previous = cluster.getStatus() == null ? null : cluster.getStatus().serve;
+    status.serve = previous;
+    var byName = new LinkedHashMap<String, NdifDeployment>();
+    context
+        .getSecondaryResources(NdifDeployment.class)
+        .forEach(d -> byName.put(d.getMetadata().getName(), d));
+    var admitted =
+        plan.placements().stream()
+            .filter(p -> Boolean.TRUE.equals(p.admitted) && byName.containsKey(p.name))
+            .map(p -> new ServeConfigs.Admitted(byName.get(p.name), p.pool, p.gpusPerReplica))
+            .toList();
+    var conditions =
+        new Conditions(
+                cluster.getStatus() == null ? null : cluster.getStatus().conditions,
+                cluster.getMetadata().getGeneration(),
+                clock)
+            .keep(status.conditions);
+    boolean reachable =
+        cluster.getSpec().usesExternalCluster()
+            || (status.head != null && Boolean.TRUE.equals(status.head.ready));
+    Duration poll = null;
+    if (!reachable) {
+      conditions.set(SERVE, Conditions.UNKNOWN, "WaitingForHead", "the Ray head is not ready");
+    } else {
+      var result = serveSync.sync(status.dashboardUrl, admitted, previous);
+      status.serve = result.serve();
+      if (result.error() != null) {
+        conditions.set(SERVE, false, "DashboardUnreachable", result.error());
+        poll = Duration.ofSeconds(15);
+      } else if (status.serve == null) {
+        conditions.set(SERVE, true, "NothingToServe", "no deployment is admitted");
+      } else {
+        conditions.set(
+            SERVE,
+            true,
+            "Applied",
+            status.serve.applications.size() + " application(s) in the Serve config");
+        poll = result.settled() ? Duration.ofSeconds(30) : Duration.ofSeconds(5);
+      }
+    }
+    status.conditions = conditions.build();
+    return poll;
   }
 
   private static Map<String, Integer> plannedNodes(ClusterPlanning.Result plan) {

@@ -2,6 +2,7 @@ package io.ndif.operator.deployment;
 
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement;
+import io.ndif.operator.api.NdifClusterStatus.NodeStatus;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec.Isolation;
 import io.ndif.operator.api.NdifDeploymentStatus;
@@ -9,6 +10,8 @@ import io.ndif.operator.cluster.ClusterPlanning;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.placement.Decision;
 import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * An NdifDeployment's status from its cluster's placement plan. The cluster's controller decides;
@@ -17,6 +20,7 @@ import java.time.Clock;
 public final class DeploymentStatusBuilder {
   public static final String SCHEDULED = "Scheduled";
   public static final String READY = "Ready";
+  public static final String DEGRADED = "Degraded";
 
   private final Clock clock;
 
@@ -70,16 +74,116 @@ public final class DeploymentStatusBuilder {
         conditions.set(SCHEDULED, admitted, placement.reason, placement.message);
       }
     }
-    boolean scheduled = Conditions.isTrue(conditions.build(), SCHEDULED);
-    conditions.set(
-        READY,
-        false,
-        scheduled ? "ServingNotImplemented" : "NotScheduled",
-        scheduled
-            ? "admitted; serving it as a Ray Serve application is not implemented in this version"
-            : "the deployment has no place on its cluster yet");
+    var built = conditions.build();
+    if (!Conditions.isTrue(built, SCHEDULED)) {
+      // Not ready for want of a place: Ready carries the placement's reason for `kubectl get`.
+      var scheduled = Conditions.find(built, SCHEDULED).get();
+      conditions.set(READY, false, scheduled.getReason(), scheduled.getMessage());
+      conditions.set(DEGRADED, false, "NotServed", "the deployment is not served");
+    } else {
+      serving(deployment, cluster, status, conditions);
+    }
     status.conditions = conditions.build();
     return status;
+  }
+
+  private static void serving(
+      NdifDeployment deployment,
+      NdifCluster cluster,
+      NdifDeploymentStatus status,
+      Conditions conditions) {
+    String name = deployment.getMetadata().getName();
+    var serve = cluster.getStatus().serve;
+    var app =
+        serve == null
+            ? null
+            : serve.applications.stream().filter(a -> name.equals(a.name)).findFirst().orElse(null);
+    if (app == null) {
+      var clusterServe = Conditions.find(cluster.getStatus().conditions, "ServeConfigApplied");
+      String why =
+          clusterServe
+              .filter(c -> !Conditions.TRUE.equals(c.getStatus()))
+              .map(c -> ": " + c.getMessage())
+              .orElse("");
+      conditions.set(READY, false, "NotDeployed", "the Serve application is not applied yet" + why);
+      conditions.set(DEGRADED, false, "NotDeployed", "the Serve application is not applied yet");
+      return;
+    }
+    var application = new NdifDeploymentStatus.Application();
+    application.name = app.name;
+    application.status = app.status;
+    application.message = app.message;
+    application.route = app.route;
+    status.application = application;
+    status.endpoint = endpoint(cluster, app.route);
+    Map<String, NodeStatus> nodesByIp = new HashMap<>();
+    if (cluster.getStatus().nodes != null) {
+      cluster.getStatus().nodes.forEach(n -> nodesByIp.put(n.podIP, n));
+    }
+    int running = 0;
+    for (var replica : app.replicas) {
+      var placement = new NdifDeploymentStatus.Placement();
+      placement.replicaId = replica.id;
+      placement.state = replica.state;
+      placement.gpus = status.gpusPerReplica;
+      var node = replica.nodeIp == null ? null : nodesByIp.get(replica.nodeIp);
+      placement.pool = node != null ? node.pool : status.pool;
+      if (node != null) {
+        placement.pod = node.pod;
+        placement.nodeName = node.nodeName;
+      }
+      status.placements.add(placement);
+      if ("RUNNING".equals(replica.state)) {
+        running++;
+      }
+    }
+    status.readyReplicas = running;
+    int needed = minimumReplicas(deployment);
+    status.replicaSummary = running + "/" + status.replicas;
+    String detail = app.message == null ? "" : ": " + app.message;
+    switch (app.status == null ? "" : app.status) {
+      case "RUNNING" -> {
+        if (running >= needed) {
+          conditions.set(READY, true, "Running", running + " replica(s) running");
+        } else {
+          conditions.set(
+              READY, false, "ReplicasStarting", running + "/" + needed + " replicas running");
+        }
+        conditions.set(DEGRADED, false, "Running", "the application is running");
+      }
+      case "DEPLOY_FAILED" -> {
+        conditions.set(
+            READY, false, "DeployFailed", "Ray Serve could not deploy the application" + detail);
+        conditions.set(
+            DEGRADED, true, "DeployFailed", "Ray Serve could not deploy the application" + detail);
+      }
+      case "UNHEALTHY" -> {
+        conditions.set(READY, false, "Unhealthy", "the application is unhealthy" + detail);
+        conditions.set(DEGRADED, true, "Unhealthy", "the application is unhealthy" + detail);
+      }
+      default -> {
+        conditions.set(READY, false, "Deploying", "the application is " + app.status + detail);
+        conditions.set(DEGRADED, false, "Deploying", "the application is being deployed");
+      }
+    }
+  }
+
+  private static int minimumReplicas(NdifDeployment d) {
+    var spec = d.getSpec();
+    if (spec.autoscaling != null) {
+      return Math.max(1, spec.autoscaling.minReplicas == null ? 1 : spec.autoscaling.minReplicas);
+    }
+    return spec.replicas == null ? 1 : spec.replicas;
+  }
+
+  /** Ray Serve's HTTP proxy listens on port 8000 of the host that serves the dashboard. */
+  private static String endpoint(NdifCluster cluster, String route) {
+    String dashboard = cluster.getStatus().dashboardUrl;
+    if (dashboard == null || route == null) {
+      return null;
+    }
+    var uri = java.net.URI.create(dashboard);
+    return uri.getScheme() + "://" + uri.getHost() + ":8000" + route;
   }
 
   private static DeploymentPlacement placementOf(NdifCluster cluster, String name) {

@@ -5,6 +5,7 @@ import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfig
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.PrimaryUpdateAndCacheUtils;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
@@ -81,9 +82,11 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
             .orElse("?"),
         Conditions.reason(status.conditions, DeploymentStatusBuilder.SCHEDULED),
         changed ? "patched" : "unchanged");
-    return changed
-        ? UpdateControl.patchStatus(statusOnly(deployment, status))
-        : UpdateControl.noUpdate();
+    if (changed) {
+      PrimaryUpdateAndCacheUtils.ssaPatchStatusAndCacheResource(
+          deployment, statusOnly(deployment, status), context);
+    }
+    return UpdateControl.noUpdate();
   }
 
   private static NdifDeployment statusOnly(NdifDeployment deployment, NdifDeploymentStatus status) {

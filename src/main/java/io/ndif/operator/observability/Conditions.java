@@ -52,6 +52,16 @@ public final class Conditions {
     return this;
   }
 
+  /** Carries conditions already built in this pass (their times are already settled). */
+  public Conditions keep(List<Condition> conditions) {
+    conditions.forEach(
+        c -> {
+          result.removeIf(r -> r.getType().equals(c.getType()));
+          result.add(c);
+        });
+    return this;
+  }
+
   public List<Condition> build() {
     return List.copyOf(result);
   }

@@ -1,0 +1,108 @@
+package io.ndif.operator.cluster;
+
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.NdifClusterStatus.ServeApplication;
+import io.ndif.operator.api.NdifClusterStatus.ServeReplica;
+import io.ndif.operator.api.NdifClusterStatus.ServeStatus;
+import io.ndif.operator.ray.ServeConfigs;
+import io.ndif.operator.ray.ServeDashboard;
+import io.ndif.operator.ray.ServeDashboard.DashboardException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Keeps a cluster's Ray Serve config equal to its admitted deployments: PUTs the whole
+ * multi-application config when it changed (the applied hash is kept in status, so a restart does
+ * not re-PUT) or when Ray lost applications (a head restart), and reads back every application.
+ */
+public class ServeSync {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ServeSync.class);
+  private final ServeDashboard dashboard;
+
+  public ServeSync(ServeDashboard dashboard) {
+    this.dashboard = dashboard;
+  }
+
+  /**
+   * @param serve what to write to status.serve
+   * @param error why the dashboard could not be used, or null
+   * @param applied whether this pass PUT a new config
+   */
+  public record Result(ServeStatus serve, String error, boolean applied) {
+    public boolean settled() {
+      return error == null
+          && serve != null
+          && serve.applications.stream()
+              .allMatch(a -> "RUNNING".equals(a.status) || "DEPLOY_FAILED".equals(a.status));
+    }
+  }
+
+  public Result sync(
+      String dashboardUrl, List<ServeConfigs.Admitted> admitted, ServeStatus previous) {
+    Map<String, Object> desired = ServeConfigs.config(admitted);
+    String hash = hash(desired);
+    String previousHash = previous == null ? null : previous.appliedConfigHash;
+    if (admitted.isEmpty() && previousHash == null) {
+      // Nothing of ours was ever applied: leave an adopted cluster's own applications alone.
+      return new Result(previous, null, false);
+    }
+    var names = admitted.stream().map(a -> a.deployment().getMetadata().getName()).toList();
+    try {
+      var apps = dashboard.applications(dashboardUrl);
+      boolean missing = !apps.keySet().containsAll(names);
+      boolean applied = false;
+      if (!hash.equals(previousHash) || missing) {
+        dashboard.apply(dashboardUrl, desired);
+        log.info(
+            "applied the Serve config at {}: {} application(s), config {} (was {}){}",
+            dashboardUrl,
+            names.size(),
+            hash.substring(0, 12),
+            previousHash == null ? "none" : previousHash.substring(0, 12),
+            missing ? ", Ray had lost applications" : "");
+        applied = true;
+        apps = dashboard.applications(dashboardUrl);
+      }
+      var serve = new ServeStatus();
+      serve.appliedConfigHash = hash;
+      for (String name : names.stream().sorted().toList()) {
+        var app = apps.get(name);
+        var entry = new ServeApplication();
+        entry.name = name;
+        if (app == null) {
+          entry.status = "NOT_STARTED";
+        } else {
+          entry.status = app.status();
+          entry.message = app.message() == null || app.message().isBlank() ? null : app.message();
+          entry.route = app.routePrefix();
+          for (var r : app.replicas()) {
+            var replica = new ServeReplica();
+            replica.id = r.id();
+            replica.state = r.state();
+            replica.nodeIp = r.nodeIp();
+            entry.replicas.add(replica);
+          }
+          entry.replicas.sort(java.util.Comparator.comparing(x -> x.id == null ? "" : x.id));
+        }
+        serve.applications.add(entry);
+      }
+      return new Result(serve, null, applied);
+    } catch (DashboardException e) {
+      return new Result(previous, e.getMessage(), false);
+    }
+  }
+
+  static String hash(Map<String, Object> config) {
+    try {
+      var digest = MessageDigest.getInstance("SHA-256");
+      return HexFormat.of()
+          .formatHex(digest.digest(Serialization.asJson(config).getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package io.ndif.operator.ray;
+
+import io.ndif.operator.api.ModelSpec;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.api.NdifDeploymentSpec;
+import io.ndif.operator.deployment.ModelKeys;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds Ray Serve's multi-application config (ServeDeploySchema) for the admitted deployments of
+ * one cluster: one application each, with one deployment pinned to its pool's Ray resource.
+ */
+public final class ServeConfigs {
+  /** The application the operator serves by default (the package under serve/). */
+  public static final String DEFAULT_IMPORT_PATH = "ndif_serve.app:build";
+
+  /** Name of the Serve deployment inside each application. */
+  public static final String MODEL_DEPLOYMENT = "ModelDeployment";
+
+  private ServeConfigs() {}
+
+  /** One admitted deployment and where the plan put it. */
+  public record Admitted(NdifDeployment deployment, String pool, double gpusPerReplica) {}
+
+  public static Map<String, Object> config(List<Admitted> admitted) {
+    List<Map<String, Object>> applications = new ArrayList<>();
+    admitted.stream()
+        .sorted(java.util.Comparator.comparing(a -> a.deployment().getMetadata().getName()))
+        .forEach(a -> applications.add(application(a)));
+    Map<String, Object> config = new LinkedHashMap<>();
+    config.put("applications", applications);
+    return config;
+  }
+
+  public static String routePrefix(NdifDeployment d) {
+    var serve = d.getSpec().serve;
+    return serve != null && serve.routePrefix != null
+        ? serve.routePrefix
+        : "/" + d.getMetadata().getNamespace() + "/" + d.getMetadata().getName();
+  }
+
+  static Map<String, Object> application(Admitted a) {
+    NdifDeploymentSpec spec = a.deployment().getSpec();
+    ModelSpec model = spec.model;
+    var serve = spec.serve;
+    Map<String, Object> args = new LinkedHashMap<>();
+    args.put("model_key", ModelKeys.of(model));
+    args.put("repo_id", model.repoId);
+    if (model.revision != null) {
+      args.put("revision", model.revision);
+    }
+    args.put("wrapper", model.wrapper == null ? ModelSpec.DEFAULT_WRAPPER : model.wrapper);
+    args.put("dtype", jsonName(model.dtype == null ? ModelSpec.Dtype.BFLOAT16 : model.dtype));
+    args.put("trust_remote_code", Boolean.TRUE.equals(model.trustRemoteCode));
+    if (spec.executionTimeoutSeconds != null) {
+      args.put("execution_timeout_seconds", spec.executionTimeoutSeconds);
+    }
+    if (serve != null && serve.args != null && serve.args.getValue() instanceof Map<?, ?> extra) {
+      extra.forEach((k, v) -> args.put(String.valueOf(k), v));
+    }
+
+    Map<String, Object> actorOptions = new LinkedHashMap<>();
+    actorOptions.put("num_gpus", a.gpusPerReplica());
+    actorOptions.put(
+        "num_cpus",
+        spec.resources != null && spec.resources.cpus != null ? spec.resources.cpus : 1.0);
+    actorOptions.put("resources", Map.of(KubeRay.poolResource(a.pool()), a.gpusPerReplica()));
+
+    Map<String, Object> deployment = new LinkedHashMap<>();
+    deployment.put("name", MODEL_DEPLOYMENT);
+    if (spec.autoscaling != null) {
+      Map<String, Object> autoscaling = new LinkedHashMap<>();
+      putIfSet(autoscaling, "min_replicas", spec.autoscaling.minReplicas);
+      putIfSet(autoscaling, "max_replicas", spec.autoscaling.maxReplicas);
+      putIfSet(autoscaling, "target_ongoing_requests", spec.autoscaling.targetOngoingRequests);
+      deployment.put("autoscaling_config", autoscaling);
+    } else {
+      deployment.put("num_replicas", spec.replicas == null ? 1 : spec.replicas);
+    }
+    deployment.put("ray_actor_options", actorOptions);
+
+    Map<String, Object> app = new LinkedHashMap<>();
+    app.put("name", a.deployment().getMetadata().getName());
+    app.put("route_prefix", routePrefix(a.deployment()));
+    app.put(
+        "import_path",
+        serve != null && serve.importPath != null ? serve.importPath : DEFAULT_IMPORT_PATH);
+    app.put(
+        "runtime_env",
+        serve != null && serve.runtimeEnv != null && serve.runtimeEnv.getValue() != null
+            ? serve.runtimeEnv.getValue()
+            : Map.of());
+    app.put("args", args);
+    app.put("deployments", List.of(deployment));
+    return app;
+  }
+
+  private static void putIfSet(Map<String, Object> map, String key, Object value) {
+    if (value != null) {
+      map.put(key, value);
+    }
+  }
+
+  private static String jsonName(ModelSpec.Dtype dtype) {
+    return dtype.name().toLowerCase(java.util.Locale.ROOT);
+  }
+}

@@ -1,0 +1,257 @@
+package io.ndif.operator.deployment;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.NdifOperator;
+import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.testing.FakeRayDashboard;
+import io.ndif.operator.testing.LocalClusterExtension;
+import io.ndif.operator.testing.OperatorCrds;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Serving through a Ray dashboard: an adopted (external) cluster whose dashboard is a fake. */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ServeIT {
+  @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
+  private static NdifOperator operator;
+  private static FakeRayDashboard dashboard;
+
+  @BeforeAll
+  static void start() throws Exception {
+    OperatorCrds.install(cluster.client(), cluster.cluster().projectDir());
+    dashboard = new FakeRayDashboard();
+    operator =
+        NdifOperator.start(
+            cluster.client(), new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
+    String yaml =
+        """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifCluster
+        metadata: {name: compose}
+        spec:
+          external: {dashboardUrl: "%s"}
+          pools:
+          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 2}
+        """
+            .formatted(dashboard.url());
+    cluster
+        .client()
+        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
+        .inNamespace(cluster.namespace())
+        .create();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (operator != null) {
+      operator.close();
+    }
+    if (dashboard != null) {
+      dashboard.close();
+    }
+  }
+
+  @Test
+  @Order(1)
+  void admittedDeploymentsBecomeServeApplicationsAndTurnReady() {
+    deploy(
+        "gpt2",
+        "model: {repoId: openai-community/gpt2, revision: main, sizeBytes: 1Gi}\nexecutionTimeoutSeconds: 60");
+    deploy(
+        "llama",
+        "model: {repoId: meta-llama/Llama-3.1-8B, parameters: 8000000000, dtype: float16}\nreplicas: 2");
+    awaitReady("gpt2", 1);
+    awaitReady("llama", 2);
+
+    var config = dashboard.lastConfig();
+    var apps = new ArrayList<String>();
+    config.path("applications").forEach(a -> apps.add(a.path("name").asText()));
+    assertThat(apps).containsExactly("gpt2", "llama");
+    var gpt2 = config.path("applications").path(0);
+    assertThat(gpt2.path("route_prefix").asText()).isEqualTo("/" + cluster.namespace() + "/gpt2");
+    assertThat(gpt2.path("import_path").asText()).isEqualTo("ndif_serve.app:build");
+    assertThat(gpt2.path("args").path("model_key").asText())
+        .isEqualTo(
+            "nnsight.modeling.language.LanguageModel:{\"repo_id\": \"openai-community/gpt2\", \"revision\": \"main\"}");
+    assertThat(gpt2.path("args").path("execution_timeout_seconds").asInt()).isEqualTo(60);
+    var deployment = gpt2.path("deployments").path(0);
+    assertThat(deployment.path("num_replicas").asInt()).isEqualTo(1);
+    assertThat(deployment.path("ray_actor_options").path("num_gpus").asDouble()).isEqualTo(0.02);
+    assertThat(
+            deployment
+                .path("ray_actor_options")
+                .path("resources")
+                .path("ndif_pool_a100")
+                .asDouble())
+        .isEqualTo(0.02);
+    var llama = config.path("applications").path(1);
+    assertThat(llama.path("args").path("dtype").asText()).isEqualTo("float16");
+
+    var status = get("llama").getStatus();
+    assertThat(status.application.status).isEqualTo("RUNNING");
+    assertThat(status.placements)
+        .hasSize(2)
+        .allMatch(p -> "RUNNING".equals(p.state) && p.replicaId != null);
+    assertThat(status.endpoint)
+        .isEqualTo(
+            dashboard.url().replaceFirst(":\\d+$", "")
+                + ":"
+                + port()
+                + "/"
+                + cluster.namespace()
+                + "/llama");
+    assertThat(status.replicaSummary).isEqualTo("2/2");
+  }
+
+  @Test
+  @Order(2)
+  void theConfigIsPutOnlyWhenItChanges() throws InterruptedException {
+    int puts = dashboard.puts();
+    Thread.sleep(8000);
+    assertThat(dashboard.puts()).isEqualTo(puts);
+
+    edit("llama", d -> d.getSpec().replicas = 3);
+    awaitReady("llama", 3);
+    assertThat(dashboard.puts()).isEqualTo(puts + 1);
+    assertThat(get("llama").getStatus().placements).hasSize(3);
+  }
+
+  @Test
+  @Order(3)
+  void applicationsLostByAHeadRestartArePutAgain() {
+    int puts = dashboard.puts();
+    dashboard.forgetApplications();
+    await().atMost(Duration.ofSeconds(60)).until(() -> dashboard.puts() > puts);
+    awaitReady("gpt2", 1);
+  }
+
+  @Test
+  @Order(4)
+  void aFailedApplicationIsDegradedWithRaysMessage() {
+    dashboard.failApplication("gpt2", "ImportError: no module named ndif_serve");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var conditions = get("gpt2").getStatus().conditions;
+              assertThat(Conditions.reason(conditions, "Ready")).isEqualTo("DeployFailed");
+              assertThat(Conditions.isTrue(conditions, "Degraded")).isTrue();
+              assertThat(Conditions.find(conditions, "Degraded").get().getMessage())
+                  .contains("ImportError");
+            });
+  }
+
+  @Test
+  @Order(5)
+  void deletingADeploymentRemovesItsApplication() {
+    cluster
+        .client()
+        .resources(NdifDeployment.class)
+        .inNamespace(cluster.namespace())
+        .withName("gpt2")
+        .delete();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              List<String> apps = new ArrayList<>();
+              dashboard
+                  .lastConfig()
+                  .path("applications")
+                  .forEach(a -> apps.add(a.path("name").asText()));
+              assertThat(apps).containsExactly("llama");
+            });
+  }
+
+  @Test
+  @Order(6)
+  void aDashboardThatDoesNotAnswerIsAConditionNotACrash() {
+    dashboard.close();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var conditions =
+                  cluster
+                      .client()
+                      .resources(NdifCluster.class)
+                      .inNamespace(cluster.namespace())
+                      .withName("compose")
+                      .get()
+                      .getStatus()
+                      .conditions;
+              assertThat(Conditions.reason(conditions, "ServeConfigApplied"))
+                  .isEqualTo("DashboardUnreachable");
+              assertThat(Conditions.find(conditions, "ServeConfigApplied").get().getMessage())
+                  .contains("does not answer");
+            });
+    // The last reported state stays: nothing is lost while the dashboard is away.
+    assertThat(get("llama").getStatus().placements).hasSize(3);
+  }
+
+  private static String port() {
+    return "8000";
+  }
+
+  private static void awaitReady(String name, int replicas) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var d = get(name);
+              assertThat(d.getStatus()).isNotNull();
+              assertThat(Conditions.isTrue(d.getStatus().conditions, "Ready")).isTrue();
+              assertThat(d.getStatus().readyReplicas).isEqualTo(replicas);
+            });
+  }
+
+  private static void deploy(String name, String spec) {
+    String yaml =
+        "apiVersion: ndif.io/v1alpha1\nkind: NdifDeployment\nmetadata: {name: "
+            + name
+            + "}\nspec:\n  clusterRef: compose\n"
+            + spec.lines().map(l -> "  " + l + "\n").reduce("", String::concat);
+    cluster
+        .client()
+        .resource(Serialization.unmarshal(yaml, NdifDeployment.class))
+        .inNamespace(cluster.namespace())
+        .create();
+  }
+
+  private static NdifDeployment get(String name) {
+    return cluster
+        .client()
+        .resources(NdifDeployment.class)
+        .inNamespace(cluster.namespace())
+        .withName(name)
+        .get();
+  }
+
+  private static void edit(String name, java.util.function.Consumer<NdifDeployment> change) {
+    cluster
+        .client()
+        .resources(NdifDeployment.class)
+        .inNamespace(cluster.namespace())
+        .withName(name)
+        .edit(
+            d -> {
+              change.accept(d);
+              return d;
+            });
+  }
+}
