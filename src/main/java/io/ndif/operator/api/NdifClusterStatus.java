@@ -155,6 +155,12 @@ public class NdifClusterStatus {
     @JsonPropertyDescription(
         "GPU product, from the Kubernetes node's nvidia.com/gpu.product label.")
     public String gpuProduct;
+
+    @JsonPropertyDescription("GPUs held by the Serve replicas running on this node.")
+    public Double allocatedGpus;
+
+    @JsonPropertyDescription("Serve replicas on this node, as <deployment>/<replica id>.")
+    public List<String> replicas;
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -206,6 +206,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       }
     }
     status.conditions = conditions.build();
+    ReplicaNodes.assign(status);
     return poll;
   }
 

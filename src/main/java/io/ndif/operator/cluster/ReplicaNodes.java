@@ -1,0 +1,35 @@
+package io.ndif.operator.cluster;
+
+import io.ndif.operator.api.NdifClusterStatus;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+final class ReplicaNodes {
+  private ReplicaNodes() {}
+
+  /** Which Serve replicas (and how many GPUs) each Ray node runs, matched by node IP. */
+  static void assign(NdifClusterStatus status) {
+    if (status.serve == null || status.nodes.isEmpty()) {
+      return;
+    }
+    Map<String, Double> gpus = new LinkedHashMap<>();
+    status.deployments.forEach(
+        d -> gpus.put(d.name, d.gpusPerReplica == null ? 0.0 : d.gpusPerReplica));
+    for (var node : status.nodes) {
+      List<String> replicas = new ArrayList<>();
+      double allocated = 0;
+      for (var app : status.serve.applications) {
+        for (var replica : app.replicas) {
+          if (node.podIP != null && node.podIP.equals(replica.nodeIp)) {
+            replicas.add(app.name + "/" + replica.id);
+            allocated += gpus.getOrDefault(app.name, 0.0);
+          }
+        }
+      }
+      node.replicas = replicas.isEmpty() ? null : replicas;
+      node.allocatedGpus = replicas.isEmpty() ? null : Math.round(allocated * 100) / 100.0;
+    }
+  }
+}
