@@ -1,5 +1,6 @@
 package io.ndif.operator.deployment;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement;
 import io.ndif.operator.api.NdifClusterStatus.NodeStatus;
@@ -32,6 +33,18 @@ public final class DeploymentStatusBuilder {
    * @param cluster the referenced NdifCluster, or null when it does not exist
    */
   public NdifDeploymentStatus build(NdifDeployment deployment, NdifCluster cluster) {
+    return build(deployment, cluster, null, null);
+  }
+
+  /**
+   * @param rayService the RayService of a Dedicated deployment, or null
+   * @param applyError why the RayService could not be applied, or null
+   */
+  public NdifDeploymentStatus build(
+      NdifDeployment deployment,
+      NdifCluster cluster,
+      GenericKubernetesResource rayService,
+      String applyError) {
     var spec = deployment.getSpec();
     var previous = deployment.getStatus();
     var status = new NdifDeploymentStatus();
@@ -47,11 +60,9 @@ public final class DeploymentStatusBuilder {
             clock);
     String ns = deployment.getMetadata().getNamespace();
     if (spec.isolation == Isolation.Dedicated) {
-      conditions.set(
-          SCHEDULED,
-          Conditions.UNKNOWN,
-          "DedicatedNotImplemented",
-          "Dedicated deployments (a RayService of their own) are not supported by this version");
+      DedicatedStatus.fill(deployment, rayService, applyError, status, conditions);
+      status.conditions = conditions.build();
+      return status;
     } else if (cluster == null) {
       conditions.set(
           SCHEDULED,

@@ -1,5 +1,6 @@
 package io.ndif.operator.deployment;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -8,6 +9,8 @@ import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.PrimaryUpdateAndCacheUtils;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.api.reconciler.Workflow;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
@@ -27,6 +30,13 @@ import org.slf4j.LoggerFactory;
 
 /** Reports an NdifDeployment's place in its cluster's plan. */
 @ControllerConfiguration(name = "ndifdeployment", fieldManager = Constants.FIELD_MANAGER)
+@Workflow(
+    handleExceptionsInReconciler = true,
+    dependents = {
+      @Dependent(
+          type = RayServiceDependentResource.class,
+          reconcilePrecondition = DedicatedCondition.class)
+    })
 public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
   private static final Logger log = LoggerFactory.getLogger(NdifDeploymentReconciler.class);
 
@@ -66,8 +76,16 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
   public UpdateControl<NdifDeployment> reconcile(
       NdifDeployment deployment, Context<NdifDeployment> context) {
     var cluster = context.getSecondaryResource(NdifCluster.class).orElse(null);
+    var rayService = context.getSecondaryResource(GenericKubernetesResource.class).orElse(null);
+    String applyError =
+        context
+            .managedWorkflowAndDependentResourceContext()
+            .getWorkflowReconcileResult()
+            .flatMap(r -> r.getErroredDependents().values().stream().findFirst())
+            .map(e -> "the RayService could not be applied: " + e.getMessage())
+            .orElse(null);
     var previous = deployment.getStatus();
-    NdifDeploymentStatus status = statusBuilder.build(deployment, cluster);
+    NdifDeploymentStatus status = statusBuilder.build(deployment, cluster, rayService, applyError);
     boolean changed = !StatusComparison.same(previous, status);
     if (changed) {
       DeploymentEvents.between(previous, status)

@@ -1,0 +1,80 @@
+package io.ndif.operator.deployment;
+
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.Constants;
+import io.ndif.operator.api.ModelSpec;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.api.PoolSpec;
+import io.ndif.operator.api.Quantities;
+import io.ndif.operator.placement.ModelSizes;
+import io.ndif.operator.ray.RayPodTemplates;
+import io.ndif.operator.ray.ServeConfigs;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+
+/** Maps a Dedicated NdifDeployment to a KubeRay RayService spec. */
+public final class DedicatedServices {
+  public static final String DEFAULT_RAY_VERSION = "2.52.0";
+  public static final String DEFAULT_IMAGE = "rayproject/ray:2.52.0-gpu";
+
+  private DedicatedServices() {}
+
+  /** GPUs of one replica in the dedicated pool, or empty when the model's size is unknown. */
+  public static OptionalDouble gpusPerReplica(NdifDeployment d) {
+    var spec = d.getSpec();
+    if (spec.resources != null && spec.resources.gpus != null) {
+      return OptionalDouble.of(spec.resources.gpus);
+    }
+    ModelSpec model = spec.model;
+    var padding = spec.resources == null ? null : spec.resources.padding;
+    var size =
+        ModelSizes.estimate(
+            Quantities.bytes(model.sizeBytes),
+            model.parameters,
+            (model.dtype == null ? ModelSpec.Dtype.BFLOAT16 : model.dtype).bytesPerParameter,
+            padding == null ? null : padding.factor,
+            padding == null ? null : Quantities.bytes(padding.bias));
+    PoolSpec pool = spec.dedicated.pool;
+    return size.isPresent()
+        ? OptionalDouble.of(
+            ModelSizes.gpusPerReplica(size.getAsLong(), Quantities.bytes(pool.gpuMemory)))
+        : OptionalDouble.empty();
+  }
+
+  public static Map<String, Object> spec(NdifDeployment d) {
+    PoolSpec pool = d.getSpec().dedicated.pool;
+    double gpus = gpusPerReplica(d).orElse(1.0);
+    var serveConfig = ServeConfigs.config(List.of(new ServeConfigs.Admitted(d, pool.name, gpus)));
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(Constants.LABEL_MANAGED_BY, Constants.OPERATOR_NAME);
+    labels.put(Constants.LABEL_DEPLOYMENT, d.getMetadata().getName());
+    Map<String, String> workerLabels = new LinkedHashMap<>(labels);
+    workerLabels.put(Constants.LABEL_POOL, pool.name);
+
+    Map<String, Object> cluster = new LinkedHashMap<>();
+    cluster.put("rayVersion", DEFAULT_RAY_VERSION);
+    cluster.put("headGroupSpec", RayPodTemplates.headGroup(null, DEFAULT_IMAGE, List.of(), labels));
+    cluster.put(
+        "workerGroupSpecs",
+        List.of(
+            RayPodTemplates.workerGroup(
+                pool,
+                DEFAULT_IMAGE,
+                List.of(),
+                workerLabels,
+                pool.nodesOrDefault(),
+                pool.minNodesOrDefault(),
+                pool.maxNodesOrDefault())));
+
+    Map<String, Object> spec = new LinkedHashMap<>();
+    spec.put("serveConfigV2", Serialization.asYaml(serveConfig));
+    spec.put("rayClusterConfig", cluster);
+    var strategy = d.getSpec().dedicated.upgradeStrategy;
+    if (strategy != null) {
+      spec.put("upgradeStrategy", Map.of("type", strategy.name()));
+    }
+    return spec;
+  }
+}
