@@ -1,0 +1,221 @@
+package io.ndif.operator.bench;
+
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.http.BasicBuilder;
+import io.fabric8.kubernetes.client.http.HttpRequest;
+import io.fabric8.kubernetes.client.http.Interceptor;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.NdifOperator;
+import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.testing.FakeRayDashboard;
+import io.ndif.operator.testing.OperatorCrds;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Applies N NdifDeployments over C NdifClusters (adopted clusters whose dashboards are fakes) and
+ * measures how long until every deployment has its final Scheduled decision and every cluster's
+ * Serve config holds its admitted applications, the operator's API requests, a bare client loop
+ * doing the same number of writes, writes during a steady-state window, and peak heap.
+ *
+ * <p>Usage: PlacementBenchmark KUBECONFIG DEPLOYMENTS CLUSTERS STEADY_SECONDS
+ */
+public final class PlacementBenchmark {
+  private static final AtomicLong requests = new AtomicLong();
+  private static final AtomicLong writes = new AtomicLong();
+
+  public static void main(String[] args) throws Exception {
+    Path kubeconfig = Path.of(args[0]);
+    int deployments = Integer.parseInt(args[1]);
+    int clusters = Integer.parseInt(args[2]);
+    int steadySeconds = Integer.parseInt(args[3]);
+    String ns = "bench-" + System.currentTimeMillis() % 100000;
+
+    var harness = client(kubeconfig, false);
+    var counted = client(kubeconfig, true);
+    OperatorCrds.install(harness, Path.of("."));
+    harness
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
+        .create();
+
+    List<FakeRayDashboard> dashboards = new ArrayList<>();
+    for (int c = 0; c < clusters; c++) {
+      var dashboard = new FakeRayDashboard();
+      dashboards.add(dashboard);
+      harness
+          .resource(
+              Serialization.unmarshal(clusterYaml("c" + c, dashboard.url()), NdifCluster.class))
+          .inNamespace(ns)
+          .create();
+    }
+    var operator = NdifOperator.start(counted, new OperatorSettings(Set.of(ns), 10, Duration.ZERO));
+    Thread.sleep(3000);
+    long requestsBefore = requests.get();
+    long writesBefore = writes.get();
+
+    long start = System.nanoTime();
+    for (int i = 0; i < deployments; i++) {
+      harness
+          .resource(
+              Serialization.unmarshal(
+                  deploymentYaml("d" + i, "c" + (i % clusters), i), NdifDeployment.class))
+          .inNamespace(ns)
+          .create();
+    }
+    long applied = System.nanoTime();
+    while (!settled(harness, ns, deployments, dashboards)) {
+      Thread.sleep(200);
+    }
+    long done = System.nanoTime();
+    long operatorRequests = requests.get() - requestsBefore;
+    long operatorWrites = writes.get() - writesBefore;
+
+    // The lower bound: a bare client loop doing as many writes, one after another.
+    long bareStart = System.nanoTime();
+    for (long w = 0; w < operatorWrites; w++) {
+      harness
+          .configMaps()
+          .inNamespace(ns)
+          .resource(
+              new ConfigMapBuilder()
+                  .withNewMetadata()
+                  .withName("bare-" + w)
+                  .endMetadata()
+                  .addToData("w", Long.toString(w))
+                  .build())
+          .create();
+    }
+    long bareEnd = System.nanoTime();
+
+    long steadyWritesBefore = writes.get();
+    long steadyRequestsBefore = requests.get();
+    Thread.sleep(steadySeconds * 1000L);
+    long steadyWrites = writes.get() - steadyWritesBefore;
+    long steadyReads = requests.get() - steadyRequestsBefore - steadyWrites;
+
+    long peakHeap =
+        ManagementFactory.getMemoryPoolMXBeans().stream()
+            .filter(p -> p.getType() == MemoryType.HEAP)
+            .mapToLong(p -> p.getPeakUsage().getUsed())
+            .sum();
+    String report =
+        String.format(
+            "deployments=%d clusters=%d%n"
+                + "apply_seconds=%.1f (harness creating the objects)%n"
+                + "settled_seconds=%.1f (from the first create until every Scheduled decision and Serve config is final)%n"
+                + "operator_requests=%d (%.1f per deployment), operator_writes=%d (%.1f per deployment)%n"
+                + "bare_loop_seconds_for_same_writes=%.1f%n"
+                + "steady_state_seconds=%d steady_state_writes=%d steady_state_reads=%d%n"
+                + "peak_heap_mib=%d (operator and harness in one JVM)%n",
+            deployments,
+            clusters,
+            (applied - start) / 1e9,
+            (done - start) / 1e9,
+            operatorRequests,
+            operatorRequests / (double) deployments,
+            operatorWrites,
+            operatorWrites / (double) deployments,
+            (bareEnd - bareStart) / 1e9,
+            steadySeconds,
+            steadyWrites,
+            steadyReads,
+            peakHeap >> 20);
+    System.out.print(report);
+    Files.writeString(Path.of("target", "bench-" + deployments + ".txt"), report);
+    operator.close();
+    dashboards.forEach(FakeRayDashboard::close);
+    harness.namespaces().withName(ns).delete();
+    System.exit(0);
+  }
+
+  private static boolean settled(
+      KubernetesClient client, String ns, int expected, List<FakeRayDashboard> dashboards) {
+    var items = client.resources(NdifDeployment.class).inNamespace(ns).list().getItems();
+    if (items.size() < expected) {
+      return false;
+    }
+    long admitted = 0;
+    for (var d : items) {
+      if (d.getStatus() == null) {
+        return false;
+      }
+      var scheduled = Conditions.find(d.getStatus().conditions, "Scheduled");
+      if (scheduled.isEmpty() || Conditions.UNKNOWN.equals(scheduled.get().getStatus())) {
+        return false;
+      }
+      if (Conditions.TRUE.equals(scheduled.get().getStatus())) {
+        admitted++;
+      }
+    }
+    long served =
+        dashboards.stream()
+            .mapToLong(f -> f.lastConfig() == null ? 0 : f.lastConfig().path("applications").size())
+            .sum();
+    return served == admitted;
+  }
+
+  private static String clusterYaml(String name, String url) {
+    return """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifCluster
+        metadata: {name: %s}
+        spec:
+          external: {dashboardUrl: "%s"}
+          pools:
+          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 4}
+          - {name: l4, gpusPerNode: 8, gpuMemory: 24Gi, nodes: 4}
+        """
+        .formatted(name, url);
+  }
+
+  private static String deploymentYaml(String name, String cluster, int i) {
+    return """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifDeployment
+        metadata: {name: %s}
+        spec:
+          clusterRef: %s
+          priority: %d
+          model: {repoId: org/model-%d, sizeBytes: %dGi}
+        """
+        .formatted(name, cluster, i % 3, i, 1 + (i * 7) % 60);
+  }
+
+  private static KubernetesClient client(Path kubeconfig, boolean count) throws Exception {
+    var builder =
+        new KubernetesClientBuilder()
+            .withConfig(Config.fromKubeconfig(Files.readString(kubeconfig)));
+    if (count) {
+      builder.withHttpClientBuilderConsumer(
+          b ->
+              b.addOrReplaceInterceptor(
+                  "count",
+                  new Interceptor() {
+                    @Override
+                    public void before(
+                        BasicBuilder builder, HttpRequest request, RequestTags tags) {
+                      requests.incrementAndGet();
+                      if (!"GET".equals(request.method())) {
+                        writes.incrementAndGet();
+                      }
+                    }
+                  }));
+    }
+    return builder.build();
+  }
+}
