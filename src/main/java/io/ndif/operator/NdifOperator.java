@@ -4,10 +4,19 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
+import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.ndif.operator.cluster.NdifClusterReconciler;
 import io.ndif.operator.cluster.NodeLookup;
 import io.ndif.operator.deployment.NdifDeploymentReconciler;
 import io.ndif.operator.observability.EventRecorder;
+import io.ndif.operator.observability.FleetMetrics;
+import io.ndif.operator.observability.OperatorHttpServer;
 import io.ndif.operator.ray.ServeDashboard;
 import java.time.Clock;
 import org.slf4j.Logger;
@@ -19,20 +28,34 @@ public final class NdifOperator implements AutoCloseable {
 
   private final Operator operator;
   private final NodeLookup nodes;
+  private final OperatorHttpServer http;
 
-  private NdifOperator(Operator operator, NodeLookup nodes) {
+  private NdifOperator(Operator operator, NodeLookup nodes, OperatorHttpServer http) {
     this.operator = operator;
     this.nodes = nodes;
+    this.http = http;
+  }
+
+  /** Port of the metrics and probe server, or -1 when it is off. */
+  public int metricsPort() {
+    return http == null ? -1 : http.port();
   }
 
   public static NdifOperator start(KubernetesClient client, OperatorSettings settings) {
     var clock = Clock.systemUTC();
     var nodes = new NodeLookup(client);
+    var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    var fleet = new FleetMetrics(registry);
     var operator =
         new Operator(
             o ->
                 o.withKubernetesClient(client)
                     .withCloseClientOnStop(false)
+                    .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(registry))
                     .withConcurrentReconciliationThreads(settings.reconcileThreads()));
     operator.register(
         new NdifClusterReconciler(
@@ -40,15 +63,32 @@ public final class NdifOperator implements AutoCloseable {
             new EventRecorder(client),
             clock,
             settings.minimumDeploymentTime(),
-            new ServeDashboard()),
+            new ServeDashboard(fleet),
+            fleet),
         o -> watch(o, settings));
     operator.register(
-        new NdifDeploymentReconciler(clock, new EventRecorder(client)), o -> watch(o, settings));
+        new NdifDeploymentReconciler(clock, new EventRecorder(client), fleet),
+        o -> watch(o, settings));
     operator.start();
     log.info(
         "ndif-operator started; watching {}",
         settings.watchNamespaces().isEmpty() ? "all namespaces" : settings.watchNamespaces());
-    return new NdifOperator(operator, nodes);
+    OperatorHttpServer http = null;
+    if (settings.metricsPort() >= 0) {
+      try {
+        http =
+            new OperatorHttpServer(
+                settings.metricsHost(),
+                settings.metricsPort(),
+                registry,
+                operator.getRuntimeInfo());
+      } catch (java.io.IOException e) {
+        operator.stop();
+        throw new IllegalStateException(
+            "cannot serve metrics on " + settings.metricsHost() + ":" + settings.metricsPort(), e);
+      }
+    }
+    return new NdifOperator(operator, nodes, http);
   }
 
   private static void watch(ControllerConfigurationOverrider<?> o, OperatorSettings settings) {
@@ -59,6 +99,9 @@ public final class NdifOperator implements AutoCloseable {
 
   @Override
   public void close() {
+    if (http != null) {
+      http.close();
+    }
     operator.stop();
     nodes.close();
   }

@@ -13,13 +13,25 @@ import java.util.stream.Collectors;
  * @param watchNamespaces namespaces to watch; empty means every namespace
  * @param reconcileThreads concurrent reconciles
  * @param minimumDeploymentTime how long an admitted deployment is safe from preemption
+ * @param metricsHost address the metrics and probe server binds
+ * @param metricsPort its port; 0 picks a free one, -1 turns it off
  */
 public record OperatorSettings(
-    Set<String> watchNamespaces, int reconcileThreads, Duration minimumDeploymentTime) {
+    Set<String> watchNamespaces,
+    int reconcileThreads,
+    Duration minimumDeploymentTime,
+    String metricsHost,
+    int metricsPort) {
   public static final Duration DEFAULT_MINIMUM_DEPLOYMENT_TIME = Duration.ofHours(1);
 
   public OperatorSettings(Set<String> watchNamespaces, int reconcileThreads) {
     this(watchNamespaces, reconcileThreads, DEFAULT_MINIMUM_DEPLOYMENT_TIME);
+  }
+
+  /** Settings for an operator embedded in tests: no metrics server. */
+  public OperatorSettings(
+      Set<String> watchNamespaces, int reconcileThreads, Duration minimumDeploymentTime) {
+    this(watchNamespaces, reconcileThreads, minimumDeploymentTime, "127.0.0.1", -1);
   }
 
   public static OperatorSettings from(String[] args, Map<String, String> env) {
@@ -39,13 +51,18 @@ public record OperatorSettings(
                 Long.toString(DEFAULT_MINIMUM_DEPLOYMENT_TIME.toSeconds())),
             "minimum-deployment-time-seconds",
             0);
+    int metricsPort =
+        number(value(args, env, "metrics-port", "PROMETHEUS_PORT", "8080"), "metrics-port", -1);
+    String metricsHost = value(args, env, "metrics-host", "METRICS_HOST", "0.0.0.0");
     return new OperatorSettings(
         Arrays.stream(namespaces.split(","))
             .map(String::trim)
             .filter(s -> !s.isEmpty())
             .collect(Collectors.toUnmodifiableSet()),
         reconcileThreads,
-        Duration.ofSeconds(minimumSeconds));
+        Duration.ofSeconds(minimumSeconds),
+        metricsHost,
+        metricsPort);
   }
 
   private static int number(String text, String name, int min) {

@@ -21,6 +21,7 @@ import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.observability.EventRecorder;
+import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.StatusComparison;
 import io.ndif.operator.placement.Planner;
 import io.ndif.operator.ray.ServeConfigs;
@@ -57,6 +58,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   private final ClusterStatusBuilder statusBuilder;
   private final ClusterPlanning planning;
   private final ServeSync serveSync;
+  private final FleetMetrics metrics;
   private final Clock clock;
   public static final String SERVE = "ServeConfigApplied";
 
@@ -65,8 +67,10 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       EventRecorder events,
       Clock clock,
       Duration minimumDeploymentTime,
-      ServeDashboard dashboard) {
+      ServeDashboard dashboard,
+      FleetMetrics metrics) {
     this.serveSync = new ServeSync(dashboard);
+    this.metrics = metrics;
     this.nodes = nodes;
     this.events = events;
     this.clock = clock;
@@ -126,6 +130,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     NdifClusterStatus status = statusBuilder.build(cluster, observation);
     Duration poll = syncServe(cluster, status, plan, context);
     boolean changed = !StatusComparison.same(cluster.getStatus(), status);
+    metrics.cluster(cluster.getMetadata().getNamespace(), cluster.getMetadata().getName(), status);
     if (changed) {
       ClusterEvents.record(events, cluster, ClusterEvents.between(cluster.getStatus(), status));
     }

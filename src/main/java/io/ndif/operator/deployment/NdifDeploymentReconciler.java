@@ -20,6 +20,7 @@ import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentStatus;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.observability.EventRecorder;
+import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.StatusComparison;
 import java.time.Clock;
 import java.util.List;
@@ -43,9 +44,12 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
   private final DeploymentStatusBuilder statusBuilder;
   private final EventRecorder events;
 
-  public NdifDeploymentReconciler(Clock clock, EventRecorder events) {
+  private final FleetMetrics metrics;
+
+  public NdifDeploymentReconciler(Clock clock, EventRecorder events, FleetMetrics metrics) {
     this.statusBuilder = new DeploymentStatusBuilder(clock);
     this.events = events;
+    this.metrics = metrics;
   }
 
   @Override
@@ -87,6 +91,10 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
     var previous = deployment.getStatus();
     NdifDeploymentStatus status = statusBuilder.build(deployment, cluster, rayService, applyError);
     boolean changed = !StatusComparison.same(previous, status);
+    metrics.deployment(
+        deployment.getMetadata().getNamespace(),
+        deployment.getMetadata().getName(),
+        Conditions.reason(status.conditions, DeploymentStatusBuilder.READY));
     if (changed) {
       DeploymentEvents.between(previous, status)
           .forEach(e -> events.record(deployment, e.type(), e.reason(), e.message()));

@@ -18,6 +18,11 @@ public class ServeDashboard {
   private static final String PATH = "/api/serve/applications/";
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final io.ndif.operator.observability.FleetMetrics metrics;
+
+  public ServeDashboard(io.ndif.operator.observability.FleetMetrics metrics) {
+    this.metrics = metrics;
+  }
 
   /** A failed call, with a message fit for a condition. */
   public static class DashboardException extends Exception {
@@ -85,11 +90,21 @@ public class ServeDashboard {
   }
 
   private String send(String baseUrl, HttpRequest.Builder request) throws DashboardException {
+    long start = System.nanoTime();
+    boolean ok = false;
+    var built = request.timeout(Duration.ofSeconds(10)).build();
     try {
-      var response =
-          http.send(
-              request.timeout(Duration.ofSeconds(10)).build(),
-              HttpResponse.BodyHandlers.ofString());
+      String body = exchange(baseUrl, built);
+      ok = true;
+      return body;
+    } finally {
+      metrics.dashboardCall(built.method(), ok, Duration.ofNanos(System.nanoTime() - start));
+    }
+  }
+
+  private String exchange(String baseUrl, HttpRequest request) throws DashboardException {
+    try {
+      var response = http.send(request, HttpResponse.BodyHandlers.ofString());
       if (response.statusCode() / 100 != 2) {
         String body = response.body() == null ? "" : response.body().strip();
         throw new DashboardException(

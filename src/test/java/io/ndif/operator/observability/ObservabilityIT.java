@@ -1,0 +1,115 @@
+package io.ndif.operator.observability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.NdifOperator;
+import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.testing.LocalClusterExtension;
+import io.ndif.operator.testing.OperatorCrds;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The operator's /metrics and probes, scraped over HTTP on loopback. */
+class ObservabilityIT {
+  @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
+  private static NdifOperator operator;
+  private static final HttpClient http = HttpClient.newHttpClient();
+  private static final Pattern SAMPLE =
+      Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(.*)\\})?\\s+(\\S+)(\\s+\\d+)?$");
+
+  @BeforeAll
+  static void start() {
+    OperatorCrds.install(cluster.client(), cluster.cluster().projectDir());
+    operator =
+        NdifOperator.start(
+            cluster.client(),
+            new OperatorSettings(
+                Set.of(cluster.namespace()), 2, Duration.ofHours(1), "127.0.0.1", 0));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (operator != null) {
+      operator.close();
+    }
+  }
+
+  @Test
+  void probesAnswerOnceStarted() throws Exception {
+    for (String probe : new String[] {"startup", "ready", "live"}) {
+      var response = get("/healthz/" + probe);
+      assertThat(response.statusCode()).as(probe).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void metricsCarryGpusPerPoolAndReconcilesAndTheJvm() throws Exception {
+    String yaml =
+        """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifCluster
+        metadata: {name: metered}
+        spec:
+          external: {dashboardUrl: "http://127.0.0.1:9"}
+          pools:
+          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 2}
+        """;
+    cluster
+        .client()
+        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
+        .inNamespace(cluster.namespace())
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var samples = parse(get("/metrics").body());
+              assertThat(samples)
+                  .containsEntry(
+                      "ndif_pool_gpus_ready{cluster=\"metered\",namespace=\""
+                          + cluster.namespace()
+                          + "\",pool=\"a100\"}",
+                      16.0);
+              assertThat(samples.keySet()).anyMatch(k -> k.startsWith("operator_sdk_"));
+              assertThat(samples.keySet()).anyMatch(k -> k.startsWith("jvm_memory_used_bytes"));
+            });
+  }
+
+  /**
+   * Prometheus text format: `name{labels} value [timestamp]` per sample, `#` lines are metadata.
+   */
+  private static Map<String, Double> parse(String text) {
+    Map<String, Double> samples = new LinkedHashMap<>();
+    for (String line : text.split("\n")) {
+      if (line.isBlank() || line.startsWith("#")) {
+        continue;
+      }
+      var m = SAMPLE.matcher(line);
+      assertThat(m.matches()).as("a valid sample line: %s", line).isTrue();
+      String labels = m.group(3) == null ? "" : "{" + m.group(3).replaceAll(",$", "") + "}";
+      samples.put(m.group(1) + labels, Double.parseDouble(m.group(4).replace("+Inf", "Infinity")));
+    }
+    return samples;
+  }
+
+  private static HttpResponse<String> get(String path) throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + operator.metricsPort() + path))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+}
