@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -52,11 +53,17 @@ public final class NdifOperator implements AutoCloseable {
     var fleet = new FleetMetrics(registry);
     var operator =
         new Operator(
-            o ->
-                o.withKubernetesClient(client)
-                    .withCloseClientOnStop(false)
-                    .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(registry))
-                    .withConcurrentReconciliationThreads(settings.reconcileThreads()));
+            o -> {
+              o.withKubernetesClient(client)
+                  .withCloseClientOnStop(false)
+                  .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(registry))
+                  .withConcurrentReconciliationThreads(settings.reconcileThreads());
+              if (settings.leaderElectionNamespace() != null) {
+                o.withLeaderElectionConfiguration(
+                    new LeaderElectionConfiguration(
+                        OperatorSettings.LEASE_NAME, settings.leaderElectionNamespace()));
+              }
+            });
     operator.register(
         new NdifClusterReconciler(
             nodes,

@@ -15,13 +15,16 @@ import java.util.stream.Collectors;
  * @param minimumDeploymentTime how long an admitted deployment is safe from preemption
  * @param metricsHost address the metrics and probe server binds
  * @param metricsPort its port; 0 picks a free one, -1 turns it off
+ * @param leaderElectionNamespace namespace of the leader election lease, or null for none
  */
 public record OperatorSettings(
     Set<String> watchNamespaces,
     int reconcileThreads,
     Duration minimumDeploymentTime,
     String metricsHost,
-    int metricsPort) {
+    int metricsPort,
+    String leaderElectionNamespace) {
+  public static final String LEASE_NAME = "ndif-operator-leader";
   public static final Duration DEFAULT_MINIMUM_DEPLOYMENT_TIME = Duration.ofHours(1);
 
   public OperatorSettings(Set<String> watchNamespaces, int reconcileThreads) {
@@ -31,7 +34,7 @@ public record OperatorSettings(
   /** Settings for an operator embedded in tests: no metrics server. */
   public OperatorSettings(
       Set<String> watchNamespaces, int reconcileThreads, Duration minimumDeploymentTime) {
-    this(watchNamespaces, reconcileThreads, minimumDeploymentTime, "127.0.0.1", -1);
+    this(watchNamespaces, reconcileThreads, minimumDeploymentTime, "127.0.0.1", -1, null);
   }
 
   public static OperatorSettings from(String[] args, Map<String, String> env) {
@@ -54,6 +57,8 @@ public record OperatorSettings(
     int metricsPort =
         number(value(args, env, "metrics-port", "PROMETHEUS_PORT", "8080"), "metrics-port", -1);
     String metricsHost = value(args, env, "metrics-host", "METRICS_HOST", "0.0.0.0");
+    String leaseNamespace =
+        value(args, env, "leader-election-namespace", "LEADER_ELECTION_NAMESPACE", "").trim();
     return new OperatorSettings(
         Arrays.stream(namespaces.split(","))
             .map(String::trim)
@@ -62,7 +67,8 @@ public record OperatorSettings(
         reconcileThreads,
         Duration.ofSeconds(minimumSeconds),
         metricsHost,
-        metricsPort);
+        metricsPort,
+        leaseNamespace.isEmpty() ? null : leaseNamespace);
   }
 
   private static int number(String text, String name, int min) {
