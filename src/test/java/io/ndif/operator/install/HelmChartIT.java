@@ -1,0 +1,172 @@
+package io.ndif.operator.install;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.NdifOperator;
+import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.testing.FakeRayDashboard;
+import io.ndif.operator.testing.LocalClusterExtension;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The Helm chart with the real helm, and the operator running with exactly its RBAC. */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class HelmChartIT {
+  @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
+  private static final String CHART = "helm/ndif-operator";
+  private static String release;
+
+  @BeforeAll
+  static void names() {
+    release = "ndif-" + cluster.namespace().substring(cluster.namespace().length() - 6);
+  }
+
+  @AfterAll
+  static void uninstall() {
+    cluster.cluster().run("helm", "uninstall", release, "-n", cluster.namespace());
+  }
+
+  @Test
+  @Order(1)
+  void lintsAndRendersManifestsTheApiServerAccepts() throws Exception {
+    var lint = cluster.cluster().run("helm", "lint", CHART);
+    assertThat(lint.exitCode()).as(lint.output()).isZero();
+    var rendered =
+        cluster.cluster().run("helm", "template", release, CHART, "-n", cluster.namespace());
+    assertThat(rendered.exitCode()).as(rendered.output()).isZero();
+    Path manifests = Files.createTempFile("chart", ".yaml");
+    Files.writeString(manifests, rendered.output());
+    var dryRun =
+        cluster
+            .cluster()
+            .run(
+                "kubectl",
+                "apply",
+                "--dry-run=server",
+                "-n",
+                cluster.namespace(),
+                "-f",
+                manifests.toString());
+    assertThat(dryRun.exitCode()).as(dryRun.output()).isZero();
+  }
+
+  @Test
+  @Order(2)
+  void aTypoInValuesFailsWithAMessage() {
+    var typo = cluster.cluster().run("helm", "template", release, CHART, "--set", "replica=3");
+    assertThat(typo.exitCode()).isNotZero();
+    assertThat(typo.output()).contains("additional properties 'replica' not allowed");
+  }
+
+  @Test
+  @Order(3)
+  void installsAndGrantsOnlyWhatTheOperatorUses() {
+    var install =
+        cluster
+            .cluster()
+            .run("helm", "install", release, CHART, "-n", cluster.namespace(), "--wait=false");
+    assertThat(install.exitCode()).as(install.output()).isZero();
+    String sa = serviceAccount();
+    assertThat(canI(sa, "get", "secrets")).isEqualTo("no");
+    assertThat(canI(sa, "create", "pods")).isEqualTo("no");
+    assertThat(canI(sa, "delete", "nodes")).isEqualTo("no");
+    assertThat(canI(sa, "watch", "pods")).isEqualTo("yes");
+    assertThat(canI(sa, "patch", "ndifclusters.ndif.io", "--subresource=status")).isEqualTo("yes");
+    assertThat(canI(sa, "create", "rayclusters.ray.io")).isEqualTo("yes");
+  }
+
+  @Test
+  @Order(4)
+  void theOperatorRunsAFullScenarioAsTheChartsServiceAccount() throws Exception {
+    Config config = Config.fromKubeconfig(Files.readString(cluster.cluster().kubeconfig()));
+    config.setImpersonateUsername(serviceAccount());
+    config.setImpersonateGroups(
+        "system:serviceaccounts",
+        "system:serviceaccounts:" + cluster.namespace(),
+        "system:authenticated");
+    try (KubernetesClient asServiceAccount =
+            new KubernetesClientBuilder().withConfig(config).build();
+        FakeRayDashboard dashboard = new FakeRayDashboard()) {
+      var operator =
+          NdifOperator.start(
+              asServiceAccount,
+              new OperatorSettings(Set.of(cluster.namespace()), 2, Duration.ZERO));
+      try {
+        String yaml =
+            """
+            apiVersion: ndif.io/v1alpha1
+            kind: NdifCluster
+            metadata: {name: rbac}
+            spec:
+              external: {dashboardUrl: "%s"}
+              pools:
+              - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1}
+            ---
+            """
+                .formatted(dashboard.url());
+        cluster
+            .client()
+            .resource(Serialization.unmarshal(yaml, NdifCluster.class))
+            .inNamespace(cluster.namespace())
+            .create();
+        var deployment =
+            Serialization.unmarshal(
+                "apiVersion: ndif.io/v1alpha1\nkind: NdifDeployment\nmetadata: {name: gpt2}\nspec:\n  clusterRef: rbac\n  model: {repoId: openai-community/gpt2, sizeBytes: 1Gi}\n",
+                NdifDeployment.class);
+        cluster.client().resource(deployment).inNamespace(cluster.namespace()).create();
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .untilAsserted(
+                () -> {
+                  var d =
+                      cluster
+                          .client()
+                          .resources(NdifDeployment.class)
+                          .inNamespace(cluster.namespace())
+                          .withName("gpt2")
+                          .get();
+                  assertThat(d.getStatus()).isNotNull();
+                  assertThat(Conditions.isTrue(d.getStatus().conditions, "Ready")).isTrue();
+                });
+        var events =
+            cluster.client().v1().events().inNamespace(cluster.namespace()).list().getItems();
+        assertThat(events).anyMatch(e -> "Admitted".equals(e.getReason()));
+      } finally {
+        operator.close();
+      }
+    }
+  }
+
+  /** The chart names everything `<release>-ndif-operator`. */
+  private static String serviceAccount() {
+    return "system:serviceaccount:" + cluster.namespace() + ":" + release + "-ndif-operator";
+  }
+
+  private static String canI(String user, String verb, String resource, String... extra) {
+    var args =
+        new java.util.ArrayList<>(
+            java.util.List.of(
+                "auth", "can-i", verb, resource, "-n", cluster.namespace(), "--as", user));
+    args.addAll(java.util.List.of(extra));
+    var lines =
+        cluster.cluster().run("kubectl", args.toArray(String[]::new)).output().strip().split("\n");
+    return lines[lines.length - 1].strip();
+  }
+}
