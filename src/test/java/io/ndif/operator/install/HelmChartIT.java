@@ -69,6 +69,16 @@ class HelmChartIT {
 
   @Test
   @Order(2)
+  void thePlainManifestsInDeployAreAcceptedToo() {
+    // A server-side dry run cannot place objects in a namespace it only pretends to create.
+    cluster.cluster().run("kubectl", "create", "namespace", "ndif-system");
+    var dryRun = cluster.cluster().run("kubectl", "apply", "-k", "deploy/", "--dry-run=server");
+    assertThat(dryRun.exitCode()).as(dryRun.output()).isZero();
+    assertThat(dryRun.output()).contains("deployment.apps/ndif-operator", "ndifclusters.ndif.io");
+  }
+
+  @Test
+  @Order(2)
   void aTypoInValuesFailsWithAMessage() {
     var typo = cluster.cluster().run("helm", "template", release, CHART, "--set", "replica=3");
     assertThat(typo.exitCode()).isNotZero();
