@@ -1,16 +1,15 @@
 package io.ndif.operator.cluster;
 
 import io.ndif.operator.api.AutoscalingMode;
-import io.ndif.operator.api.ModelSpec;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec;
 import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.api.Quantities;
+import io.ndif.operator.deployment.DeploymentSizes;
 import io.ndif.operator.placement.Decision;
 import io.ndif.operator.placement.Demand;
-import io.ndif.operator.placement.ModelSizes;
 import io.ndif.operator.placement.Plan;
 import io.ndif.operator.placement.Planner;
 import io.ndif.operator.placement.PoolCapacity;
@@ -101,16 +100,7 @@ public final class ClusterPlanning {
 
   private static Demand demand(NdifDeployment d, DeploymentPlacement before, Instant now) {
     var spec = d.getSpec();
-    ModelSpec model = spec.model;
-    var dtype = model.dtype == null ? ModelSpec.Dtype.BFLOAT16 : model.dtype;
-    var padding = spec.resources == null ? null : spec.resources.padding;
-    var size =
-        ModelSizes.estimate(
-            Quantities.bytes(model.sizeBytes),
-            model.parameters,
-            dtype.bytesPerParameter,
-            padding == null ? null : padding.factor,
-            padding == null ? null : Quantities.bytes(padding.bias));
+    var size = DeploymentSizes.bytes(spec);
     boolean wasAdmitted = before != null && Boolean.TRUE.equals(before.admitted);
     return new Demand(
         d.getMetadata().getName(),

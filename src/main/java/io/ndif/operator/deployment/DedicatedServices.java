@@ -2,7 +2,6 @@ package io.ndif.operator.deployment;
 
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.Constants;
-import io.ndif.operator.api.ModelSpec;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.api.Quantities;
@@ -27,15 +26,7 @@ public final class DedicatedServices {
     if (spec.resources != null && spec.resources.gpus != null) {
       return OptionalDouble.of(spec.resources.gpus);
     }
-    ModelSpec model = spec.model;
-    var padding = spec.resources == null ? null : spec.resources.padding;
-    var size =
-        ModelSizes.estimate(
-            Quantities.bytes(model.sizeBytes),
-            model.parameters,
-            (model.dtype == null ? ModelSpec.Dtype.BFLOAT16 : model.dtype).bytesPerParameter,
-            padding == null ? null : padding.factor,
-            padding == null ? null : Quantities.bytes(padding.bias));
+    var size = DeploymentSizes.bytes(spec);
     PoolSpec pool = spec.dedicated.pool;
     return size.isPresent()
         ? OptionalDouble.of(

@@ -84,14 +84,15 @@ class NdifDeploymentIT {
   @Test
   @Order(1)
   void threeModelsArePlacedByBestFitAndThePoolsGrowToHoldThem() {
-    deploy("small", "model: {repoId: org/small, sizeBytes: 10Gi}");
-    deploy("llama", "model: {repoId: meta-llama/Llama-3.1-8B, parameters: 8000000000}");
-    deploy("big", "model: {repoId: org/big, sizeBytes: 300Gi}");
+    cluster.createDeployment("small", "fleet", "model: {repoId: org/small, sizeBytes: 10Gi}");
+    cluster.createDeployment(
+        "llama", "fleet", "model: {repoId: meta-llama/Llama-3.1-8B, parameters: 8000000000}");
+    cluster.createDeployment("big", "fleet", "model: {repoId: org/big, sizeBytes: 300Gi}");
 
     assertAdmitted("small", "l4", 0.42);
     assertAdmitted("llama", "l4", 0.74);
     assertAdmitted("big", "a100", 4.0);
-    var small = get("small");
+    var small = cluster.deployment("small");
     assertThat(small.getStatus().modelKey)
         .isEqualTo("nnsight.modeling.language.LanguageModel:{\"repo_id\": \"org/small\"}");
     assertThat(small.getStatus().sizeBytes).isEqualTo(10L << 30);
@@ -113,8 +114,9 @@ class NdifDeploymentIT {
   @Test
   @Order(2)
   void aDeploymentBeyondCapacityWaitsThenIsAdmittedWhenRoomFrees() {
-    deploy(
+    cluster.createDeployment(
         "huge",
+        "fleet",
         "model: {repoId: org/huge, sizeBytes: 600Gi}\nreplicas: 2\nplacement: {pool: a100}");
     await()
         .atMost(Duration.ofSeconds(60))
@@ -144,9 +146,10 @@ class NdifDeploymentIT {
   @Test
   @Order(3)
   void aHigherPriorityPreemptsUnpinnedLowerOnesButNeverPinnedOnes() {
-    edit("huge", d -> d.getSpec().pinned = true);
-    deploy(
+    cluster.editDeployment("huge", d -> d.getSpec().pinned = true);
+    cluster.createDeployment(
         "urgent",
+        "fleet",
         "model: {repoId: org/urgent, sizeBytes: 600Gi}\npriority: 10\nplacement: {pool: a100}");
     await()
         .atMost(Duration.ofSeconds(60))
@@ -154,7 +157,7 @@ class NdifDeploymentIT {
             () -> assertThat(scheduled("urgent").getReason()).isEqualTo("InsufficientCapacity"));
     assertThat(scheduled("huge").getStatus()).isEqualTo("True");
 
-    edit("huge", d -> d.getSpec().pinned = false);
+    cluster.editDeployment("huge", d -> d.getSpec().pinned = false);
     assertAdmitted("urgent", "a100", 8.0);
     var evicted = scheduled("huge");
     assertThat(evicted.getStatus()).isEqualTo("False");
@@ -169,14 +172,15 @@ class NdifDeploymentIT {
     Thread.sleep(3000);
     var before = fleet().getStatus().deployments;
     String fleetVersion = fleet().getMetadata().getResourceVersion();
-    String hugeVersion = get("huge").getMetadata().getResourceVersion();
+    String hugeVersion = cluster.deployment("huge").getMetadata().getResourceVersion();
     operator.close();
     operator = startOperator();
     Thread.sleep(8000);
     assertThat(Serialization.asJson(fleet().getStatus().deployments))
         .isEqualTo(Serialization.asJson(before));
     assertThat(fleet().getMetadata().getResourceVersion()).isEqualTo(fleetVersion);
-    assertThat(get("huge").getMetadata().getResourceVersion()).isEqualTo(hugeVersion);
+    assertThat(cluster.deployment("huge").getMetadata().getResourceVersion())
+        .isEqualTo(hugeVersion);
   }
 
   @Test
@@ -195,7 +199,7 @@ class NdifDeploymentIT {
   @Test
   @Order(6)
   void unknownSizesAndMissingClustersAreExplained() {
-    deploy("mystery", "model: {repoId: org/mystery}");
+    cluster.createDeployment("mystery", "fleet", "model: {repoId: org/mystery}");
     var orphan =
         Serialization.unmarshal(
             "apiVersion: ndif.io/v1alpha1\nkind: NdifDeployment\nmetadata: {name: orphan}\nspec:\n  clusterRef: nowhere\n  model: {repoId: org/x, sizeBytes: 1Gi}\n",
@@ -212,25 +216,12 @@ class NdifDeploymentIT {
             });
   }
 
-  private static void deploy(String name, String spec) {
-    String yaml =
-        "apiVersion: ndif.io/v1alpha1\nkind: NdifDeployment\nmetadata: {name: "
-            + name
-            + "}\nspec:\n  clusterRef: fleet\n"
-            + spec.lines().map(l -> "  " + l + "\n").reduce("", String::concat);
-    cluster
-        .client()
-        .resource(Serialization.unmarshal(yaml, NdifDeployment.class))
-        .inNamespace(cluster.namespace())
-        .create();
-  }
-
   private static void assertAdmitted(String name, String pool, double gpus) {
     await()
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
             () -> {
-              var d = get(name);
+              var d = cluster.deployment(name);
               assertThat(d.getStatus()).isNotNull();
               assertThat(Conditions.isTrue(d.getStatus().conditions, "Scheduled")).isTrue();
               assertThat(d.getStatus().pool).isEqualTo(pool);
@@ -239,31 +230,9 @@ class NdifDeploymentIT {
   }
 
   private static io.fabric8.kubernetes.api.model.Condition scheduled(String name) {
-    var d = get(name);
+    var d = cluster.deployment(name);
     assertThat(d.getStatus()).isNotNull();
     return Conditions.find(d.getStatus().conditions, "Scheduled").orElseThrow();
-  }
-
-  private static NdifDeployment get(String name) {
-    return cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName(name)
-        .get();
-  }
-
-  private static void edit(String name, java.util.function.Consumer<NdifDeployment> change) {
-    cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName(name)
-        .edit(
-            d -> {
-              change.accept(d);
-              return d;
-            });
   }
 
   private static NdifCluster fleet() {

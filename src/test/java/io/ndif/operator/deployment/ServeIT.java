@@ -69,11 +69,13 @@ class ServeIT {
   @Test
   @Order(1)
   void admittedDeploymentsBecomeServeApplicationsAndTurnReady() {
-    deploy(
+    cluster.createDeployment(
         "gpt2",
+        "compose",
         "model: {repoId: openai-community/gpt2, revision: main, sizeBytes: 1Gi}\nexecutionTimeoutSeconds: 60");
-    deploy(
+    cluster.createDeployment(
         "llama",
+        "compose",
         "model: {repoId: meta-llama/Llama-3.1-8B, parameters: 8000000000, dtype: float16}\nreplicas: 2");
     awaitReady("gpt2", 1);
     awaitReady("llama", 2);
@@ -102,7 +104,7 @@ class ServeIT {
     var llama = config.path("applications").path(1);
     assertThat(llama.path("args").path("dtype").asText()).isEqualTo("float16");
 
-    var status = get("llama").getStatus();
+    var status = cluster.deployment("llama").getStatus();
     assertThat(status.application.status).isEqualTo("RUNNING");
     assertThat(status.placements)
         .hasSize(2)
@@ -125,10 +127,10 @@ class ServeIT {
     Thread.sleep(8000);
     assertThat(dashboard.puts()).isEqualTo(puts);
 
-    edit("llama", d -> d.getSpec().replicas = 3);
+    cluster.editDeployment("llama", d -> d.getSpec().replicas = 3);
     awaitReady("llama", 3);
     assertThat(dashboard.puts()).isEqualTo(puts + 1);
-    assertThat(get("llama").getStatus().placements).hasSize(3);
+    assertThat(cluster.deployment("llama").getStatus().placements).hasSize(3);
   }
 
   @Test
@@ -148,7 +150,7 @@ class ServeIT {
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
             () -> {
-              var conditions = get("gpt2").getStatus().conditions;
+              var conditions = cluster.deployment("gpt2").getStatus().conditions;
               assertThat(Conditions.reason(conditions, "Ready")).isEqualTo("DeployFailed");
               assertThat(Conditions.isTrue(conditions, "Degraded")).isTrue();
               assertThat(Conditions.find(conditions, "Degraded").get().getMessage())
@@ -201,7 +203,7 @@ class ServeIT {
                   .contains("does not answer");
             });
     // The last reported state stays: nothing is lost while the dashboard is away.
-    assertThat(get("llama").getStatus().placements).hasSize(3);
+    assertThat(cluster.deployment("llama").getStatus().placements).hasSize(3);
   }
 
   private static String port() {
@@ -213,45 +215,10 @@ class ServeIT {
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
             () -> {
-              var d = get(name);
+              var d = cluster.deployment(name);
               assertThat(d.getStatus()).isNotNull();
               assertThat(Conditions.isTrue(d.getStatus().conditions, "Ready")).isTrue();
               assertThat(d.getStatus().readyReplicas).isEqualTo(replicas);
-            });
-  }
-
-  private static void deploy(String name, String spec) {
-    String yaml =
-        "apiVersion: ndif.io/v1alpha1\nkind: NdifDeployment\nmetadata: {name: "
-            + name
-            + "}\nspec:\n  clusterRef: compose\n"
-            + spec.lines().map(l -> "  " + l + "\n").reduce("", String::concat);
-    cluster
-        .client()
-        .resource(Serialization.unmarshal(yaml, NdifDeployment.class))
-        .inNamespace(cluster.namespace())
-        .create();
-  }
-
-  private static NdifDeployment get(String name) {
-    return cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName(name)
-        .get();
-  }
-
-  private static void edit(String name, java.util.function.Consumer<NdifDeployment> change) {
-    cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName(name)
-        .edit(
-            d -> {
-              change.accept(d);
-              return d;
             });
   }
 }

@@ -2,9 +2,12 @@ package io.ndif.operator.testing;
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.NdifDeployment;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -62,5 +65,36 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
 
   public String namespace() {
     return namespace;
+  }
+
+  /** Creates an NdifDeployment on {@code clusterRef} from YAML lines of its spec. */
+  public void createDeployment(String name, String clusterRef, String specLines) {
+    String yaml =
+        "apiVersion: ndif.io/v1alpha1\nkind: NdifDeployment\nmetadata: {name: "
+            + name
+            + "}\nspec:\n  clusterRef: "
+            + clusterRef
+            + "\n"
+            + specLines.lines().map(l -> "  " + l + "\n").reduce("", String::concat);
+    client()
+        .resource(Serialization.unmarshal(yaml, NdifDeployment.class))
+        .inNamespace(namespace)
+        .create();
+  }
+
+  public NdifDeployment deployment(String name) {
+    return client().resources(NdifDeployment.class).inNamespace(namespace).withName(name).get();
+  }
+
+  public void editDeployment(String name, Consumer<NdifDeployment> change) {
+    client()
+        .resources(NdifDeployment.class)
+        .inNamespace(namespace)
+        .withName(name)
+        .edit(
+            d -> {
+              change.accept(d);
+              return d;
+            });
   }
 }
