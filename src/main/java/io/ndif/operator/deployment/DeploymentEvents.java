@@ -34,6 +34,24 @@ final class DeploymentEvents {
         && (was == null || !Objects.equals(was.getReason(), now.get().getReason()))) {
       events.add(new Event(Type.Warning, now.get().getReason(), now.get().getMessage()));
     }
+    var ready = Conditions.find(after.conditions, DeploymentStatusBuilder.READY);
+    var wasReady =
+        before == null
+            ? null
+            : Conditions.find(before.conditions, DeploymentStatusBuilder.READY).orElse(null);
+    if (ready.isPresent()
+        && FAILURES.contains(ready.get().getReason())
+        && (wasReady == null || !ready.get().getReason().equals(wasReady.getReason()))) {
+      events.add(new Event(Type.Warning, ready.get().getReason(), ready.get().getMessage()));
+    }
+    if (ready.isPresent()
+        && Conditions.TRUE.equals(ready.get().getStatus())
+        && (wasReady == null || !Conditions.TRUE.equals(wasReady.getStatus()))) {
+      events.add(new Event(Type.Normal, "Ready", ready.get().getMessage()));
+    }
     return events;
   }
+
+  private static final java.util.Set<String> FAILURES =
+      java.util.Set.of("DeployFailed", "Unhealthy", "RayServiceApplyFailed");
 }

@@ -22,6 +22,7 @@ public final class DeploymentStatusBuilder {
   public static final String SCHEDULED = "Scheduled";
   public static final String READY = "Ready";
   public static final String DEGRADED = "Degraded";
+  public static final String PROGRESSING = "Progressing";
 
   private final Clock clock;
 
@@ -61,6 +62,7 @@ public final class DeploymentStatusBuilder {
     String ns = deployment.getMetadata().getNamespace();
     if (spec.isolation == Isolation.Dedicated) {
       DedicatedStatus.fill(deployment, rayService, applyError, status, conditions);
+      progressing(conditions);
       status.conditions = conditions.build();
       return status;
     } else if (cluster == null) {
@@ -94,9 +96,38 @@ public final class DeploymentStatusBuilder {
     } else {
       serving(deployment, cluster, status, conditions);
     }
+    progressing(conditions);
     status.conditions = conditions.build();
     return status;
   }
+
+  /**
+   * Progressing: work is under way towards Ready (placement pending on a plan, a deploy running).
+   */
+  static void progressing(Conditions conditions) {
+    var built = conditions.build();
+    var ready = Conditions.find(built, READY);
+    String reason = ready.map(c -> c.getReason()).orElse("Unknown");
+    boolean ongoing =
+        PROGRESSING_REASONS.contains(reason)
+            || Conditions.UNKNOWN.equals(
+                Conditions.find(built, SCHEDULED).map(c -> c.getStatus()).orElse(null));
+    if (Conditions.isTrue(built, READY)) {
+      conditions.set(PROGRESSING, false, "Running", "every desired replica is running");
+    } else if (ongoing) {
+      conditions.set(PROGRESSING, true, reason, ready.map(c -> c.getMessage()).orElse(""));
+    } else {
+      conditions.set(
+          PROGRESSING,
+          false,
+          reason,
+          "nothing is under way: " + ready.map(c -> c.getMessage()).orElse(""));
+    }
+  }
+
+  private static final java.util.Set<String> PROGRESSING_REASONS =
+      java.util.Set.of(
+          "Deploying", "ReplicasStarting", "NotDeployed", "RayServicePending", "Planning");
 
   private static void serving(
       NdifDeployment deployment,

@@ -1,0 +1,135 @@
+package io.ndif.operator.deployment;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.api.NdifDeploymentSpec;
+import io.ndif.operator.observability.Conditions;
+import java.time.Clock;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class DeploymentStatusBuilderTest {
+  private final DeploymentStatusBuilder builder = new DeploymentStatusBuilder(Clock.systemUTC());
+
+  @Test
+  void aMissingClusterIsExplained() {
+    var status = builder.build(deployment(), null);
+    assertThat(Conditions.reason(status.conditions, "Scheduled")).isEqualTo("ClusterNotFound");
+    assertThat(Conditions.reason(status.conditions, "Ready")).isEqualTo("ClusterNotFound");
+    assertThat(Conditions.isTrue(status.conditions, "Progressing")).isFalse();
+  }
+
+  @Test
+  void aClusterThatHasNotPlannedYetIsProgressing() {
+    var status = builder.build(deployment(), cluster(null, null));
+    assertThat(Conditions.reason(status.conditions, "Scheduled")).isEqualTo("Planning");
+    assertThat(Conditions.isTrue(status.conditions, "Progressing")).isTrue();
+  }
+
+  @Test
+  void runningReplicasOnKnownNodesMakeItReady() {
+    var status = builder.build(deployment(), cluster(placement(true), app("RUNNING", "10.0.0.1")));
+    assertThat(status.pool).isEqualTo("a100");
+    assertThat(status.readyReplicas).isEqualTo(1);
+    assertThat(status.placements)
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.pod).isEqualTo("fleet-a100-x");
+              assertThat(p.nodeName).isEqualTo("kwok-a100-0");
+              assertThat(p.state).isEqualTo("RUNNING");
+            });
+    assertThat(status.endpoint).isEqualTo("http://fleet-head-svc.ns.svc:8000/ns/gpt2");
+    assertThat(Conditions.isTrue(status.conditions, "Ready")).isTrue();
+    assertThat(Conditions.isTrue(status.conditions, "Progressing")).isFalse();
+    assertThat(Conditions.isTrue(status.conditions, "Degraded")).isFalse();
+  }
+
+  @Test
+  void aFailedDeployIsDegradedAndAnEvent() {
+    var before = builder.build(deployment(), cluster(placement(true), app("DEPLOYING", null)));
+    assertThat(Conditions.isTrue(before.conditions, "Progressing")).isTrue();
+    var d = deployment();
+    d.setStatus(before);
+    var after = builder.build(d, cluster(placement(true), app("DEPLOY_FAILED", null)));
+    assertThat(Conditions.reason(after.conditions, "Ready")).isEqualTo("DeployFailed");
+    assertThat(Conditions.isTrue(after.conditions, "Degraded")).isTrue();
+    assertThat(DeploymentEvents.between(before, after))
+        .extracting(DeploymentEvents.Event::reason)
+        .containsExactly("DeployFailed");
+  }
+
+  @Test
+  void waitingForCapacityCarriesThePlansReasonToReady() {
+    var status = builder.build(deployment(), cluster(placement(false), null));
+    assertThat(Conditions.reason(status.conditions, "Scheduled")).isEqualTo("InsufficientCapacity");
+    assertThat(Conditions.reason(status.conditions, "Ready")).isEqualTo("InsufficientCapacity");
+    assertThat(Conditions.find(status.conditions, "Ready").get().getMessage())
+        .isEqualTo("needs more");
+  }
+
+  private static NdifDeployment deployment() {
+    var d = new NdifDeployment();
+    d.setMetadata(
+        new ObjectMetaBuilder().withName("gpt2").withNamespace("ns").withGeneration(1L).build());
+    d.setSpec(
+        Serialization.unmarshal(
+            "clusterRef: fleet\nmodel: {repoId: gpt2, sizeBytes: 1Gi}\n",
+            NdifDeploymentSpec.class));
+    return d;
+  }
+
+  private static NdifClusterStatus.DeploymentPlacement placement(boolean admitted) {
+    var p = new NdifClusterStatus.DeploymentPlacement();
+    p.name = "gpt2";
+    p.admitted = admitted;
+    p.pool = "a100";
+    p.gpusPerReplica = 0.02;
+    p.reason = admitted ? "Admitted" : "InsufficientCapacity";
+    p.message = admitted ? "admitted" : "needs more";
+    return p;
+  }
+
+  private static NdifClusterStatus.ServeApplication app(String state, String ip) {
+    var a = new NdifClusterStatus.ServeApplication();
+    a.name = "gpt2";
+    a.status = state;
+    a.route = "/ns/gpt2";
+    if (ip != null) {
+      var r = new NdifClusterStatus.ServeReplica();
+      r.id = "r1";
+      r.state = "RUNNING";
+      r.nodeIp = ip;
+      a.replicas = List.of(r);
+    }
+    return a;
+  }
+
+  private static NdifCluster cluster(
+      NdifClusterStatus.DeploymentPlacement placement, NdifClusterStatus.ServeApplication app) {
+    var c = new NdifCluster();
+    c.setMetadata(new ObjectMetaBuilder().withName("fleet").withNamespace("ns").build());
+    var status = new NdifClusterStatus();
+    status.dashboardUrl = "http://fleet-head-svc.ns.svc:8265";
+    if (placement != null) {
+      status.deployments = List.of(placement);
+    }
+    var node = new NdifClusterStatus.NodeStatus();
+    node.pod = "fleet-a100-x";
+    node.nodeName = "kwok-a100-0";
+    node.podIP = "10.0.0.1";
+    node.pool = "a100";
+    status.nodes = List.of(node);
+    if (app != null) {
+      status.serve = new NdifClusterStatus.ServeStatus();
+      status.serve.applications = List.of(app);
+    }
+    c.setStatus(status);
+    return c;
+  }
+}
