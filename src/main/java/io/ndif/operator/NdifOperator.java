@@ -18,6 +18,7 @@ import io.ndif.operator.deployment.NdifDeploymentReconciler;
 import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.OperatorHttpServer;
+import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.ray.ServeDashboard;
 import java.time.Clock;
 import org.slf4j.Logger;
@@ -31,10 +32,14 @@ public final class NdifOperator implements AutoCloseable {
   private final NodeLookup nodes;
   private final OperatorHttpServer http;
 
-  private NdifOperator(Operator operator, NodeLookup nodes, OperatorHttpServer http) {
+  private final Tracing tracing;
+
+  private NdifOperator(
+      Operator operator, NodeLookup nodes, OperatorHttpServer http, Tracing tracing) {
     this.operator = operator;
     this.nodes = nodes;
     this.http = http;
+    this.tracing = tracing;
   }
 
   /** Port of the metrics and probe server, or -1 when it is off. */
@@ -43,6 +48,11 @@ public final class NdifOperator implements AutoCloseable {
   }
 
   public static NdifOperator start(KubernetesClient client, OperatorSettings settings) {
+    return start(client, settings, Tracing.fromEnvironment(System.getenv()));
+  }
+
+  public static NdifOperator start(
+      KubernetesClient client, OperatorSettings settings, Tracing tracing) {
     var clock = Clock.systemUTC();
     var nodes = new NodeLookup(client);
     var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -70,11 +80,12 @@ public final class NdifOperator implements AutoCloseable {
             new EventRecorder(client),
             clock,
             settings.minimumDeploymentTime(),
-            new ServeDashboard(fleet),
-            fleet),
+            new ServeDashboard(fleet, tracing),
+            fleet,
+            tracing),
         o -> watch(o, settings));
     operator.register(
-        new NdifDeploymentReconciler(clock, new EventRecorder(client), fleet),
+        new NdifDeploymentReconciler(clock, new EventRecorder(client), fleet, tracing),
         o -> watch(o, settings));
     operator.start();
     log.info(
@@ -95,7 +106,7 @@ public final class NdifOperator implements AutoCloseable {
             "cannot serve metrics on " + settings.metricsHost() + ":" + settings.metricsPort(), e);
       }
     }
-    return new NdifOperator(operator, nodes, http);
+    return new NdifOperator(operator, nodes, http, tracing);
   }
 
   private static void watch(ControllerConfigurationOverrider<?> o, OperatorSettings settings) {
@@ -111,6 +122,7 @@ public final class NdifOperator implements AutoCloseable {
     }
     operator.stop();
     nodes.close();
+    tracing.close();
   }
 
   public static void main(String[] args) {

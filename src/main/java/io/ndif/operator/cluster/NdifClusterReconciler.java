@@ -23,6 +23,7 @@ import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.StatusComparison;
+import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.placement.Planner;
 import io.ndif.operator.ray.ServeConfigs;
 import io.ndif.operator.ray.ServeDashboard;
@@ -59,6 +60,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   private final ClusterPlanning planning;
   private final ServeSync serveSync;
   private final FleetMetrics metrics;
+  private final Tracing tracing;
   private final Clock clock;
   public static final String SERVE = "ServeConfigApplied";
 
@@ -68,9 +70,11 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       Clock clock,
       Duration minimumDeploymentTime,
       ServeDashboard dashboard,
-      FleetMetrics metrics) {
+      FleetMetrics metrics,
+      Tracing tracing) {
     this.serveSync = new ServeSync(dashboard);
     this.metrics = metrics;
+    this.tracing = tracing;
     this.nodes = nodes;
     this.events = events;
     this.clock = clock;
@@ -109,6 +113,10 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
 
   @Override
   public UpdateControl<NdifCluster> reconcile(NdifCluster cluster, Context<NdifCluster> context) {
+    return tracing.reconcile("ndifcluster", cluster, () -> traced(cluster, context));
+  }
+
+  private UpdateControl<NdifCluster> traced(NdifCluster cluster, Context<NdifCluster> context) {
     var plan =
         planning.plan(
             cluster, context.getSecondaryResources(NdifDeployment.class), clock.instant());
@@ -147,8 +155,11 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     if (changed) {
       // Patched and cached at once, so that the next reconcile reads this status (the applied
       // Serve config hash above all), never a stale one from the informer.
-      PrimaryUpdateAndCacheUtils.ssaPatchStatusAndCacheResource(
-          cluster, statusOnly(cluster, status), context);
+      tracing.child(
+          "status.patch",
+          () ->
+              PrimaryUpdateAndCacheUtils.ssaPatchStatusAndCacheResource(
+                  cluster, statusOnly(cluster, status), context));
     }
     UpdateControl<NdifCluster> control = UpdateControl.noUpdate();
     if (applyError != null) {

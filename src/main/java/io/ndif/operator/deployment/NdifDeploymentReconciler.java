@@ -22,6 +22,7 @@ import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.StatusComparison;
+import io.ndif.operator.observability.Tracing;
 import java.time.Clock;
 import java.util.List;
 import java.util.Set;
@@ -46,10 +47,14 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
 
   private final FleetMetrics metrics;
 
-  public NdifDeploymentReconciler(Clock clock, EventRecorder events, FleetMetrics metrics) {
+  private final Tracing tracing;
+
+  public NdifDeploymentReconciler(
+      Clock clock, EventRecorder events, FleetMetrics metrics, Tracing tracing) {
     this.statusBuilder = new DeploymentStatusBuilder(clock);
     this.events = events;
     this.metrics = metrics;
+    this.tracing = tracing;
   }
 
   @Override
@@ -78,6 +83,11 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
 
   @Override
   public UpdateControl<NdifDeployment> reconcile(
+      NdifDeployment deployment, Context<NdifDeployment> context) {
+    return tracing.reconcile("ndifdeployment", deployment, () -> traced(deployment, context));
+  }
+
+  private UpdateControl<NdifDeployment> traced(
       NdifDeployment deployment, Context<NdifDeployment> context) {
     var cluster = context.getSecondaryResource(NdifCluster.class).orElse(null);
     var rayService = context.getSecondaryResource(GenericKubernetesResource.class).orElse(null);
@@ -109,8 +119,11 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
         Conditions.reason(status.conditions, DeploymentStatusBuilder.SCHEDULED),
         changed ? "patched" : "unchanged");
     if (changed) {
-      PrimaryUpdateAndCacheUtils.ssaPatchStatusAndCacheResource(
-          deployment, statusOnly(deployment, status), context);
+      tracing.child(
+          "status.patch",
+          () ->
+              PrimaryUpdateAndCacheUtils.ssaPatchStatusAndCacheResource(
+                  deployment, statusOnly(deployment, status), context));
     }
     return UpdateControl.noUpdate();
   }

@@ -19,9 +19,13 @@ public class ServeDashboard {
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private final io.ndif.operator.observability.FleetMetrics metrics;
+  private final io.ndif.operator.observability.Tracing tracing;
 
-  public ServeDashboard(io.ndif.operator.observability.FleetMetrics metrics) {
+  public ServeDashboard(
+      io.ndif.operator.observability.FleetMetrics metrics,
+      io.ndif.operator.observability.Tracing tracing) {
     this.metrics = metrics;
+    this.tracing = tracing;
   }
 
   /** A failed call, with a message fit for a condition. */
@@ -94,7 +98,8 @@ public class ServeDashboard {
     boolean ok = false;
     var built = request.timeout(Duration.ofSeconds(10)).build();
     try {
-      String body = exchange(baseUrl, built);
+      String body =
+          tracing.child("ray.dashboard " + built.method(), () -> exchange(baseUrl, built));
       ok = true;
       return body;
     } finally {
