@@ -17,6 +17,7 @@ import io.ndif.operator.cluster.NodeLookup;
 import io.ndif.operator.deployment.NdifDeploymentReconciler;
 import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.FleetMetrics;
+import io.ndif.operator.observability.LogSetup;
 import io.ndif.operator.observability.OperatorHttpServer;
 import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.ray.ServeDashboard;
@@ -126,6 +127,7 @@ public final class NdifOperator implements AutoCloseable {
   }
 
   public static void main(String[] args) {
+    LogSetup.configure(System.getenv());
     OperatorSettings settings;
     try {
       settings = OperatorSettings.from(args, System.getenv());

@@ -82,7 +82,12 @@ public class Tracing implements AutoCloseable {
                     ? 0L
                     : resource.getMetadata().getGeneration())
             .startSpan();
-    try (Scope ignored = span.makeCurrent()) {
+    String reconcileId =
+        span.getSpanContext().isValid()
+            ? span.getSpanContext().getSpanId()
+            : java.util.UUID.randomUUID().toString().substring(0, 16);
+    try (Scope ignored = span.makeCurrent();
+        var mdc = new MdcFields(resource, reconcileId)) {
       return work.get();
     } catch (RuntimeException e) {
       span.recordException(e);
@@ -104,6 +109,22 @@ public class Tracing implements AutoCloseable {
       throw e;
     } finally {
       span.end();
+    }
+  }
+
+  /** The log fields of one reconcile: resource, namespace, reconcileId. */
+  private static final class MdcFields implements AutoCloseable {
+    MdcFields(HasMetadata resource, String reconcileId) {
+      org.slf4j.MDC.put("resource", resource.getKind() + "/" + resource.getMetadata().getName());
+      org.slf4j.MDC.put("namespace", resource.getMetadata().getNamespace());
+      org.slf4j.MDC.put("reconcileId", reconcileId);
+    }
+
+    @Override
+    public void close() {
+      org.slf4j.MDC.remove("resource");
+      org.slf4j.MDC.remove("namespace");
+      org.slf4j.MDC.remove("reconcileId");
     }
   }
 
