@@ -72,7 +72,9 @@ public final class NdifOperator implements AutoCloseable {
               if (settings.leaderElectionNamespace() != null) {
                 o.withLeaderElectionConfiguration(
                     new LeaderElectionConfiguration(
-                        OperatorSettings.LEASE_NAME, settings.leaderElectionNamespace()));
+                        OperatorSettings.LEASE_NAME,
+                        settings.leaderElectionNamespace(),
+                        identity()));
               }
             });
     operator.register(
@@ -108,6 +110,16 @@ public final class NdifOperator implements AutoCloseable {
       }
     }
     return new NdifOperator(operator, nodes, http, tracing);
+  }
+
+  /** The pod's name in a cluster; elsewhere host and process, so two processes never share one. */
+  private static String identity() {
+    String pod = System.getenv("POD_NAME");
+    if (pod != null && !pod.isBlank()) {
+      return pod;
+    }
+    String host = System.getenv().getOrDefault("HOSTNAME", "localhost");
+    return host + "-" + ProcessHandle.current().pid();
   }
 
   private static void watch(ControllerConfigurationOverrider<?> o, OperatorSettings settings) {
