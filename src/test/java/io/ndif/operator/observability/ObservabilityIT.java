@@ -89,6 +89,56 @@ class ObservabilityIT {
             });
   }
 
+  @Test
+  void everyMetricTheGrafanaDashboardQueriesIsExposed() throws Exception {
+    String dashboard =
+        java.nio.file.Files.readString(
+            cluster
+                .cluster()
+                .projectDir()
+                .resolve("helm/ndif-operator/dashboards/ndif-operator.json"));
+    var queried = new java.util.TreeSet<String>();
+    var names = Pattern.compile("\\b(ndif_[a-z_]+|operator_sdk_[a-z_]+)\\b").matcher(dashboard);
+    while (names.find()) {
+      queried.add(names.group(1));
+    }
+    assertThat(queried).contains("ndif_pool_gpus_ready", "ndif_deployments");
+    // Every series appears once a deployment is served: reconciles, dashboard calls, states.
+    try (var dashboardServer = new io.ndif.operator.testing.FakeRayDashboard()) {
+      String yaml =
+          """
+          apiVersion: ndif.io/v1alpha1
+          kind: NdifCluster
+          metadata: {name: served}
+          spec:
+            external: {dashboardUrl: "%s"}
+            pools:
+            - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1}
+          """
+              .formatted(dashboardServer.url());
+      cluster
+          .client()
+          .resource(Serialization.unmarshal(yaml, NdifCluster.class))
+          .inNamespace(cluster.namespace())
+          .create();
+      cluster.createDeployment("gpt2", "served", "model: {repoId: gpt2, sizeBytes: 1Gi}");
+      assertAllExposed(queried);
+    }
+  }
+
+  private static void assertAllExposed(java.util.Set<String> queried) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var exposed = new java.util.HashSet<String>();
+              parse(get("/metrics").body())
+                  .keySet()
+                  .forEach(k -> exposed.add(k.replaceAll("\\{.*", "")));
+              assertThat(exposed).containsAll(queried);
+            });
+  }
+
   /**
    * Prometheus text format: `name{labels} value [timestamp]` per sample, `#` lines are metadata.
    */
