@@ -15,7 +15,7 @@ kubectl=("$NDIF_BIN_DIR/kubectl")
 echo "run-local: building the operator"
 mvn -B -q -DskipTests package
 "${kubectl[@]}" apply --server-side -f crds/
-java -jar target/ndif-operator.jar >"$STATE/logs/ndif-operator.log" 2>&1 &
+DASHBOARD_ACCESS=proxy PROMETHEUS_PORT=${PROMETHEUS_PORT:-0} METRICS_HOST=127.0.0.1 java -jar target/ndif-operator.jar >"$STATE/logs/ndif-operator.log" 2>&1 &
 echo $! >"$STATE/ndif-operator.pid"
 echo "run-local: operator started (pid $(cat "$STATE/ndif-operator.pid"), log $STATE/logs/ndif-operator.log)"
 

@@ -43,4 +43,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if eq .Values.operator.dashboardAccess "proxy" }}
+- apiGroups: [""]
+  resources: ["services/proxy"]
+  verbs: ["get", "update"]
+{{- end }}
 {{- end -}}

@@ -83,9 +83,10 @@ public final class NdifOperator implements AutoCloseable {
             new EventRecorder(client),
             clock,
             settings.minimumDeploymentTime(),
-            new ServeDashboard(fleet, tracing),
+            new ServeDashboard(fleet, tracing, client),
             fleet,
-            tracing),
+            tracing,
+            settings.dashboardAccess()),
         o -> watch(o, settings));
     operator.register(
         new NdifDeploymentReconciler(clock, new EventRecorder(client), fleet, tracing),

@@ -16,6 +16,7 @@ import java.util.stream.Collectors;
  * @param metricsHost address the metrics and probe server binds
  * @param metricsPort its port; 0 picks a free one, -1 turns it off
  * @param leaderElectionNamespace namespace of the leader election lease, or null for none
+ * @param dashboardAccess how managed clusters' Ray dashboards are reached
  */
 public record OperatorSettings(
     Set<String> watchNamespaces,
@@ -23,7 +24,15 @@ public record OperatorSettings(
     Duration minimumDeploymentTime,
     String metricsHost,
     int metricsPort,
-    String leaderElectionNamespace) {
+    String leaderElectionNamespace,
+    DashboardAccess dashboardAccess) {
+
+  /** SERVICE: the head Service's in-cluster name; PROXY: the API server's service proxy. */
+  public enum DashboardAccess {
+    SERVICE,
+    PROXY
+  }
+
   public static final String LEASE_NAME = "ndif-operator-leader";
   public static final Duration DEFAULT_MINIMUM_DEPLOYMENT_TIME = Duration.ofHours(1);
 
@@ -34,7 +43,14 @@ public record OperatorSettings(
   /** Settings for an operator embedded in tests: no metrics server. */
   public OperatorSettings(
       Set<String> watchNamespaces, int reconcileThreads, Duration minimumDeploymentTime) {
-    this(watchNamespaces, reconcileThreads, minimumDeploymentTime, "127.0.0.1", -1, null);
+    this(
+        watchNamespaces,
+        reconcileThreads,
+        minimumDeploymentTime,
+        "127.0.0.1",
+        -1,
+        null,
+        DashboardAccess.SERVICE);
   }
 
   public static OperatorSettings from(String[] args, Map<String, String> env) {
@@ -57,6 +73,14 @@ public record OperatorSettings(
     int metricsPort =
         number(value(args, env, "metrics-port", "PROMETHEUS_PORT", "8080"), "metrics-port", -1);
     String metricsHost = value(args, env, "metrics-host", "METRICS_HOST", "0.0.0.0");
+    String access = value(args, env, "dashboard-access", "DASHBOARD_ACCESS", "service").trim();
+    DashboardAccess dashboardAccess;
+    try {
+      dashboardAccess = DashboardAccess.valueOf(access.toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "dashboard-access must be service or proxy, got " + access);
+    }
     String leaseNamespace =
         value(args, env, "leader-election-namespace", "LEADER_ELECTION_NAMESPACE", "").trim();
     return new OperatorSettings(
@@ -68,7 +92,8 @@ public record OperatorSettings(
         Duration.ofSeconds(minimumSeconds),
         metricsHost,
         metricsPort,
-        leaseNamespace.isEmpty() ? null : leaseNamespace);
+        leaseNamespace.isEmpty() ? null : leaseNamespace,
+        dashboardAccess);
   }
 
   private static int number(String text, String name, int min) {

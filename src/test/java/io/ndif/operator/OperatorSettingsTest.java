@@ -29,6 +29,19 @@ class OperatorSettingsTest {
   }
 
   @Test
+  void dashboardAccessIsServiceOrProxy() {
+    assertThat(OperatorSettings.from(new String[0], Map.of()).dashboardAccess())
+        .isEqualTo(OperatorSettings.DashboardAccess.SERVICE);
+    assertThat(
+            OperatorSettings.from(new String[] {"--dashboard-access=proxy"}, Map.of())
+                .dashboardAccess())
+        .isEqualTo(OperatorSettings.DashboardAccess.PROXY);
+    assertThatThrownBy(
+            () -> OperatorSettings.from(new String[0], Map.of("DASHBOARD_ACCESS", "tunnel")))
+        .hasMessage("dashboard-access must be service or proxy, got tunnel");
+  }
+
+  @Test
   void badNumbersAreClearErrors() {
     assertThatThrownBy(
             () -> OperatorSettings.from(new String[] {"--reconcile-threads=many"}, Map.of()))

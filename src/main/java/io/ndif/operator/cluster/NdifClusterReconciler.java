@@ -15,6 +15,7 @@ import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
@@ -25,6 +26,7 @@ import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.StatusComparison;
 import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.placement.Planner;
+import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.ray.ServeConfigs;
 import io.ndif.operator.ray.ServeDashboard;
 import java.time.Clock;
@@ -61,6 +63,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   private final ServeSync serveSync;
   private final FleetMetrics metrics;
   private final Tracing tracing;
+  private final OperatorSettings.DashboardAccess dashboardAccess;
   private final Clock clock;
   public static final String SERVE = "ServeConfigApplied";
 
@@ -71,7 +74,9 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       Duration minimumDeploymentTime,
       ServeDashboard dashboard,
       FleetMetrics metrics,
-      Tracing tracing) {
+      Tracing tracing,
+      OperatorSettings.DashboardAccess dashboardAccess) {
+    this.dashboardAccess = dashboardAccess;
     this.serveSync = new ServeSync(dashboard);
     this.metrics = metrics;
     this.tracing = tracing;
@@ -205,7 +210,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     if (!reachable) {
       conditions.set(SERVE, Conditions.UNKNOWN, "WaitingForHead", "the Ray head is not ready");
     } else {
-      var result = serveSync.sync(status.dashboardUrl, admitted, previous);
+      var result = serveSync.sync(callUrl(cluster, status, context), admitted, previous);
       status.serve = result.serve();
       if (result.error() != null) {
         conditions.set(SERVE, false, "DashboardUnreachable", result.error());
@@ -224,6 +229,19 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     status.conditions = conditions.build();
     ReplicaNodes.assign(status);
     return poll;
+  }
+
+  /** Where the dashboard is called: as shown in status, or through the API server's proxy. */
+  private String callUrl(
+      NdifCluster cluster, NdifClusterStatus status, Context<NdifCluster> context) {
+    if (cluster.getSpec().usesExternalCluster()
+        || dashboardAccess == OperatorSettings.DashboardAccess.SERVICE) {
+      return status.dashboardUrl;
+    }
+    return ServeDashboard.proxyUrl(
+        context.getClient().getConfiguration().getMasterUrl(),
+        cluster.getMetadata().getNamespace(),
+        KubeRay.headServiceName(cluster.getMetadata().getName()));
   }
 
   private static Map<String, Integer> plannedNodes(ClusterPlanning.Result plan) {

@@ -12,6 +12,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /** The two calls of Ray's dashboard REST API the operator makes: read and replace Serve apps. */
 public class ServeDashboard {
@@ -21,11 +24,37 @@ public class ServeDashboard {
   private final io.ndif.operator.observability.FleetMetrics metrics;
   private final io.ndif.operator.observability.Tracing tracing;
 
+  private final io.fabric8.kubernetes.client.KubernetesClient kubernetes;
+
   public ServeDashboard(
       io.ndif.operator.observability.FleetMetrics metrics,
       io.ndif.operator.observability.Tracing tracing) {
+    this(metrics, tracing, null);
+  }
+
+  /**
+   * @param kubernetes when set, URLs on its API server (the service proxy) are called through its
+   *     authenticated HTTP client
+   */
+  public ServeDashboard(
+      io.ndif.operator.observability.FleetMetrics metrics,
+      io.ndif.operator.observability.Tracing tracing,
+      io.fabric8.kubernetes.client.KubernetesClient kubernetes) {
     this.metrics = metrics;
     this.tracing = tracing;
+    this.kubernetes = kubernetes;
+  }
+
+  /** The API server's service proxy to a cluster's dashboard (operator outside the cluster). */
+  public static String proxyUrl(String masterUrl, String namespace, String service) {
+    return masterUrl.replaceAll("/+$", "")
+        + "/api/v1/namespaces/"
+        + namespace
+        + "/services/"
+        + service
+        + ":"
+        + KubeRay.DASHBOARD_PORT
+        + "/proxy";
   }
 
   /** A failed call, with a message fit for a condition. */
@@ -42,7 +71,7 @@ public class ServeDashboard {
 
   /** GET: every application Ray knows, by name. */
   public Map<String, Application> applications(String baseUrl) throws DashboardException {
-    String body = send(baseUrl, HttpRequest.newBuilder(uri(baseUrl)).GET());
+    String body = send(baseUrl, "GET", null);
     JsonNode root;
     try {
       root = Serialization.jsonMapper().readTree(body);
@@ -82,44 +111,48 @@ public class ServeDashboard {
 
   /** PUT: replaces the whole multi-application config. */
   public void apply(String baseUrl, Map<String, Object> config) throws DashboardException {
-    send(
-        baseUrl,
-        HttpRequest.newBuilder(uri(baseUrl))
-            .header("Content-Type", "application/json")
-            .PUT(HttpRequest.BodyPublishers.ofString(Serialization.asJson(config))));
+    send(baseUrl, "PUT", Serialization.asJson(config));
   }
 
   private static URI uri(String baseUrl) {
     return URI.create(baseUrl.replaceAll("/+$", "") + PATH);
   }
 
-  private String send(String baseUrl, HttpRequest.Builder request) throws DashboardException {
+  private String send(String baseUrl, String method, String json) throws DashboardException {
     long start = System.nanoTime();
     boolean ok = false;
-    var built = request.timeout(Duration.ofSeconds(10)).build();
     try {
       String body =
-          tracing.child("ray.dashboard " + built.method(), () -> exchange(baseUrl, built));
+          tracing.child(
+              "ray.dashboard " + method,
+              () ->
+                  viaApiServer(baseUrl)
+                      ? throughApiServer(baseUrl, method, json)
+                      : direct(baseUrl, method, json));
       ok = true;
       return body;
     } finally {
-      metrics.dashboardCall(built.method(), ok, Duration.ofNanos(System.nanoTime() - start));
+      metrics.dashboardCall(method, ok, Duration.ofNanos(System.nanoTime() - start));
     }
   }
 
-  private String exchange(String baseUrl, HttpRequest request) throws DashboardException {
+  private boolean viaApiServer(String baseUrl) {
+    return kubernetes != null
+        && baseUrl.startsWith(kubernetes.getConfiguration().getMasterUrl().replaceAll("/+$", ""));
+  }
+
+  private String direct(String baseUrl, String method, String json) throws DashboardException {
+    var request = HttpRequest.newBuilder(uri(baseUrl)).timeout(Duration.ofSeconds(10));
+    if (json == null) {
+      request.method(method, HttpRequest.BodyPublishers.noBody());
+    } else {
+      request
+          .header("Content-Type", "application/json")
+          .method(method, HttpRequest.BodyPublishers.ofString(json));
+    }
     try {
-      var response = http.send(request, HttpResponse.BodyHandlers.ofString());
-      if (response.statusCode() / 100 != 2) {
-        String body = response.body() == null ? "" : response.body().strip();
-        throw new DashboardException(
-            "the Ray dashboard at "
-                + baseUrl
-                + " answered "
-                + response.statusCode()
-                + (body.isEmpty() ? "" : ": " + body.substring(0, Math.min(300, body.length()))));
-      }
-      return response.body();
+      var response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+      return checked(baseUrl, response.statusCode(), response.body());
     } catch (IOException e) {
       throw new DashboardException(
           "the Ray dashboard at "
@@ -131,6 +164,39 @@ public class ServeDashboard {
       Thread.currentThread().interrupt();
       throw new DashboardException("interrupted calling the Ray dashboard at " + baseUrl);
     }
+  }
+
+  /** Through the API server's service proxy, with the operator's own credentials. */
+  private String throughApiServer(String baseUrl, String method, String json)
+      throws DashboardException {
+    var client = kubernetes.getHttpClient();
+    var request = client.newHttpRequestBuilder().uri(uri(baseUrl)).timeout(10, TimeUnit.SECONDS);
+    if (json != null) {
+      request.method(method, "application/json", json);
+    }
+    try {
+      var response = client.sendAsync(request.build(), String.class).get(15, TimeUnit.SECONDS);
+      return checked(baseUrl, response.code(), response.body());
+    } catch (ExecutionException | TimeoutException e) {
+      throw new DashboardException(
+          "the Ray dashboard behind the API server proxy " + baseUrl + " does not answer: " + e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DashboardException("interrupted calling the Ray dashboard at " + baseUrl);
+    }
+  }
+
+  private static String checked(String baseUrl, int code, String body) throws DashboardException {
+    if (code / 100 != 2) {
+      String text = body == null ? "" : body.strip();
+      throw new DashboardException(
+          "the Ray dashboard at "
+              + baseUrl
+              + " answered "
+              + code
+              + (text.isEmpty() ? "" : ": " + text.substring(0, Math.min(300, text.length()))));
+    }
+    return body;
   }
 
   private static String text(JsonNode node, String field) {

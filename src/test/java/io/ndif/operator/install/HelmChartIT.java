@@ -100,6 +100,8 @@ class HelmChartIT {
     assertThat(canI(sa, "watch", "pods")).isEqualTo("yes");
     assertThat(canI(sa, "patch", "ndifclusters.ndif.io", "--subresource=status")).isEqualTo("yes");
     assertThat(canI(sa, "create", "rayclusters.ray.io")).isEqualTo("yes");
+    // The service proxy is granted only in proxy access mode.
+    assertThat(canI(sa, "get", "services", "--subresource=proxy")).isEqualTo("no");
   }
 
   @Test

@@ -38,7 +38,13 @@ class ObservabilityIT {
         NdifOperator.start(
             cluster.client(),
             new OperatorSettings(
-                Set.of(cluster.namespace()), 2, Duration.ofHours(1), "127.0.0.1", 0, null));
+                Set.of(cluster.namespace()),
+                2,
+                Duration.ofHours(1),
+                "127.0.0.1",
+                0,
+                null,
+                OperatorSettings.DashboardAccess.SERVICE));
   }
 
   @AfterAll
