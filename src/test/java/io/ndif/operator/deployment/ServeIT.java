@@ -3,7 +3,6 @@ package io.ndif.operator.deployment;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
@@ -38,22 +37,7 @@ class ServeIT {
     operator =
         NdifOperator.start(
             cluster.client(), new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
-    String yaml =
-        """
-        apiVersion: ndif.io/v1alpha1
-        kind: NdifCluster
-        metadata: {name: compose}
-        spec:
-          external: {dashboardUrl: "%s"}
-          pools:
-          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 2}
-        """
-            .formatted(dashboard.url());
-    cluster
-        .client()
-        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
-        .inNamespace(cluster.namespace())
-        .create();
+    cluster.createExternalCluster("compose", dashboard.url(), 2);
   }
 
   @AfterAll

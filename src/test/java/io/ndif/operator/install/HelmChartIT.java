@@ -9,7 +9,6 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
-import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.testing.FakeRayDashboard;
@@ -121,23 +120,7 @@ class HelmChartIT {
               asServiceAccount,
               new OperatorSettings(Set.of(cluster.namespace()), 2, Duration.ZERO));
       try {
-        String yaml =
-            """
-            apiVersion: ndif.io/v1alpha1
-            kind: NdifCluster
-            metadata: {name: rbac}
-            spec:
-              external: {dashboardUrl: "%s"}
-              pools:
-              - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1}
-            ---
-            """
-                .formatted(dashboard.url());
-        cluster
-            .client()
-            .resource(Serialization.unmarshal(yaml, NdifCluster.class))
-            .inNamespace(cluster.namespace())
-            .create();
+        cluster.createExternalCluster("rbac", dashboard.url(), 1);
         var deployment =
             Serialization.unmarshal(
                 "apiVersion: ndif.io/v1alpha1\nkind: NdifDeployment\nmetadata: {name: gpt2}\nspec:\n  clusterRef: rbac\n  model: {repoId: openai-community/gpt2, sizeBytes: 1Gi}\n",

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.testing.LocalClusterExtension;
@@ -97,22 +96,7 @@ class LeaderElectionIT {
   }
 
   private static void create(String name) {
-    String yaml =
-        """
-        apiVersion: ndif.io/v1alpha1
-        kind: NdifCluster
-        metadata: {name: %s}
-        spec:
-          external: {dashboardUrl: "http://127.0.0.1:9"}
-          pools:
-          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1}
-        """
-            .formatted(name);
-    cluster
-        .client()
-        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
-        .inNamespace(cluster.namespace())
-        .create();
+    cluster.createExternalCluster(name, "http://127.0.0.1:9", 1);
   }
 
   private static boolean ready(String name) {

@@ -3,10 +3,8 @@ package io.ndif.operator.observability;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
-import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.OperatorCrds;
 import java.net.URI;
@@ -64,21 +62,7 @@ class ObservabilityIT {
 
   @Test
   void metricsCarryGpusPerPoolAndReconcilesAndTheJvm() throws Exception {
-    String yaml =
-        """
-        apiVersion: ndif.io/v1alpha1
-        kind: NdifCluster
-        metadata: {name: metered}
-        spec:
-          external: {dashboardUrl: "http://127.0.0.1:9"}
-          pools:
-          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 2}
-        """;
-    cluster
-        .client()
-        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
-        .inNamespace(cluster.namespace())
-        .create();
+    cluster.createExternalCluster("metered", "http://127.0.0.1:9", 2);
     await()
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
@@ -111,22 +95,7 @@ class ObservabilityIT {
     assertThat(queried).contains("ndif_pool_gpus_ready", "ndif_deployments");
     // Every series appears once a deployment is served: reconciles, dashboard calls, states.
     try (var dashboardServer = new io.ndif.operator.testing.FakeRayDashboard()) {
-      String yaml =
-          """
-          apiVersion: ndif.io/v1alpha1
-          kind: NdifCluster
-          metadata: {name: served}
-          spec:
-            external: {dashboardUrl: "%s"}
-            pools:
-            - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1}
-          """
-              .formatted(dashboardServer.url());
-      cluster
-          .client()
-          .resource(Serialization.unmarshal(yaml, NdifCluster.class))
-          .inNamespace(cluster.namespace())
-          .create();
+      cluster.createExternalCluster("served", dashboardServer.url(), 1);
       cluster.createDeployment("gpt2", "served", "model: {repoId: gpt2, sizeBytes: 1Gi}");
       assertAllExposed(queried);
     }

@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.sun.net.httpserver.HttpServer;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
-import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.OperatorCrds;
 import java.io.ByteArrayOutputStream;
@@ -50,21 +48,7 @@ class TracesIT {
         NdifOperator.start(
             cluster.client(), new OperatorSettings(Set.of(cluster.namespace()), 2), tracing);
     try {
-      String yaml =
-          """
-          apiVersion: ndif.io/v1alpha1
-          kind: NdifCluster
-          metadata: {name: traced}
-          spec:
-            external: {dashboardUrl: "http://127.0.0.1:9"}
-            pools:
-            - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1}
-          """;
-      cluster
-          .client()
-          .resource(Serialization.unmarshal(yaml, NdifCluster.class))
-          .inNamespace(cluster.namespace())
-          .create();
+      cluster.createExternalCluster("traced", "http://127.0.0.1:9", 1);
       // OTLP is protobuf; its strings (span names, attribute values) appear verbatim in the bytes.
       await()
           .atMost(Duration.ofSeconds(60))

@@ -3,6 +3,7 @@ package io.ndif.operator.testing;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
 import java.util.Locale;
 import java.util.UUID;
@@ -65,6 +66,28 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
 
   public String namespace() {
     return namespace;
+  }
+
+  /**
+   * Creates an NdifCluster that adopts the Ray cluster at {@code dashboardUrl}, with one pool of
+   * {@code nodes} x 8 A100 80Gi GPUs for accounting.
+   */
+  public void createExternalCluster(String name, String dashboardUrl, int nodes) {
+    String yaml =
+        """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifCluster
+        metadata: {name: %s}
+        spec:
+          external: {dashboardUrl: "%s"}
+          pools:
+          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: %d}
+        """
+            .formatted(name, dashboardUrl, nodes);
+    client()
+        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
+        .inNamespace(namespace)
+        .create();
   }
 
   /** Creates an NdifDeployment on {@code clusterRef} from YAML lines of its spec. */
