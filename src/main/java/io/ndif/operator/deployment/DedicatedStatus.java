@@ -5,10 +5,14 @@ import static io.ndif.operator.deployment.DeploymentStatusBuilder.READY;
 import static io.ndif.operator.deployment.DeploymentStatusBuilder.SCHEDULED;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentStatus;
 import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.ray.ServeConfigs;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 
 /** A Dedicated deployment's status, read from its RayService. */
@@ -19,6 +23,7 @@ final class DedicatedStatus {
       NdifDeployment d,
       GenericKubernetesResource rayService,
       String applyError,
+      List<Pod> pods,
       NdifDeploymentStatus status,
       Conditions conditions) {
     var pool = d.getSpec().dedicated.pool;
@@ -63,6 +68,7 @@ final class DedicatedStatus {
       conditions.set(DEGRADED, false, "RayServicePending", "creating the RayService");
       return;
     }
+    placements(pods, status);
     status.endpoint =
         "http://"
             + status.rayServiceName
@@ -108,6 +114,35 @@ final class DedicatedStatus {
               : String.valueOf(ready.get("message"));
       conditions.set(READY, false, reason, message);
       conditions.set(DEGRADED, false, "Deploying", "the RayService is starting");
+    }
+  }
+
+  /**
+   * One placement per worker pod of the RayService: its node and readiness. Ray's own replica ids
+   * need the dashboard, which KubeRay alone talks to for a RayService.
+   */
+  private static void placements(List<Pod> pods, NdifDeploymentStatus status) {
+    for (Pod pod :
+        pods.stream().sorted(Comparator.comparing(p -> p.getMetadata().getName())).toList()) {
+      if (!KubeRay.NODE_TYPE_WORKER.equals(
+              pod.getMetadata().getLabels().get(KubeRay.LABEL_NODE_TYPE))
+          || pod.getMetadata().getDeletionTimestamp() != null) {
+        continue;
+      }
+      boolean podReady =
+          pod.getStatus() != null
+              && pod.getStatus().getConditions() != null
+              && pod.getStatus().getConditions().stream()
+                  .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+      var placement = new NdifDeploymentStatus.Placement();
+      placement.pod = pod.getMetadata().getName();
+      placement.nodeName = pod.getSpec().getNodeName();
+      placement.pool = status.pool;
+      placement.state =
+          podReady
+              ? "PodReady"
+              : (pod.getStatus() == null ? "Pending" : pod.getStatus().getPhase());
+      status.placements.add(placement);
     }
   }
 

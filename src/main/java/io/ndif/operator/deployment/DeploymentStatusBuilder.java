@@ -1,6 +1,7 @@
 package io.ndif.operator.deployment;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement;
 import io.ndif.operator.api.NdifClusterStatus.NodeStatus;
@@ -12,6 +13,7 @@ import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.placement.Decision;
 import java.time.Clock;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -34,18 +36,20 @@ public final class DeploymentStatusBuilder {
    * @param cluster the referenced NdifCluster, or null when it does not exist
    */
   public NdifDeploymentStatus build(NdifDeployment deployment, NdifCluster cluster) {
-    return build(deployment, cluster, null, null);
+    return build(deployment, cluster, null, null, List.of());
   }
 
   /**
    * @param rayService the RayService of a Dedicated deployment, or null
    * @param applyError why the RayService could not be applied, or null
+   * @param dedicatedPods the worker pods of a Dedicated deployment's RayService
    */
   public NdifDeploymentStatus build(
       NdifDeployment deployment,
       NdifCluster cluster,
       GenericKubernetesResource rayService,
-      String applyError) {
+      String applyError,
+      List<Pod> dedicatedPods) {
     var spec = deployment.getSpec();
     var previous = deployment.getStatus();
     var status = new NdifDeploymentStatus();
@@ -61,7 +65,7 @@ public final class DeploymentStatusBuilder {
             clock);
     String ns = deployment.getMetadata().getNamespace();
     if (spec.isolation == Isolation.Dedicated) {
-      DedicatedStatus.fill(deployment, rayService, applyError, status, conditions);
+      DedicatedStatus.fill(deployment, rayService, applyError, dedicatedPods, status, conditions);
       progressing(conditions);
       status.conditions = conditions.build();
       return status;

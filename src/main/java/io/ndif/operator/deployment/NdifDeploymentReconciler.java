@@ -2,6 +2,7 @@ package io.ndif.operator.deployment;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -78,7 +79,20 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
                         .map(ResourceID::fromResource)
                         .collect(Collectors.toSet()))
             .build();
-    return List.of(new InformerEventSource<>(clusters, context));
+    // The pods of Dedicated deployments' RayServices, labelled with their deployment.
+    var pods =
+        InformerEventSourceConfiguration.from(Pod.class, NdifDeployment.class)
+            .withName("dedicated-pods")
+            .withLabelSelector(Constants.LABEL_DEPLOYMENT)
+            .withSecondaryToPrimaryMapper(
+                pod ->
+                    Set.of(
+                        new ResourceID(
+                            pod.getMetadata().getLabels().get(Constants.LABEL_DEPLOYMENT),
+                            pod.getMetadata().getNamespace())))
+            .build();
+    return List.of(
+        new InformerEventSource<>(clusters, context), new InformerEventSource<>(pods, context));
   }
 
   @Override
@@ -99,7 +113,9 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
             .map(e -> "the RayService could not be applied: " + e.getMessage())
             .orElse(null);
     var previous = deployment.getStatus();
-    NdifDeploymentStatus status = statusBuilder.build(deployment, cluster, rayService, applyError);
+    var pods = List.copyOf(context.getSecondaryResources(Pod.class));
+    NdifDeploymentStatus status =
+        statusBuilder.build(deployment, cluster, rayService, applyError, pods);
     boolean changed = !StatusComparison.same(previous, status);
     metrics.deployment(
         deployment.getMetadata().getNamespace(),

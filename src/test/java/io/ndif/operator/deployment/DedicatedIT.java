@@ -113,6 +113,15 @@ class DedicatedIT {
               // why.
               assertThat(Conditions.isTrue(status.conditions, "Ready")).isFalse();
               assertThat(Conditions.reason(status.conditions, "Ready")).startsWith("RayService");
+              // Its worker pod, on the A100 node the scheduler chose, is in the placements.
+              assertThat(status.placements)
+                  .singleElement()
+                  .satisfies(
+                      p -> {
+                        assertThat(p.nodeName).startsWith("kwok-a100-");
+                        assertThat(p.state).isEqualTo("PodReady");
+                        assertThat(p.pool).isEqualTo("a100");
+                      });
             });
 
     cluster
