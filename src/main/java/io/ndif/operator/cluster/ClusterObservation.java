@@ -25,10 +25,6 @@ public record ClusterObservation(
   public static final String PLANNED_NODES = "plannedNodes";
 
   public Map<String, Integer> plannedNodes() {
-    Map<String, Integer> nodes = new java.util.LinkedHashMap<>();
-    if (planning != null) {
-      planning.plan().pools().forEach((name, pool) -> nodes.put(name, pool.desiredNodes()));
-    }
-    return nodes;
+    return planning == null ? Map.of() : planning.plannedNodes();
   }
 }

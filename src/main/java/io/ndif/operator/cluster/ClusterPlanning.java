@@ -32,7 +32,14 @@ public final class ClusterPlanning {
     this.planner = planner;
   }
 
-  public record Result(Plan plan, List<DeploymentPlacement> placements) {}
+  public record Result(Plan plan, List<DeploymentPlacement> placements) {
+    /** Nodes per pool that the admitted deployments need. */
+    public Map<String, Integer> plannedNodes() {
+      Map<String, Integer> nodes = new LinkedHashMap<>();
+      plan.pools().forEach((name, pool) -> nodes.put(name, pool.desiredNodes()));
+      return nodes;
+    }
+  }
 
   public Result plan(NdifCluster cluster, Collection<NdifDeployment> deployments, Instant now) {
     Map<String, DeploymentPlacement> previous = new LinkedHashMap<>();
@@ -40,14 +47,14 @@ public final class ClusterPlanning {
       cluster.getStatus().deployments.forEach(p -> previous.put(p.name, p));
     }
     List<Demand> demands = new ArrayList<>();
-    Map<String, Long> sizes = new LinkedHashMap<>();
+    Map<String, Demand> byId = new LinkedHashMap<>();
     for (NdifDeployment d : deployments) {
       if (d.getMetadata().getDeletionTimestamp() != null || isDedicated(d)) {
         continue;
       }
       var demand = demand(d, previous.get(d.getMetadata().getName()), now);
       demands.add(demand);
-      sizes.put(demand.id(), demand.sizeBytes());
+      byId.put(demand.id(), demand);
     }
     Plan plan = planner.plan(capacities(cluster), demands, now);
     List<DeploymentPlacement> placements = new ArrayList<>();
@@ -57,13 +64,8 @@ public final class ClusterPlanning {
       entry.admitted = decision.admitted();
       entry.pool = decision.pool();
       entry.gpusPerReplica = decision.gpusPerReplica();
-      entry.replicas =
-          demands.stream()
-              .filter(x -> x.id().equals(decision.id()))
-              .findFirst()
-              .orElseThrow()
-              .replicas();
-      entry.sizeBytes = sizes.get(decision.id());
+      entry.replicas = byId.get(decision.id()).replicas();
+      entry.sizeBytes = byId.get(decision.id()).sizeBytes();
       var before = previous.get(decision.id());
       if (decision.admitted()) {
         boolean sameAdmission =

@@ -1,13 +1,11 @@
 package io.ndif.operator.cluster;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
-import io.javaoperatorsdk.operator.api.reconciler.PrimaryUpdateAndCacheUtils;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.Workflow;
@@ -16,6 +14,7 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.StatusWriter;
 import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
@@ -26,6 +25,7 @@ import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.StatusComparison;
 import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.placement.Planner;
+import io.ndif.operator.ray.ApplyErrors;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.ray.ServeConfigs;
 import io.ndif.operator.ray.ServeDashboard;
@@ -33,7 +33,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -126,12 +125,9 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         planning.plan(
             cluster, context.getSecondaryResources(NdifDeployment.class), clock.instant());
     var workflow = context.managedWorkflowAndDependentResourceContext();
-    workflow.put(ClusterObservation.PLANNED_NODES, plannedNodes(plan));
+    workflow.put(ClusterObservation.PLANNED_NODES, plan.plannedNodes());
     String applyError =
-        Optional.of(workflow.reconcileManagedWorkflow())
-            .flatMap(r -> r.getErroredDependents().values().stream().findFirst())
-            .map(ClusterApplyErrors::describe)
-            .orElse(null);
+        ApplyErrors.of(Optional.of(workflow.reconcileManagedWorkflow()), "RayCluster");
     List<Pod> pods = List.copyOf(context.getSecondaryResources(Pod.class));
     var observation =
         new ClusterObservation(
@@ -158,13 +154,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         status.nodeSummary,
         changed ? "patched" : "unchanged");
     if (changed) {
-      // Patched and cached at once, so that the next reconcile reads this status (the applied
-      // Serve config hash above all), never a stale one from the informer.
-      tracing.child(
-          "status.patch",
-          () ->
-              PrimaryUpdateAndCacheUtils.ssaPatchStatusAndCacheResource(
-                  cluster, statusOnly(cluster, status), context));
+      StatusWriter.write(cluster, status, NdifCluster::new, context, tracing);
     }
     UpdateControl<NdifCluster> control = UpdateControl.noUpdate();
     if (applyError != null) {
@@ -242,22 +232,5 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         context.getClient().getConfiguration().getMasterUrl(),
         cluster.getMetadata().getNamespace(),
         KubeRay.headServiceName(cluster.getMetadata().getName()));
-  }
-
-  private static Map<String, Integer> plannedNodes(ClusterPlanning.Result plan) {
-    Map<String, Integer> nodes = new LinkedHashMap<>();
-    plan.plan().pools().forEach((name, pool) -> nodes.put(name, pool.desiredNodes()));
-    return nodes;
-  }
-
-  private static NdifCluster statusOnly(NdifCluster cluster, NdifClusterStatus status) {
-    var patch = new NdifCluster();
-    patch.setMetadata(
-        new ObjectMetaBuilder()
-            .withName(cluster.getMetadata().getName())
-            .withNamespace(cluster.getMetadata().getNamespace())
-            .build());
-    patch.setStatus(status);
-    return patch;
   }
 }

@@ -1,13 +1,11 @@
 package io.ndif.operator.deployment;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
-import io.javaoperatorsdk.operator.api.reconciler.PrimaryUpdateAndCacheUtils;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.Workflow;
@@ -15,6 +13,7 @@ import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.ndif.operator.StatusWriter;
 import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
@@ -24,6 +23,7 @@ import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.StatusComparison;
 import io.ndif.operator.observability.Tracing;
+import io.ndif.operator.ray.ApplyErrors;
 import java.time.Clock;
 import java.util.List;
 import java.util.Set;
@@ -106,12 +106,9 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
     var cluster = context.getSecondaryResource(NdifCluster.class).orElse(null);
     var rayService = context.getSecondaryResource(GenericKubernetesResource.class).orElse(null);
     String applyError =
-        context
-            .managedWorkflowAndDependentResourceContext()
-            .getWorkflowReconcileResult()
-            .flatMap(r -> r.getErroredDependents().values().stream().findFirst())
-            .map(e -> "the RayService could not be applied: " + e.getMessage())
-            .orElse(null);
+        ApplyErrors.of(
+            context.managedWorkflowAndDependentResourceContext().getWorkflowReconcileResult(),
+            "RayService");
     var previous = deployment.getStatus();
     var pods = List.copyOf(context.getSecondaryResources(Pod.class));
     NdifDeploymentStatus status =
@@ -135,23 +132,8 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
         Conditions.reason(status.conditions, DeploymentStatusBuilder.SCHEDULED),
         changed ? "patched" : "unchanged");
     if (changed) {
-      tracing.child(
-          "status.patch",
-          () ->
-              PrimaryUpdateAndCacheUtils.ssaPatchStatusAndCacheResource(
-                  deployment, statusOnly(deployment, status), context));
+      StatusWriter.write(deployment, status, NdifDeployment::new, context, tracing);
     }
     return UpdateControl.noUpdate();
-  }
-
-  private static NdifDeployment statusOnly(NdifDeployment deployment, NdifDeploymentStatus status) {
-    var patch = new NdifDeployment();
-    patch.setMetadata(
-        new ObjectMetaBuilder()
-            .withName(deployment.getMetadata().getName())
-            .withNamespace(deployment.getMetadata().getNamespace())
-            .build());
-    patch.setStatus(status);
-    return patch;
   }
 }

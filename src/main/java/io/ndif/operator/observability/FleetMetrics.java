@@ -19,6 +19,7 @@ public class FleetMetrics {
   private final MeterRegistry registry;
   private final Map<String, AtomicReference<Double>> values = new ConcurrentHashMap<>();
   private final Map<String, String> deploymentReasons = new ConcurrentHashMap<>();
+  private final java.util.Set<String> countedReasons = ConcurrentHashMap.newKeySet();
 
   public FleetMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -42,16 +43,18 @@ public class FleetMetrics {
     }
   }
 
-  /** Counts deployments by the reason of their Ready condition. */
+  /** Counts deployments by the reason of their Ready condition, counted when scraped. */
   public void deployment(String namespace, String name, String readyReason) {
-    deploymentReasons.put(namespace + "/" + name, readyReason == null ? "Unknown" : readyReason);
-    var counts = new java.util.HashMap<String, Double>();
-    deploymentReasons.values().forEach(r -> counts.merge(r, 1.0, Double::sum));
-    values.keySet().stream()
-        .filter(k -> k.startsWith("ndif.deployments|"))
-        .forEach(k -> values.get(k).set(0.0));
-    counts.forEach(
-        (reason, count) -> gauge("ndif.deployments", Tags.of("ready_reason", reason), count));
+    String reason = readyReason == null ? "Unknown" : readyReason;
+    deploymentReasons.put(namespace + "/" + name, reason);
+    if (countedReasons.add(reason)) {
+      Gauge.builder(
+              "ndif.deployments",
+              deploymentReasons,
+              reasons -> reasons.values().stream().filter(reason::equals).count())
+          .tags("ready_reason", reason)
+          .register(registry);
+    }
   }
 
   public void dashboardCall(String method, boolean ok, Duration duration) {

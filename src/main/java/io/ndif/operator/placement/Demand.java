@@ -35,82 +35,73 @@ public record Demand(
   }
 
   public Demand pinned(boolean value) {
-    return new Demand(
-        id,
-        priority,
-        createdAt,
-        value,
-        sizeBytes,
-        gpus,
-        pool,
-        replicas,
-        admittedPool,
-        admittedAt,
-        pendingReason,
-        pendingMessage);
+    var copy = new Copy(this);
+    copy.pinned = value;
+    return copy.build();
   }
 
   public Demand inPool(String value) {
-    return new Demand(
-        id,
-        priority,
-        createdAt,
-        pinned,
-        sizeBytes,
-        gpus,
-        value,
-        replicas,
-        admittedPool,
-        admittedAt,
-        pendingReason,
-        pendingMessage);
+    var copy = new Copy(this);
+    copy.pool = value;
+    return copy.build();
   }
 
   public Demand withGpus(Double value) {
-    return new Demand(
-        id,
-        priority,
-        createdAt,
-        pinned,
-        sizeBytes,
-        value,
-        pool,
-        replicas,
-        admittedPool,
-        admittedAt,
-        pendingReason,
-        pendingMessage);
+    var copy = new Copy(this);
+    copy.gpus = value;
+    return copy.build();
   }
 
   public Demand admitted(String value, Instant at) {
-    return new Demand(
-        id,
-        priority,
-        createdAt,
-        pinned,
-        sizeBytes,
-        gpus,
-        pool,
-        replicas,
-        value,
-        at,
-        pendingReason,
-        pendingMessage);
+    var copy = new Copy(this);
+    copy.admittedPool = value;
+    copy.admittedAt = at;
+    return copy.build();
   }
 
   public Demand wasPending(String reason, String message) {
-    return new Demand(
-        id,
-        priority,
-        createdAt,
-        pinned,
-        sizeBytes,
-        gpus,
-        pool,
-        replicas,
-        admittedPool,
-        admittedAt,
-        reason,
-        message);
+    var copy = new Copy(this);
+    copy.pendingReason = reason;
+    copy.pendingMessage = message;
+    return copy.build();
+  }
+
+  /** A mutable copy, so that each wither names only the fields it changes. */
+  private static final class Copy {
+    private final Demand of;
+    private boolean pinned;
+    private Double gpus;
+    private String pool;
+    private String admittedPool;
+    private Instant admittedAt;
+    private String pendingReason;
+    private String pendingMessage;
+
+    Copy(Demand of) {
+      this.of = of;
+      pinned = of.pinned;
+      gpus = of.gpus;
+      pool = of.pool;
+      admittedPool = of.admittedPool;
+      admittedAt = of.admittedAt;
+      pendingReason = of.pendingReason;
+      pendingMessage = of.pendingMessage;
+    }
+
+    Demand build() {
+      return new Demand(
+          of.id,
+          of.priority,
+          of.createdAt,
+          pinned,
+          of.sizeBytes,
+          gpus,
+          pool,
+          of.replicas,
+          admittedPool,
+          admittedAt,
+          pendingReason,
+          pendingMessage);
+    }
   }
 }

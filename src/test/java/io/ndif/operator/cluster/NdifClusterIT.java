@@ -6,18 +6,15 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.testing.LocalClusterExtension;
-import io.ndif.operator.testing.OperatorCrds;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -29,7 +26,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NdifClusterIT {
   @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
-  private static NdifOperator operator;
 
   private static final String FLEET =
       """
@@ -60,16 +56,7 @@ class NdifClusterIT {
 
   @BeforeAll
   static void startOperator() {
-    OperatorCrds.install(cluster.client(), cluster.cluster().projectDir());
-    operator =
-        NdifOperator.start(cluster.client(), new OperatorSettings(Set.of(cluster.namespace()), 4));
-  }
-
-  @AfterAll
-  static void stopOperator() {
-    if (operator != null) {
-      operator.close();
-    }
+    cluster.startOperator(new OperatorSettings(Set.of(cluster.namespace()), 4));
   }
 
   @Test

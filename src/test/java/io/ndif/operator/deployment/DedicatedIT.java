@@ -5,17 +5,14 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.testing.LocalClusterExtension;
-import io.ndif.operator.testing.OperatorCrds;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -23,20 +20,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** A Dedicated deployment becomes a RayService that KubeRay turns into pods on fake GPU nodes. */
 class DedicatedIT {
   @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
-  private static NdifOperator operator;
 
   @BeforeAll
   static void start() {
-    OperatorCrds.install(cluster.client(), cluster.cluster().projectDir());
-    operator =
-        NdifOperator.start(cluster.client(), new OperatorSettings(Set.of(cluster.namespace()), 4));
-  }
-
-  @AfterAll
-  static void stop() {
-    if (operator != null) {
-      operator.close();
-    }
+    cluster.startOperator(new OperatorSettings(Set.of(cluster.namespace()), 4));
   }
 
   @Test

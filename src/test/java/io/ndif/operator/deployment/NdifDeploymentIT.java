@@ -13,12 +13,10 @@ import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.testing.LocalClusterExtension;
-import io.ndif.operator.testing.OperatorCrds;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -59,7 +57,6 @@ class NdifDeploymentIT {
 
   @BeforeAll
   static void start() {
-    OperatorCrds.install(cluster.client(), cluster.cluster().projectDir());
     operator = startOperator();
     cluster
         .client()
@@ -70,15 +67,8 @@ class NdifDeploymentIT {
 
   private static NdifOperator startOperator() {
     // No minimum deployment time, so that preemption can be shown without waiting an hour.
-    return NdifOperator.start(
-        cluster.client(), new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
-  }
-
-  @AfterAll
-  static void stop() {
-    if (operator != null) {
-      operator.close();
-    }
+    return cluster.startOperator(
+        new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
   }
 
   @Test

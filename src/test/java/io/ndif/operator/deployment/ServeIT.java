@@ -3,14 +3,12 @@ package io.ndif.operator.deployment;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.testing.FakeRayDashboard;
 import io.ndif.operator.testing.LocalClusterExtension;
-import io.ndif.operator.testing.OperatorCrds;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,24 +25,17 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ServeIT {
   @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
-  private static NdifOperator operator;
   private static FakeRayDashboard dashboard;
 
   @BeforeAll
   static void start() throws Exception {
-    OperatorCrds.install(cluster.client(), cluster.cluster().projectDir());
     dashboard = new FakeRayDashboard();
-    operator =
-        NdifOperator.start(
-            cluster.client(), new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
+    cluster.startOperator(new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
     cluster.createExternalCluster("compose", dashboard.url(), 2);
   }
 
   @AfterAll
   static void stop() {
-    if (operator != null) {
-      operator.close();
-    }
     if (dashboard != null) {
       dashboard.close();
     }

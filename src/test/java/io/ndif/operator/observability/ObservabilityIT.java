@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.testing.LocalClusterExtension;
-import io.ndif.operator.testing.OperatorCrds;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -31,10 +29,8 @@ class ObservabilityIT {
 
   @BeforeAll
   static void start() {
-    OperatorCrds.install(cluster.client(), cluster.cluster().projectDir());
     operator =
-        NdifOperator.start(
-            cluster.client(),
+        cluster.startOperator(
             new OperatorSettings(
                 Set.of(cluster.namespace()),
                 2,
@@ -43,13 +39,6 @@ class ObservabilityIT {
                 0,
                 null,
                 OperatorSettings.DashboardAccess.SERVICE));
-  }
-
-  @AfterAll
-  static void stop() {
-    if (operator != null) {
-      operator.close();
-    }
   }
 
   @Test

@@ -3,6 +3,8 @@ package io.ndif.operator.testing;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.NdifOperator;
+import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
 import java.util.Locale;
@@ -24,6 +26,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallback {
   private LocalCluster cluster;
   private String namespace;
+  private boolean crdsInstalled;
+  private final java.util.List<NdifOperator> operators = new java.util.ArrayList<>();
 
   @Override
   public void beforeAll(ExtensionContext context) {
@@ -47,6 +51,13 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
 
   @Override
   public void afterAll(ExtensionContext context) {
+    for (NdifOperator operator : operators) {
+      try {
+        operator.close();
+      } catch (RuntimeException alreadyStopped) {
+        // A test may have stopped it itself (to restart the operator).
+      }
+    }
     if (namespace != null) {
       client().namespaces().withName(namespace).delete();
       client()
@@ -66,6 +77,20 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
 
   public String namespace() {
     return namespace;
+  }
+
+  /**
+   * Installs the project's CRDs (once per class) and starts the operator in this JVM; it is stopped
+   * after the class.
+   */
+  public NdifOperator startOperator(OperatorSettings settings) {
+    if (!crdsInstalled) {
+      OperatorCrds.install(client(), cluster.projectDir());
+      crdsInstalled = true;
+    }
+    var operator = NdifOperator.start(client(), settings);
+    operators.add(operator);
+    return operator;
   }
 
   /**
