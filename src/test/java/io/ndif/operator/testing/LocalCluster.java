@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 public final class LocalCluster {
   public static final String KUBECONFIG_ENV = "NDIF_TEST_KUBECONFIG";
   private static LocalCluster shared;
+  private static IllegalStateException failed;
 
   private final Path projectDir;
   private final Path kubeconfig;
@@ -33,8 +34,18 @@ public final class LocalCluster {
   }
 
   public static synchronized LocalCluster shared() {
+    // A start that failed is not tried again by the next test class: `up` would clean the state
+    // directory, and with it anything a concurrent attempt left running.
+    if (failed != null) {
+      throw failed;
+    }
     if (shared == null) {
-      shared = startOrConnect();
+      try {
+        shared = startOrConnect();
+      } catch (IllegalStateException e) {
+        failed = e;
+        throw e;
+      }
     }
     return shared;
   }
@@ -103,9 +114,17 @@ public final class LocalCluster {
     }
     Path state = projectDir.resolve("target/it-local-cluster");
     Map<String, String> env = Map.of("NDIF_CLUSTER_DIR", state.toString());
-    Result up = exec(List.of("hack/local-cluster", "up"), env, projectDir, 180);
-    if (up.exitCode() != 0) {
-      throw new IllegalStateException("hack/local-cluster up failed:\n" + up.output());
+    // Ports are picked at random: a start that lost a port race is tried again with new ones.
+    StringBuilder failures = new StringBuilder();
+    for (int attempt = 1; ; attempt++) {
+      Result up = exec(List.of("hack/local-cluster", "up"), env, projectDir, 180);
+      if (up.exitCode() == 0) {
+        break;
+      }
+      failures.append("attempt ").append(attempt).append(":\n").append(up.output()).append('\n');
+      if (attempt == 3) {
+        throw new IllegalStateException("hack/local-cluster up failed 3 times:\n" + failures);
+      }
     }
     Runtime.getRuntime()
         .addShutdownHook(
