@@ -117,7 +117,14 @@ public final class LocalCluster {
     // Ports are picked at random: a start that lost a port race is tried again with new ones.
     StringBuilder failures = new StringBuilder();
     for (int attempt = 1; ; attempt++) {
-      Result up = exec(List.of("hack/local-cluster", "up"), env, projectDir, 180);
+      Result up;
+      try {
+        up = exec(List.of("hack/local-cluster", "up"), env, projectDir, 180);
+      } catch (IllegalStateException timedOut) {
+        // Killing the script leaves what it started: stop that by PID before trying again.
+        exec(List.of("hack/local-cluster", "down"), env, projectDir, 60);
+        up = new Result(-1, timedOut.getMessage());
+      }
       if (up.exitCode() == 0) {
         break;
       }
