@@ -1,0 +1,94 @@
+"""The Serve application: ``ndif_serve.app:build`` is the import path ndif-operator writes."""
+
+# No `from __future__ import annotations`: Serve's ingress wrapper hides the module globals that
+# FastAPI needs to resolve string annotations, and the request body would become a query parameter.
+import asyncio
+import logging
+from typing import Any, Optional
+
+import ray
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+from ray import serve
+from ray.serve import Application
+
+from .model import LoadedModel
+from .settings import ModelSettings
+
+logger = logging.getLogger("ndif_serve")
+
+api = FastAPI(title="ndif-serve")
+
+
+class GenerateRequest(BaseModel):
+    prompt: str = Field(min_length=1, max_length=100_000)
+    max_new_tokens: int = Field(default=16, ge=1)
+
+
+class GenerateResponse(BaseModel):
+    model_key: str
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+
+
+@serve.deployment(name="ModelDeployment")
+@serve.ingress(api)
+class ModelDeployment:
+    """One replica: loads its model in the constructor, so Serve reports it RUNNING only once the
+    weights are in memory, and a load failure fails the replica with the reason."""
+
+    def __init__(self, settings: ModelSettings):
+        self.settings = settings
+        self.model: Optional[LoadedModel] = LoadedModel.load(settings, ray.get_gpu_ids())
+
+    def check_health(self) -> None:
+        if self.model is None:
+            raise RuntimeError(f"model {self.settings.key} is not loaded")
+
+    @api.get("/healthz")
+    def healthz(self) -> dict[str, str]:
+        if self.model is None:
+            raise HTTPException(status_code=503, detail="the model is not loaded")
+        return {"status": "ok", "model_key": self.settings.key}
+
+    @api.get("/info")
+    def info(self) -> dict[str, Any]:
+        if self.model is None:
+            raise HTTPException(status_code=503, detail="the model is not loaded")
+        return self.model.info()
+
+    @api.post("/generate", response_model=GenerateResponse)
+    async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        if self.model is None:
+            raise HTTPException(status_code=503, detail="the model is not loaded")
+        limit = self.settings.max_new_tokens_limit
+        if request.max_new_tokens > limit:
+            raise HTTPException(
+                status_code=400,
+                detail=f"max_new_tokens is {request.max_new_tokens}; this model allows at most"
+                f" {limit}",
+            )
+        timeout = self.settings.execution_timeout_seconds
+        work = asyncio.to_thread(self.model.generate, request.prompt, request.max_new_tokens)
+        try:
+            result = await asyncio.wait_for(work, timeout)
+        except asyncio.TimeoutError:
+            # The thread cannot be stopped from here; it ends after at most max_new_tokens steps.
+            raise HTTPException(
+                status_code=504,
+                detail=f"execution took longer than the model's {timeout:g} s execution timeout",
+            ) from None
+        return GenerateResponse(
+            model_key=self.settings.key,
+            text=result.text,
+            prompt_tokens=result.prompt_tokens,
+            new_tokens=result.new_tokens,
+        )
+
+
+def build(args: dict[str, Any]) -> Application:
+    """Serve's application builder: validates the operator's arguments before any replica starts,
+    so bad arguments fail the application with a message that names them."""
+    settings = ModelSettings.from_args(args)
+    return ModelDeployment.bind(settings)

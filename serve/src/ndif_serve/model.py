@@ -1,0 +1,165 @@
+"""Loading one model replica and running prompts on it, with no Ray or HTTP in it."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from .settings import ModelSettings
+
+logger = logging.getLogger("ndif_serve")
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+class ModelLoadError(RuntimeError):
+    """The replica could not load its model; the message names the model and the cause."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+
+
+def pick_device(gpu_ids: list[Any]) -> str:
+    """The GPUs Ray assigned to this replica when CUDA can use them, otherwise the CPU."""
+    if gpu_ids and torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+class LoadedModel:
+    """A model and its tokenizer, loaded once per replica onto the device Ray gave it."""
+
+    def __init__(self, settings: ModelSettings, module: torch.nn.Module, tokenizer, device: str):
+        self.settings = settings
+        self.module = module
+        self.tokenizer = tokenizer
+        self.device = device
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, settings: ModelSettings, gpu_ids: Optional[list[Any]] = None) -> "LoadedModel":
+        device = pick_device(gpu_ids or [])
+        logger.info("loading %s onto %s (%s)", settings.key, device, settings.dtype)
+        try:
+            wrapper = _import_class(settings.wrapper)
+            module, tokenizer = _instantiate(wrapper, settings, device)
+        except Exception as e:  # every cause of a failed load ends the replica the same way
+            message = f"failed to load model {settings.key}: {type(e).__name__}: {e}"
+            logger.error(message)
+            raise ModelLoadError(message) from e
+        module.eval()
+        loaded = cls(settings, module, tokenizer, device)
+        logger.info(
+            "loaded %s: %d parameters, %d bytes on %s",
+            settings.key,
+            loaded.parameter_count(),
+            loaded.memory_bytes(),
+            device,
+        )
+        return loaded
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    def memory_bytes(self) -> int:
+        tensors = list(self.module.parameters()) + list(self.module.buffers())
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def info(self) -> dict[str, Any]:
+        first = next(self.module.parameters(), None)
+        info = {
+            "model_key": self.settings.key,
+            "repo_id": self.settings.repo_id,
+            "revision": self.settings.revision,
+            "wrapper": self.settings.wrapper,
+            "parameters": self.parameter_count(),
+            "dtype": str(first.dtype).removeprefix("torch.") if first is not None else None,
+            "device": str(first.device) if first is not None else self.device,
+            "memory_bytes": self.memory_bytes(),
+            "execution_timeout_seconds": self.settings.execution_timeout_seconds,
+        }
+        if self.device == "cuda":
+            info["cuda_memory_allocated_bytes"] = sum(
+                torch.cuda.memory_allocated(i) for i in range(torch.cuda.device_count())
+            )
+        return info
+
+    def generate(self, prompt: str, max_new_tokens: int) -> Generation:
+        """Greedy decoding, one request at a time per replica."""
+        with self._lock, torch.inference_mode():
+            inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+            prompt_tokens = int(inputs["input_ids"].shape[-1])
+            output = self.module.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id
+                if self.tokenizer.pad_token_id is not None
+                else self.tokenizer.eos_token_id,
+            )
+            new = output[0][prompt_tokens:]
+            return Generation(
+                text=self.tokenizer.decode(new, skip_special_tokens=True),
+                prompt_tokens=prompt_tokens,
+                new_tokens=int(new.shape[-1]),
+            )
+
+
+def _import_class(path: str):
+    module_name, _, name = path.rpartition(".")
+    if module_name.split(".", 1)[0] == "nnsight":
+        # Read when nnsight is first imported; a deployment may name its own file instead.
+        os.environ.setdefault("NNSIGHT_CONFIG", str(Path(__file__).with_name("nnsight.yaml")))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ImportError(f"cannot import the wrapper module {module_name!r}: {e}") from e
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise ImportError(f"module {module_name!r} has no class {name!r}") from None
+
+
+def _instantiate(wrapper, settings: ModelSettings, device: str):
+    dtype = _DTYPES[settings.dtype]
+    common = {
+        "revision": settings.revision,
+        "trust_remote_code": settings.trust_remote_code,
+        "dtype": dtype,
+    }
+    if settings.uses_nnsight:
+        # nnsight builds the model on the meta device, then dispatch loads the weights.
+        wrapped = wrapper(settings.repo_id, dispatch=True, device_map=device, **common)
+        module = getattr(wrapped, "_model", wrapped)
+        tokenizer = getattr(wrapped, "tokenizer", None)
+    elif hasattr(wrapper, "from_pretrained"):
+        module = wrapper.from_pretrained(settings.repo_id, **common).to(device)
+        tokenizer = None
+    else:
+        raise TypeError(
+            f"wrapper {settings.wrapper} is neither an nnsight class nor a transformers class"
+            " with from_pretrained"
+        )
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(
+            settings.repo_id,
+            revision=settings.revision,
+            trust_remote_code=settings.trust_remote_code,
+        )
+    if not hasattr(module, "generate"):
+        raise TypeError(f"{type(module).__name__} cannot generate text")
+    return module, tokenizer
+

@@ -1,0 +1,62 @@
+"""The arguments ndif-operator writes into each Serve application, validated."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_WRAPPER = "nnsight.modeling.language.LanguageModel"
+
+
+class InvalidArguments(ValueError):
+    """The application's arguments cannot be used; the message says which and why."""
+
+
+class ModelSettings(BaseModel):
+    """One model replica's settings: what the operator puts in the application's ``args``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_key: Optional[str] = Field(
+        default=None, description="NDIF model key; derived from wrapper and repo id when absent"
+    )
+    repo_id: str = Field(min_length=1, description="Hugging Face repo id or a local directory")
+    revision: Optional[str] = None
+    wrapper: str = DEFAULT_WRAPPER
+    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    trust_remote_code: bool = False
+    execution_timeout_seconds: Optional[float] = Field(default=None, gt=0)
+    max_new_tokens_limit: int = Field(default=256, ge=1, le=8192)
+
+    @field_validator("wrapper")
+    @classmethod
+    def _dotted_class(cls, value: str) -> str:
+        module, _, name = value.rpartition(".")
+        if not module or not name:
+            raise ValueError("must be a dotted class path such as " + DEFAULT_WRAPPER)
+        return value
+
+    @property
+    def key(self) -> str:
+        if self.model_key:
+            return self.model_key
+        kwargs = '{"repo_id": "%s"' % self.repo_id
+        if self.revision:
+            kwargs += ', "revision": "%s"' % self.revision
+        return f"{self.wrapper}:{kwargs}}}"
+
+    @property
+    def uses_nnsight(self) -> bool:
+        return self.wrapper.split(".", 1)[0] == "nnsight"
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any] | None) -> "ModelSettings":
+        try:
+            return cls.model_validate(args or {})
+        except ValidationError as e:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'args'}: {err['msg']}"
+                for err in e.errors()
+            )
+            raise InvalidArguments(f"invalid application arguments: {problems}") from None
