@@ -32,7 +32,9 @@ class GenerateResponse(BaseModel):
     new_tokens: int
 
 
-@serve.deployment(name="ModelDeployment")
+# A model that cannot load is unlikely to load on the 20th try (Serve's default): fail the
+# application after 3 so the operator reports it while the GPU is given back.
+@serve.deployment(name="ModelDeployment", max_constructor_retry_count=3)
 @serve.ingress(api)
 class ModelDeployment:
     """One replica: loads its model in the constructor, so Serve reports it RUNNING only once the

@@ -8,6 +8,17 @@ public class DedicatedSpec {
   @JsonPropertyDescription("The RayService's GPU pool, same shape as an NdifCluster pool.")
   public PoolSpec pool;
 
+  @JsonPropertyDescription(
+      "Ray container image of the RayService's head and workers (the pool's image overrides it"
+          + " for workers); it must carry the Serve application, see serve/ in the project."
+          + " Default: rayproject/ray:2.52.0-gpu.")
+  @io.fabric8.generator.annotation.Size(max = 512)
+  public String image;
+
+  @JsonPropertyDescription("Ray version of the RayService's cluster (KubeRay's rayVersion).")
+  @io.fabric8.generator.annotation.Size(max = 32)
+  public String rayVersion;
+
   @JsonPropertyDescription("RayService upgrade strategy.")
   public UpgradeStrategy upgradeStrategy;
 

@@ -11,4 +11,10 @@ public class ExternalClusterSpec {
           + " created.")
   @Pattern("^https?://.+")
   public String dashboardUrl;
+
+  @JsonPropertyDescription(
+      "Base URL of the cluster's Ray Serve HTTP proxy, e.g. http://ray-head:8000; used for"
+          + " endpoints in status. Default: the dashboard's host on port 8000.")
+  @Pattern("^https?://.+")
+  public String serveUrl;
 }

@@ -20,6 +20,10 @@ public class NdifClusterStatus {
   @JsonPropertyDescription("Ray dashboard address the operator talks to.")
   public String dashboardUrl;
 
+  @JsonPropertyDescription(
+      "Base URL of Ray Serve's HTTP proxy; applications' endpoints start here.")
+  public String serveUrl;
+
   @JsonPropertyDescription("The Ray head.")
   public HeadStatus head;
 
@@ -71,6 +75,9 @@ public class NdifClusterStatus {
 
     @JsonPropertyDescription("Ray Serve replica state (STARTING, RUNNING, ...).")
     public String state;
+
+    @JsonPropertyDescription("Ray node id of the node the replica runs on.")
+    public String nodeId;
 
     public String nodeIp;
   }

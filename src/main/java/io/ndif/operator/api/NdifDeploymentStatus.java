@@ -48,6 +48,11 @@ public class NdifDeploymentStatus {
     public String state;
     public String pod;
     public String nodeName;
+
+    @JsonPropertyDescription("Ray node id and IP of the node the replica runs on.")
+    public String rayNodeId;
+
+    public String nodeIp;
     public String pool;
     public Double gpus;
   }

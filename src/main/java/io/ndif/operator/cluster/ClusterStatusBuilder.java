@@ -58,7 +58,12 @@ public final class ClusterStatusBuilder {
   }
 
   private void buildExternal(NdifCluster cluster, NdifClusterStatus status, Conditions conditions) {
-    status.dashboardUrl = cluster.getSpec().external.dashboardUrl;
+    var external = cluster.getSpec().external;
+    status.dashboardUrl = external.dashboardUrl;
+    status.serveUrl =
+        external.serveUrl != null
+            ? external.serveUrl.replaceFirst("/+$", "")
+            : KubeRay.serveUrlBeside(external.dashboardUrl);
     int nodes = 0;
     int gpus = 0;
     for (PoolSpec pool : cluster.getSpec().pools) {
@@ -107,6 +112,7 @@ public final class ClusterStatusBuilder {
             + cluster.getMetadata().getNamespace()
             + ".svc:"
             + KubeRay.DASHBOARD_PORT;
+    status.serveUrl = KubeRay.serveUrlBeside(status.dashboardUrl);
     if (seen.rayCluster() != null) {
       status.rayClusterName = name;
     }

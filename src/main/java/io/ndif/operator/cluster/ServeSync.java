@@ -83,6 +83,7 @@ public class ServeSync {
             var replica = new ServeReplica();
             replica.id = r.id();
             replica.state = r.state();
+            replica.nodeId = r.nodeId();
             replica.nodeIp = r.nodeIp();
             entry.replicas.add(replica);
           }

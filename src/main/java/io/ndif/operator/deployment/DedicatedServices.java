@@ -35,7 +35,9 @@ public final class DedicatedServices {
   }
 
   public static Map<String, Object> spec(NdifDeployment d) {
-    PoolSpec pool = d.getSpec().dedicated.pool;
+    var dedicated = d.getSpec().dedicated;
+    PoolSpec pool = dedicated.pool;
+    String image = dedicated.image != null ? dedicated.image : DEFAULT_IMAGE;
     double gpus = gpusPerReplica(d).orElse(1.0);
     var serveConfig = ServeConfigs.config(List.of(new ServeConfigs.Admitted(d, pool.name, gpus)));
     Map<String, String> labels = new LinkedHashMap<>();
@@ -45,14 +47,15 @@ public final class DedicatedServices {
     workerLabels.put(Constants.LABEL_POOL, pool.name);
 
     Map<String, Object> cluster = new LinkedHashMap<>();
-    cluster.put("rayVersion", DEFAULT_RAY_VERSION);
-    cluster.put("headGroupSpec", RayPodTemplates.headGroup(null, DEFAULT_IMAGE, List.of(), labels));
+    cluster.put(
+        "rayVersion", dedicated.rayVersion != null ? dedicated.rayVersion : DEFAULT_RAY_VERSION);
+    cluster.put("headGroupSpec", RayPodTemplates.headGroup(null, image, List.of(), labels));
     cluster.put(
         "workerGroupSpecs",
         List.of(
             RayPodTemplates.workerGroup(
                 pool,
-                DEFAULT_IMAGE,
+                image,
                 List.of(),
                 workerLabels,
                 pool.nodesOrDefault(),

@@ -74,7 +74,8 @@ final class DedicatedStatus {
             + status.rayServiceName
             + "-serve-svc."
             + d.getMetadata().getNamespace()
-            + ".svc:8000"
+            + ".svc:"
+            + KubeRay.SERVE_PORT
             + ServeConfigs.routePrefix(d);
     Map<?, ?> rs = asMap(rayService.getAdditionalProperties().get("status"));
     Map<?, ?> ready = null;

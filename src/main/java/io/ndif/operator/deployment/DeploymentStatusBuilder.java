@@ -172,6 +172,8 @@ public final class DeploymentStatusBuilder {
       placement.replicaId = replica.id;
       placement.state = replica.state;
       placement.gpus = status.gpusPerReplica;
+      placement.rayNodeId = replica.nodeId;
+      placement.nodeIp = replica.nodeIp;
       var node = replica.nodeIp == null ? null : nodesByIp.get(replica.nodeIp);
       placement.pool = node != null ? node.pool : status.pool;
       if (node != null) {
@@ -222,14 +224,9 @@ public final class DeploymentStatusBuilder {
     return spec.replicas == null ? 1 : spec.replicas;
   }
 
-  /** Ray Serve's HTTP proxy listens on port 8000 of the host that serves the dashboard. */
   private static String endpoint(NdifCluster cluster, String route) {
-    String dashboard = cluster.getStatus().dashboardUrl;
-    if (dashboard == null || route == null) {
-      return null;
-    }
-    var uri = java.net.URI.create(dashboard);
-    return uri.getScheme() + "://" + uri.getHost() + ":8000" + route;
+    String serve = cluster.getStatus().serveUrl;
+    return serve == null || route == null ? null : serve + route;
   }
 
   private static DeploymentPlacement placementOf(NdifCluster cluster, String name) {

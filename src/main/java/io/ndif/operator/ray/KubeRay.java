@@ -18,8 +18,15 @@ public final class KubeRay {
   public static final String NODE_TYPE_HEAD = "head";
   public static final String NODE_TYPE_WORKER = "worker";
   public static final int DASHBOARD_PORT = 8265;
+  public static final int SERVE_PORT = 8000;
 
   private KubeRay() {}
+
+  /** Ray Serve's HTTP proxy: port 8000 of the host that serves the dashboard. */
+  public static String serveUrlBeside(String dashboardUrl) {
+    var uri = java.net.URI.create(dashboardUrl);
+    return uri.getScheme() + "://" + uri.getHost() + ":" + SERVE_PORT;
+  }
 
   public static String headServiceName(String rayClusterName) {
     return rayClusterName + "-head-svc";

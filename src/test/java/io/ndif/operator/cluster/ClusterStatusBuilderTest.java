@@ -42,6 +42,7 @@ class ClusterStatusBuilderTest {
     var status = build(T0, cluster, allReady());
     assertThat(status.rayClusterName).isEqualTo("fleet");
     assertThat(status.dashboardUrl).isEqualTo("http://fleet-head-svc.ns.svc:8265");
+    assertThat(status.serveUrl).isEqualTo("http://fleet-head-svc.ns.svc:8000");
     assertThat(status.head.pod).isEqualTo("fleet-head");
     assertThat(status.head.ready).isTrue();
     assertThat(status.nodes).hasSize(3);
@@ -175,9 +176,24 @@ class ClusterStatusBuilderTest {
         new ClusterStatusBuilder(T0)
             .build(external, new ClusterObservation(null, List.of(), Map.of(), null, null));
     assertThat(status.dashboardUrl).isEqualTo("http://ray:8265");
+    assertThat(status.serveUrl).isEqualTo("http://ray:8000");
     assertThat(status.rayClusterName).isNull();
     assertThat(status.totals.gpus).isEqualTo(2 * 8 + 4);
     assertThat(reason(status, "Ready")).isEqualTo("ExternalCluster");
+  }
+
+  @Test
+  void anExternalClusterMayNameItsServeProxy() {
+    var external =
+        Fixtures.cluster(
+            "ext",
+            Fixtures.TWO_POOLS
+                + "external: {dashboardUrl: 'http://127.0.0.1:32001',"
+                + " serveUrl: 'http://127.0.0.1:32002/'}\n");
+    var status =
+        new ClusterStatusBuilder(T0)
+            .build(external, new ClusterObservation(null, List.of(), Map.of(), null, null));
+    assertThat(status.serveUrl).isEqualTo("http://127.0.0.1:32002");
   }
 
   private NdifClusterStatus build(Clock clock, NdifCluster c, List<Pod> pods) {

@@ -43,6 +43,8 @@ class DeploymentStatusBuilderTest {
               assertThat(p.pod).isEqualTo("fleet-a100-x");
               assertThat(p.nodeName).isEqualTo("kwok-a100-0");
               assertThat(p.state).isEqualTo("RUNNING");
+              assertThat(p.nodeIp).isEqualTo("10.0.0.1");
+              assertThat(p.rayNodeId).isEqualTo("node-10.0.0.1");
             });
     assertThat(status.endpoint).isEqualTo("http://fleet-head-svc.ns.svc:8000/ns/gpt2");
     assertThat(Conditions.isTrue(status.conditions, "Ready")).isTrue();
@@ -105,6 +107,7 @@ class DeploymentStatusBuilderTest {
       r.id = "r1";
       r.state = "RUNNING";
       r.nodeIp = ip;
+      r.nodeId = "node-" + ip;
       a.replicas = List.of(r);
     }
     return a;
@@ -116,6 +119,7 @@ class DeploymentStatusBuilderTest {
     c.setMetadata(new ObjectMetaBuilder().withName("fleet").withNamespace("ns").build());
     var status = new NdifClusterStatus();
     status.dashboardUrl = "http://fleet-head-svc.ns.svc:8265";
+    status.serveUrl = "http://fleet-head-svc.ns.svc:8000";
     if (placement != null) {
       status.deployments = List.of(placement);
     }

@@ -1,0 +1,283 @@
+package io.ndif.operator.deployment;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.testing.LocalClusterExtension;
+import io.ndif.operator.testing.LocalRay;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The whole path on a real Ray: the operator on the local control plane serves the project's own
+ * Serve application (serve/) on a Ray head from PyPI, for a tiny model made locally with random
+ * weights.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RealRayIT {
+  @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private static LocalRay ray;
+  private static Path modelDir;
+
+  @BeforeAll
+  static void start() {
+    ray = LocalRay.shared();
+    modelDir = Path.of("target/it-tiny-model").toAbsolutePath();
+    var made = ray.python(300, "-m", "ndif_serve.tiny", modelDir.toString());
+    assertThat(made.exitCode()).as(made.output()).isZero();
+
+    cluster.startOperator(new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
+    String yaml =
+        """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifCluster
+        metadata: {name: local}
+        spec:
+          external: {dashboardUrl: "%s", serveUrl: "%s"}
+          pools:
+          - {name: %s, gpusPerNode: 1, gpuMemory: 4Gi, nodes: 1}
+        """
+            .formatted(ray.dashboardUrl(), ray.serveUrl(), ray.pool());
+    cluster
+        .client()
+        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
+        .inNamespace(cluster.namespace())
+        .create();
+  }
+
+  @Test
+  @Order(1)
+  void everyGeneratedServeConfigIsAcceptedByRaysSchema() throws IOException {
+    List<String> fixtures;
+    try (Stream<Path> files = Files.list(Path.of("target/serve-config-fixtures"))) {
+      fixtures = files.map(Path::toString).filter(f -> f.endsWith(".json")).sorted().toList();
+    }
+    assertThat(fixtures).as("written by ServeConfigsTest").hasSizeGreaterThanOrEqualTo(8);
+
+    List<String> args = new ArrayList<>(List.of("serve/scripts/validate_serve_configs.py"));
+    args.addAll(fixtures);
+    var checked = ray.python(120, args.toArray(String[]::new));
+    assertThat(checked.exitCode()).as(checked.output()).isZero();
+    assertThat(checked.output().lines().filter(l -> l.startsWith("valid ")).count())
+        .isEqualTo(fixtures.size());
+
+    // The check itself can fail: a config Ray would refuse.
+    Path bad = Files.createTempFile("serve-config", ".json");
+    Files.writeString(
+        bad,
+        "{\"applications\": [{\"name\": \"x\", \"import_path\": \"a:b\","
+            + " \"deployments\": [{\"name\": \"D\", \"num_replicas\": -1}]}]}");
+    var refused = ray.python(120, "serve/scripts/validate_serve_configs.py", bad.toString());
+    assertThat(refused.exitCode()).isEqualTo(1);
+    assertThat(refused.output()).contains("invalid " + bad, "num_replicas");
+  }
+
+  @Test
+  @Order(2)
+  void aDeploymentIsServedByRayAndAnswersThroughServesProxy() throws Exception {
+    cluster.createDeployment(
+        "tiny",
+        "local",
+        """
+        model: {repoId: "%s", dtype: float32, sizeBytes: 1Mi}
+        resources: {cpus: 0.5}
+        executionTimeoutSeconds: 60
+        """
+            .formatted(modelDir));
+    awaitRunning("tiny", 1);
+
+    JsonNode app = rayApplications().path("tiny");
+    assertThat(app.path("status").asText()).isEqualTo("RUNNING");
+    JsonNode applied = app.path("deployed_app_config");
+    assertThat(applied.path("import_path").asText()).isEqualTo("ndif_serve.app:build");
+    assertThat(applied.path("args").path("repo_id").asText()).isEqualTo(modelDir.toString());
+    assertThat(applied.path("route_prefix").asText())
+        .isEqualTo("/" + cluster.namespace() + "/tiny");
+
+    var status = cluster.deployment("tiny").getStatus();
+    assertThat(Conditions.isTrue(status.conditions, "Ready")).isTrue();
+    assertThat(status.pool).isEqualTo(ray.pool());
+    var placement = status.placements.get(0);
+    assertThat(placement.state).isEqualTo("RUNNING");
+    assertThat(placement.nodeIp).isEqualTo("127.0.0.1");
+    assertThat(placement.rayNodeId).isEqualTo(headNodeId());
+    assertThat(placement.replicaId)
+        .isEqualTo(app.at("/deployments/ModelDeployment/replicas/0/replica_id").asText());
+    assertThat(status.endpoint).isEqualTo(ray.serveUrl() + "/" + cluster.namespace() + "/tiny");
+
+    JsonNode info = getJson(status.endpoint + "/info");
+    assertThat(info.path("model_key").asText()).isEqualTo(status.modelKey);
+    assertThat(info.path("parameters").asLong()).isGreaterThan(10_000);
+    assertThat(info.path("dtype").asText()).isEqualTo("float32");
+    assertThat(info.path("device").asText()).isEqualTo("cpu");
+    assertThat(getJson(status.endpoint + "/healthz").path("status").asText()).isEqualTo("ok");
+
+    var generated =
+        post(status.endpoint + "/generate", "{\"prompt\": \"Ray\", \"max_new_tokens\": 3}");
+    assertThat(generated.statusCode()).as(generated.body()).isEqualTo(200);
+    assertThat(JSON.readTree(generated.body()).path("new_tokens").asInt()).isEqualTo(3);
+
+    var bad = post(status.endpoint + "/generate", "{\"max_new_tokens\": 3}");
+    assertThat(bad.statusCode()).isEqualTo(422);
+    assertThat(bad.body()).contains("prompt");
+  }
+
+  @Test
+  @Order(3)
+  void scalingToTwoReplicasShowsTwoRunningReplicas() throws Exception {
+    cluster.editDeployment("tiny", d -> d.getSpec().replicas = 2);
+    awaitRunning("tiny", 2);
+
+    var placements = cluster.deployment("tiny").getStatus().placements;
+    assertThat(placements)
+        .hasSize(2)
+        .allMatch(p -> "RUNNING".equals(p.state) && "127.0.0.1".equals(p.nodeIp));
+    assertThat(placements.stream().map(p -> p.replicaId).distinct()).hasSize(2);
+    assertThat(rayApplications().at("/tiny/deployments/ModelDeployment/replicas"))
+        .hasSize(2)
+        .allMatch(r -> "RUNNING".equals(r.path("state").asText()));
+  }
+
+  @Test
+  @Order(4)
+  void aModelThatCannotLoadIsDegradedWithTheReason() {
+    cluster.createDeployment(
+        "missing",
+        "local",
+        """
+        model: {repoId: "%s-missing", dtype: float32, sizeBytes: 1Mi}
+        resources: {cpus: 0.5}
+        """
+            .formatted(modelDir));
+    await()
+        .atMost(Duration.ofMinutes(4))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              var conditions = cluster.deployment("missing").getStatus().conditions;
+              assertThat(Conditions.isTrue(conditions, "Degraded")).isTrue();
+              assertThat(Conditions.find(conditions, "Degraded").get().getMessage())
+                  .contains("failed to load model", "-missing");
+            });
+    assertThat(Conditions.reason(cluster.deployment("missing").getStatus().conditions, "Ready"))
+        .isEqualTo("DeployFailed");
+  }
+
+  @Test
+  @Order(5)
+  void badApplicationArgumentsAreDegradedWithTheFieldNamed() {
+    cluster.createDeployment(
+        "typo",
+        "local",
+        """
+        model: {repoId: "%s", dtype: float32, sizeBytes: 1Mi}
+        resources: {cpus: 0.5}
+        serve: {args: {max_new_token_limit: 8}}
+        """
+            .formatted(modelDir));
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        Conditions.find(
+                                cluster.deployment("typo").getStatus().conditions, "Degraded")
+                            .get()
+                            .getMessage())
+                    .contains("max_new_token_limit", "Extra inputs are not permitted"));
+  }
+
+  @Test
+  @Order(6)
+  void deletingDeploymentsRemovesTheirApplicationsFromRay() {
+    for (String name : List.of("tiny", "missing", "typo")) {
+      cluster
+          .client()
+          .resources(NdifDeployment.class)
+          .inNamespace(cluster.namespace())
+          .withName(name)
+          .delete();
+    }
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(() -> assertThat(names(rayApplications())).isEmpty());
+  }
+
+  private static void awaitRunning(String name, int replicas) {
+    await()
+        .atMost(Duration.ofMinutes(5))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              var status = cluster.deployment(name).getStatus();
+              assertThat(status).isNotNull();
+              assertThat(Conditions.isTrue(status.conditions, "Ready"))
+                  .as("Ready: %s", Conditions.find(status.conditions, "Ready"))
+                  .isTrue();
+              assertThat(status.readyReplicas).isEqualTo(replicas);
+            });
+  }
+
+  private static JsonNode rayApplications() throws Exception {
+    return getJson(ray.dashboardUrl() + "/api/serve/applications/").path("applications");
+  }
+
+  private static List<String> names(JsonNode applications) {
+    List<String> names = new ArrayList<>();
+    applications.fieldNames().forEachRemaining(names::add);
+    return names;
+  }
+
+  private static String headNodeId() throws Exception {
+    JsonNode nodes = getJson(ray.dashboardUrl() + "/api/v0/nodes").at("/data/result/result");
+    assertThat(nodes).hasSize(1);
+    return nodes.get(0).path("node_id").asText();
+  }
+
+  private static JsonNode getJson(String url) throws Exception {
+    var response =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(url + ": " + response.body()).isEqualTo(200);
+    return JSON.readTree(response.body());
+  }
+
+  private static HttpResponse<String> post(String url, String body) throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(URI.create(url))
+            .timeout(Duration.ofSeconds(60))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+}

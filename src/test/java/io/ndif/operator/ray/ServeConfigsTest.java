@@ -1,0 +1,149 @@
+package io.ndif.operator.ray;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.api.NdifDeploymentSpec;
+import io.ndif.operator.deployment.DedicatedServices;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The Serve configs the operator generates, one per fixture. Each is also written to {@value
+ * #FIXTURE_DIR}, where {@code RealRayIT} checks them against Ray's own ServeDeploySchema.
+ */
+class ServeConfigsTest {
+  static final String FIXTURE_DIR = "target/serve-config-fixtures";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static Stream<Arguments> fixtures() {
+    return Stream.of(
+        Arguments.of(
+            "defaults",
+            "model: {repoId: openai-community/gpt2}",
+            Map.of(
+                "/args/wrapper", "nnsight.modeling.language.LanguageModel",
+                "/args/dtype", "bfloat16",
+                "/args/trust_remote_code", "false",
+                "/import_path", "ndif_serve.app:build",
+                "/route_prefix", "/ns/defaults",
+                "/deployments/0/num_replicas", "1",
+                "/deployments/0/ray_actor_options/num_cpus", "1.0")),
+        Arguments.of(
+            "everything",
+            """
+            model:
+              repoId: meta-llama/Llama-3.1-8B
+              revision: v1
+              wrapper: transformers.AutoModelForCausalLM
+              dtype: float16
+              trustRemoteCode: true
+            replicas: 3
+            executionTimeoutSeconds: 120
+            resources: {cpus: 2}
+            serve:
+              importPath: my_pkg.app:build
+              routePrefix: /llama
+              runtimeEnv: {pip: [nnsight==0.8.1], env_vars: {HF_HUB_OFFLINE: "1"}}
+              args: {max_new_tokens_limit: 64}
+            """,
+            Map.of(
+                "/args/revision", "v1",
+                "/args/trust_remote_code", "true",
+                "/args/execution_timeout_seconds", "120",
+                "/args/max_new_tokens_limit", "64",
+                "/import_path", "my_pkg.app:build",
+                "/route_prefix", "/llama",
+                "/runtime_env/env_vars/HF_HUB_OFFLINE", "1",
+                "/deployments/0/num_replicas", "3",
+                "/deployments/0/ray_actor_options/num_cpus", "2.0")),
+        Arguments.of(
+            "autoscaled",
+            """
+            model: {repoId: openai-community/gpt2, sizeBytes: 1Gi}
+            autoscaling: {minReplicas: 1, maxReplicas: 4, targetOngoingRequests: 2}
+            """,
+            Map.of(
+                "/deployments/0/autoscaling_config/min_replicas", "1",
+                "/deployments/0/autoscaling_config/max_replicas", "4",
+                "/deployments/0/autoscaling_config/target_ongoing_requests", "2.0")),
+        Arguments.of(
+            "float32-tiny",
+            "model: {repoId: /models/tiny, dtype: float32, sizeBytes: 1Mi}",
+            Map.of("/args/dtype", "float32", "/args/repo_id", "/models/tiny")));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("fixtures")
+  void clusterConfigs(String name, String spec, Map<String, String> expected) throws IOException {
+    var deployment = deployment(name, spec);
+    JsonNode config =
+        JSON.valueToTree(
+            ServeConfigs.config(List.of(new ServeConfigs.Admitted(deployment, "a100-80g", 0.25))));
+
+    JsonNode app = config.path("applications").path(0);
+    assertThat(config.path("applications")).hasSize(1);
+    assertThat(app.path("name").asText()).isEqualTo(name);
+    assertThat(app.path("deployments").path(0).path("name").asText())
+        .isEqualTo(ServeConfigs.MODEL_DEPLOYMENT);
+    JsonNode actor = app.path("deployments").path(0).path("ray_actor_options");
+    assertThat(actor.path("num_gpus").asDouble()).isEqualTo(0.25);
+    assertThat(actor.path("resources").path("ndif_pool_a100_80g").asDouble()).isEqualTo(0.25);
+    expected.forEach(
+        (pointer, value) -> assertThat(app.at(pointer).asText()).as(pointer).isEqualTo(value));
+
+    write("cluster-" + name, config);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("fixtures")
+  void dedicatedConfigs(String name, String spec, Map<String, String> expected) throws IOException {
+    var deployment =
+        deployment(
+            name,
+            spec
+                + "\ndedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi},"
+                + " image: registry.example/ndif-ray:1}");
+    Map<String, Object> rayService = DedicatedServices.spec(deployment);
+    JsonNode config = new YAMLMapper().readTree(String.valueOf(rayService.get("serveConfigV2")));
+
+    JsonNode app = config.path("applications").path(0);
+    assertThat(app.path("name").asText()).isEqualTo(name);
+    assertThat(app.at("/deployments/0/ray_actor_options/resources/ndif_pool_l4").isNumber())
+        .isTrue();
+    expected.forEach(
+        (pointer, value) -> assertThat(app.at(pointer).asText()).as(pointer).isEqualTo(value));
+    JsonNode cluster = JSON.valueToTree(rayService.get("rayClusterConfig"));
+    assertThat(cluster.at("/headGroupSpec/template/spec/containers/0/image").asText())
+        .isEqualTo("registry.example/ndif-ray:1");
+    assertThat(cluster.at("/workerGroupSpecs/0/template/spec/containers/0/image").asText())
+        .isEqualTo("registry.example/ndif-ray:1");
+
+    write("dedicated-" + name, config);
+  }
+
+  private static NdifDeployment deployment(String name, String spec) {
+    var d = new NdifDeployment();
+    d.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace("ns").build());
+    d.setSpec(Serialization.unmarshal("clusterRef: c\n" + spec, NdifDeploymentSpec.class));
+    return d;
+  }
+
+  private static void write(String name, JsonNode config) throws IOException {
+    Path dir = Path.of(FIXTURE_DIR);
+    Files.createDirectories(dir);
+    JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(name + ".json").toFile(), config);
+  }
+}

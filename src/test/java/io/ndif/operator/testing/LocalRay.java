@@ -1,0 +1,107 @@
+package io.ndif.operator.testing;
+
+import io.ndif.operator.testing.LocalCluster.Result;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A real Ray head with Ray Serve on 127.0.0.1, from PyPI: the one described by the env file named
+ * in {@code NDIF_TEST_RAY_ENV} (what {@code hack/local-ray env} prints), or one started once per
+ * test JVM with {@code hack/local-ray up} and stopped at exit.
+ */
+public final class LocalRay {
+  public static final String ENV_FILE_ENV = "NDIF_TEST_RAY_ENV";
+  private static LocalRay shared;
+  private static IllegalStateException failed;
+
+  private final Path projectDir;
+  private final Map<String, String> env;
+
+  private LocalRay(Path projectDir, Map<String, String> env) {
+    this.projectDir = projectDir;
+    this.env = env;
+  }
+
+  public static synchronized LocalRay shared() {
+    if (failed != null) {
+      throw failed;
+    }
+    if (shared == null) {
+      try {
+        shared = startOrConnect();
+      } catch (IllegalStateException e) {
+        failed = e;
+        throw e;
+      }
+    }
+    return shared;
+  }
+
+  public String dashboardUrl() {
+    return env.get("RAY_DASHBOARD_URL");
+  }
+
+  public String serveUrl() {
+    return env.get("RAY_SERVE_URL");
+  }
+
+  /** The pool the Ray node advertises ({@code ndif_pool_<pool>}). */
+  public String pool() {
+    return env.get("RAY_POOL");
+  }
+
+  /** Runs the Ray environment's Python with the given arguments, from the project directory. */
+  public Result python(int timeoutSeconds, String... args) {
+    List<String> command = new ArrayList<>();
+    command.add(env.get("RAY_PYTHON"));
+    command.addAll(List.of(args));
+    return LocalCluster.exec(command, Map.of("HF_HUB_OFFLINE", "1"), projectDir, timeoutSeconds);
+  }
+
+  private static LocalRay startOrConnect() {
+    Path projectDir = Path.of(System.getProperty("ndif.projectDir", ".")).toAbsolutePath();
+    String external = System.getenv(ENV_FILE_ENV);
+    if (external != null && !external.isBlank()) {
+      return new LocalRay(projectDir, read(Path.of(external)));
+    }
+    Path state = projectDir.resolve("target/it-local-ray");
+    Map<String, String> env = Map.of("NDIF_RAY_DIR", state.toString());
+    Result up;
+    try {
+      // The first call may create the virtual environment (several GB from PyPI).
+      up = LocalCluster.exec(List.of("hack/local-ray", "up"), env, projectDir, 1800);
+    } catch (IllegalStateException timedOut) {
+      LocalCluster.exec(List.of("hack/local-ray", "down"), env, projectDir, 60);
+      throw timedOut;
+    }
+    if (up.exitCode() != 0) {
+      LocalCluster.exec(List.of("hack/local-ray", "down"), env, projectDir, 60);
+      throw new IllegalStateException("hack/local-ray up failed:\n" + up.output());
+    }
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> LocalCluster.exec(List.of("hack/local-ray", "down"), env, projectDir, 60)));
+    return new LocalRay(projectDir, read(state.resolve("env")));
+  }
+
+  private static Map<String, String> read(Path envFile) {
+    try {
+      Map<String, String> values = new LinkedHashMap<>();
+      for (String line : Files.readAllLines(envFile)) {
+        var m = java.util.regex.Pattern.compile("^export (\\w+)=(.*)$").matcher(line.trim());
+        if (m.matches()) {
+          values.put(m.group(1), m.group(2));
+        }
+      }
+      return values;
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read the Ray env file " + envFile, e);
+    }
+  }
+}
