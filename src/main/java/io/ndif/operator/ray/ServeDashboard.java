@@ -102,7 +102,7 @@ public class ServeDashboard {
                   new Application(
                       e.getKey(),
                       text(app, "status"),
-                      text(app, "message"),
+                      ServeMessages.of(app),
                       text(app, "route_prefix"),
                       replicas));
             });

@@ -41,7 +41,10 @@ class RealRayIT {
   @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient HTTP =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
   private static LocalRay ray;
   private static Path modelDir;
 
