@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Brings up the local control plane, runs the operator on it and applies examples/.
-# Stop everything with: hack/local-cluster down
+# With --ray, also starts a real Ray head from PyPI (hack/local-ray) and serves a tiny model on it
+# through examples/real-ray/.
+# Stop everything with: hack/local-cluster down (and hack/local-ray down)
 set -euo pipefail
+with_ray=false
+case "${1:-}" in
+  --ray) with_ray=true ;;
+  "") ;;
+  *) echo "usage: hack/run-local.sh [--ray]" >&2; exit 2 ;;
+esac
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/versions.sh
 source hack/versions.sh
@@ -23,8 +31,31 @@ echo "run-local: operator started (pid $(cat "$STATE/ndif-operator.pid"), log $S
 "${kubectl[@]}" wait --for=condition=Ready ndifcluster --all --timeout=180s
 "${kubectl[@]}" get nodes -L nvidia.com/gpu.product
 "${kubectl[@]}" get ndifclusters,ndifdeployments,rayclusters,pods
+
+if $with_ray; then
+  hack/local-ray up
+  # shellcheck disable=SC1090
+  source <(hack/local-ray env)
+  model_dir=$STATE/tiny-model
+  echo "run-local: making a tiny model with random weights in $model_dir"
+  HF_HUB_OFFLINE=1 "$RAY_PYTHON" -m ndif_serve.tiny "$model_dir" >/dev/null
+  sed -e "s|@RAY_DASHBOARD_URL@|$RAY_DASHBOARD_URL|" -e "s|@RAY_SERVE_URL@|$RAY_SERVE_URL|" \
+    -e "s|@RAY_POOL@|$RAY_POOL|" -e "s|@MODEL_DIR@|$model_dir|" examples/real-ray/tiny.yaml |
+    "${kubectl[@]}" apply -f -
+  "${kubectl[@]}" wait --for=condition=Ready ndifdeployment/tiny --timeout=300s
+  endpoint=$("${kubectl[@]}" get ndifdeployment tiny -o jsonpath='{.status.endpoint}')
+  "${kubectl[@]}" get ndifdeployment tiny -o wide
+  echo "run-local: $endpoint/info"
+  curl -fsS "$endpoint/info"
+  echo
+  echo "run-local: POST $endpoint/generate"
+  curl -fsS -H 'Content-Type: application/json' -d '{"prompt": "Ray Serve", "max_new_tokens": 8}' \
+    "$endpoint/generate"
+  echo
+fi
+
 echo
 echo "run-local: the cluster is up. Try:"
 echo "  export KUBECONFIG=$KUBECONFIG PATH=$NDIF_BIN_DIR:\$PATH"
 echo "  kubectl get ndc -o yaml"
-echo "Stop it with: hack/local-cluster down"
+echo "Stop it with: hack/local-cluster down$($with_ray && echo "; hack/local-ray down")"

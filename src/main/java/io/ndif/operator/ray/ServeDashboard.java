@@ -19,8 +19,12 @@ import java.util.concurrent.TimeoutException;
 /** The two calls of Ray's dashboard REST API the operator makes: read and replace Serve apps. */
 public class ServeDashboard {
   private static final String PATH = "/api/serve/applications/";
+  // HTTP/1.1: an HTTP/2 upgrade offer on a request with a body is refused by some Python servers.
   private final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
   private final io.ndif.operator.observability.FleetMetrics metrics;
   private final io.ndif.operator.observability.Tracing tracing;
 
