@@ -3,6 +3,7 @@ package io.ndif.operator.ray;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -13,8 +14,7 @@ import java.util.regex.Pattern;
 public final class ServeMessages {
   static final int MAX_LENGTH = 2000;
   private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;]*m");
-  private static final java.util.Set<String> FAILED =
-      java.util.Set.of("DEPLOY_FAILED", "UNHEALTHY");
+  private static final Set<String> FAILED = Set.of("DEPLOY_FAILED", "UNHEALTHY");
 
   private ServeMessages() {}
 

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * A real Ray head with Ray Serve on 127.0.0.1, from PyPI: the one described by the env file named
@@ -16,6 +17,7 @@ import java.util.Map;
  */
 public final class LocalRay {
   public static final String ENV_FILE_ENV = "NDIF_TEST_RAY_ENV";
+  private static final Pattern EXPORT = Pattern.compile("^export (\\w+)=(.*)$");
   private static LocalRay shared;
   private static IllegalStateException failed;
 
@@ -94,7 +96,7 @@ public final class LocalRay {
     try {
       Map<String, String> values = new LinkedHashMap<>();
       for (String line : Files.readAllLines(envFile)) {
-        var m = java.util.regex.Pattern.compile("^export (\\w+)=(.*)$").matcher(line.trim());
+        var m = EXPORT.matcher(line.trim());
         if (m.matches()) {
           values.put(m.group(1), m.group(2));
         }
