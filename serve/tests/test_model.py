@@ -1,6 +1,6 @@
 import pytest
 
-from ndif_serve.model import LoadedModel, ModelLoadError, pick_device
+from ndif_serve.model import LoadedModel, ModelLoadError, device_map, memory_fraction, pick_device
 from ndif_serve.settings import ModelSettings
 
 
@@ -55,3 +55,15 @@ def test_a_failed_load_names_the_model_and_the_cause(args, cause):
         LoadedModel.load(settings, gpu_ids=[])
     assert str(e.value).startswith(f"failed to load model {settings.key}: ")
     assert cause in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "device, gpus, expected", [("cpu", 0, "cpu"), ("cuda", 1, "cuda"), ("cuda", 4, "auto")]
+)
+def test_several_gpus_share_the_weights(device, gpus, expected):
+    assert device_map(device, gpus) == expected
+
+
+@pytest.mark.parametrize("assigned, expected", [(0.25, 0.25), (0.0, None), (1.0, None), (2.0, None)])
+def test_a_fraction_of_a_gpu_caps_its_memory(assigned, expected):
+    assert memory_fraction(assigned) == expected

@@ -42,7 +42,10 @@ class ModelDeployment:
 
     def __init__(self, settings: ModelSettings):
         self.settings = settings
-        self.model: Optional[LoadedModel] = LoadedModel.load(settings, ray.get_gpu_ids())
+        assigned = ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0)
+        self.model: Optional[LoadedModel] = LoadedModel.load(
+            settings, ray.get_gpu_ids(), assigned_gpus=assigned
+        )
 
     def check_health(self) -> None:
         if self.model is None:

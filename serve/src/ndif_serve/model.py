@@ -37,6 +37,19 @@ def pick_device(gpu_ids: list[Any]) -> str:
     return "cpu"
 
 
+def device_map(device: str, visible_gpus: int) -> str:
+    """Where the weights go: spread over the replica's GPUs when it has several."""
+    return "auto" if device == "cuda" and visible_gpus > 1 else device
+
+
+def memory_fraction(assigned_gpus: float) -> Optional[float]:
+    """A replica with a fraction of a GPU may allocate only that fraction of its memory, so that
+    models sharing the GPU cannot starve each other; a whole GPU or more is not capped."""
+    if 0 < assigned_gpus < 1:
+        return assigned_gpus
+    return None
+
+
 class LoadedModel:
     """A model and its tokenizer, loaded once per replica onto the device Ray gave it."""
 
@@ -48,10 +61,18 @@ class LoadedModel:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, settings: ModelSettings, gpu_ids: Optional[list[Any]] = None) -> "LoadedModel":
+    def load(
+        cls,
+        settings: ModelSettings,
+        gpu_ids: Optional[list[Any]] = None,
+        assigned_gpus: float = 0.0,
+    ) -> "LoadedModel":
         device = pick_device(gpu_ids or [])
         logger.info("loading %s onto %s (%s)", settings.key, device, settings.dtype)
         try:
+            fraction = memory_fraction(assigned_gpus)
+            if device == "cuda" and fraction is not None:
+                torch.cuda.set_per_process_memory_fraction(fraction, 0)
             wrapper = _import_class(settings.wrapper)
             module, tokenizer = _instantiate(wrapper, settings, device)
         except Exception as e:  # every cause of a failed load ends the replica the same way
@@ -138,13 +159,14 @@ def _instantiate(wrapper, settings: ModelSettings, device: str):
         "trust_remote_code": settings.trust_remote_code,
         "dtype": dtype,
     }
+    placement = device_map(device, torch.cuda.device_count() if device == "cuda" else 0)
     if settings.uses_nnsight:
         # nnsight builds the model on the meta device, then dispatch loads the weights.
-        wrapped = wrapper(settings.repo_id, dispatch=True, device_map=device, **common)
+        wrapped = wrapper(settings.repo_id, dispatch=True, device_map=placement, **common)
         module = getattr(wrapped, "_model", wrapped)
         tokenizer = getattr(wrapped, "tokenizer", None)
     elif hasattr(wrapper, "from_pretrained"):
-        module = wrapper.from_pretrained(settings.repo_id, **common).to(device)
+        module = wrapper.from_pretrained(settings.repo_id, device_map=placement, **common)
         tokenizer = None
     else:
         raise TypeError(
