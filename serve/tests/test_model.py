@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from ndif_serve.model import LoadedModel, ModelLoadError, device_map, memory_fraction, pick_device
@@ -67,3 +69,11 @@ def test_several_gpus_share_the_weights(device, gpus, expected):
 @pytest.mark.parametrize("assigned, expected", [(0.25, 0.25), (0.0, None), (1.0, None), (2.0, None)])
 def test_a_fraction_of_a_gpu_caps_its_memory(assigned, expected):
     assert memory_fraction(assigned) == expected
+
+
+def test_generation_stops_at_the_first_token_past_its_deadline(tiny_model):
+    model = LoadedModel.load(
+        ModelSettings.from_args({"repo_id": tiny_model, "dtype": "float32"}), gpu_ids=[]
+    )
+    assert model.generate("Ray", 20, deadline=time.monotonic() + 600).new_tokens > 1
+    assert model.generate("Ray", 20, deadline=time.monotonic()).new_tokens == 1

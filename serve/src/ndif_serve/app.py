@@ -4,6 +4,7 @@
 # FastAPI needs to resolve string annotations, and the request body would become a query parameter.
 import asyncio
 import logging
+import time
 from typing import Any, Optional
 
 import ray
@@ -75,11 +76,14 @@ class ModelDeployment:
                 f" {limit}",
             )
         timeout = self.settings.execution_timeout_seconds
-        work = asyncio.to_thread(self.model.generate, request.prompt, request.max_new_tokens)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        work = asyncio.to_thread(
+            self.model.generate, request.prompt, request.max_new_tokens, deadline
+        )
         try:
             result = await asyncio.wait_for(work, timeout)
         except asyncio.TimeoutError:
-            # The thread cannot be stopped from here; it ends after at most max_new_tokens steps.
+            # The generation stops by itself at its next token, past the same deadline.
             raise HTTPException(
                 status_code=504,
                 detail=f"execution took longer than the model's {timeout:g} s execution timeout",

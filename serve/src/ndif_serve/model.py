@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -116,8 +117,18 @@ class LoadedModel:
             )
         return info
 
-    def generate(self, prompt: str, max_new_tokens: int) -> Generation:
-        """Greedy decoding, one request at a time per replica."""
+    def generate(
+        self, prompt: str, max_new_tokens: int, deadline: Optional[float] = None
+    ) -> Generation:
+        """Greedy decoding, one request at a time per replica; stops at the first token after the
+        deadline (a time.monotonic() value), so a timed-out request gives the replica back."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class PastDeadline(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                late = deadline is not None and time.monotonic() >= deadline
+                return torch.full((input_ids.shape[0],), late, dtype=torch.bool)
+
         with self._lock, torch.inference_mode():
             inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
             prompt_tokens = int(inputs["input_ids"].shape[-1])
@@ -125,6 +136,7 @@ class LoadedModel:
                 **inputs,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
+                stopping_criteria=StoppingCriteriaList([PastDeadline()]),
                 pad_token_id=self.tokenizer.pad_token_id
                 if self.tokenizer.pad_token_id is not None
                 else self.tokenizer.eos_token_id,
