@@ -19,6 +19,9 @@ import java.util.concurrent.TimeoutException;
 /** The two calls of Ray's dashboard REST API the operator makes: read and replace Serve apps. */
 public class ServeDashboard {
   private static final String PATH = "/api/serve/applications/";
+  static final String TOKEN_AUTH_HINT =
+      " (Ray's token authentication is on; the operator calls dashboards without a token, so"
+          + " start Ray with RAY_AUTH_MODE=disabled)";
   // HTTP/1.1: an HTTP/2 upgrade offer on a request with a body is refused by some Python servers.
   private final HttpClient http =
       HttpClient.newBuilder()
@@ -198,7 +201,8 @@ public class ServeDashboard {
               + baseUrl
               + " answered "
               + code
-              + (text.isEmpty() ? "" : ": " + text.substring(0, Math.min(300, text.length()))));
+              + (text.isEmpty() ? "" : ": " + text.substring(0, Math.min(300, text.length())))
+              + (code == 401 ? TOKEN_AUTH_HINT : ""));
     }
     return body;
   }
