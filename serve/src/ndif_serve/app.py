@@ -5,7 +5,7 @@
 import asyncio
 import logging
 import time
-from typing import Any, Optional
+from typing import Any
 
 import ray
 from fastapi import FastAPI, HTTPException
@@ -44,30 +44,20 @@ class ModelDeployment:
     def __init__(self, settings: ModelSettings):
         self.settings = settings
         assigned = ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0)
-        self.model: Optional[LoadedModel] = LoadedModel.load(
-            settings, ray.get_gpu_ids(), assigned_gpus=assigned
-        )
+        self.model = LoadedModel.load(settings, ray.get_gpu_ids(), assigned_gpus=assigned)
 
-    def check_health(self) -> None:
-        if self.model is None:
-            raise RuntimeError(f"model {self.settings.key} is not loaded")
-
+    # Serve routes no request to a replica before its constructor returned, that is, before the
+    # weights are loaded; a replica whose load failed never answers.
     @api.get("/healthz")
     def healthz(self) -> dict[str, str]:
-        if self.model is None:
-            raise HTTPException(status_code=503, detail="the model is not loaded")
         return {"status": "ok", "model_key": self.settings.key}
 
     @api.get("/info")
     def info(self) -> dict[str, Any]:
-        if self.model is None:
-            raise HTTPException(status_code=503, detail="the model is not loaded")
         return self.model.info()
 
     @api.post("/generate", response_model=GenerateResponse)
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
-        if self.model is None:
-            raise HTTPException(status_code=503, detail="the model is not loaded")
         limit = self.settings.max_new_tokens_limit
         if request.max_new_tokens > limit:
             raise HTTPException(

@@ -10,6 +10,7 @@ import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.ray.ServeConfigsTest;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.LocalRay;
 import java.io.IOException;
@@ -78,7 +79,7 @@ class RealRayIT {
   @Order(1)
   void everyGeneratedServeConfigIsAcceptedByRaysSchema() throws IOException {
     List<String> fixtures;
-    try (Stream<Path> files = Files.list(Path.of("target/serve-config-fixtures"))) {
+    try (Stream<Path> files = Files.list(Path.of(ServeConfigsTest.FIXTURE_DIR))) {
       fixtures = files.map(Path::toString).filter(f -> f.endsWith(".json")).sorted().toList();
     }
     assertThat(fixtures).as("written by ServeConfigsTest").hasSizeGreaterThanOrEqualTo(8);
@@ -113,7 +114,7 @@ class RealRayIT {
         executionTimeoutSeconds: 60
         """
             .formatted(modelDir));
-    awaitRunning("tiny", 1);
+    cluster.awaitReady("tiny", 1, Duration.ofMinutes(5));
 
     JsonNode app = rayApplications().path("tiny");
     assertThat(app.path("status").asText()).isEqualTo("RUNNING");
@@ -155,7 +156,7 @@ class RealRayIT {
   @Order(3)
   void scalingToTwoReplicasShowsTwoRunningReplicas() throws Exception {
     cluster.editDeployment("tiny", d -> d.getSpec().replicas = 2);
-    awaitRunning("tiny", 2);
+    cluster.awaitReady("tiny", 2, Duration.ofMinutes(5));
 
     var placements = cluster.deployment("tiny").getStatus().placements;
     assertThat(placements)
@@ -232,21 +233,6 @@ class RealRayIT {
         .atMost(Duration.ofMinutes(2))
         .pollInterval(Duration.ofSeconds(2))
         .untilAsserted(() -> assertThat(names(rayApplications())).isEmpty());
-  }
-
-  private static void awaitRunning(String name, int replicas) {
-    await()
-        .atMost(Duration.ofMinutes(5))
-        .pollInterval(Duration.ofSeconds(2))
-        .untilAsserted(
-            () -> {
-              var status = cluster.deployment(name).getStatus();
-              assertThat(status).isNotNull();
-              assertThat(Conditions.isTrue(status.conditions, "Ready"))
-                  .as("Ready: %s", Conditions.find(status.conditions, "Ready"))
-                  .isTrue();
-              assertThat(status.readyReplicas).isEqualTo(replicas);
-            });
   }
 
   private static JsonNode rayApplications() throws Exception {

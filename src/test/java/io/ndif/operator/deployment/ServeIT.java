@@ -7,6 +7,7 @@ import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.testing.FakeRayDashboard;
 import io.ndif.operator.testing.LocalClusterExtension;
 import java.time.Duration;
@@ -52,8 +53,8 @@ class ServeIT {
         "llama",
         "compose",
         "model: {repoId: meta-llama/Llama-3.1-8B, parameters: 8000000000, dtype: float16}\nreplicas: 2");
-    awaitReady("gpt2", 1);
-    awaitReady("llama", 2);
+    cluster.awaitReady("gpt2", 1, Duration.ofSeconds(60));
+    cluster.awaitReady("llama", 2, Duration.ofSeconds(60));
 
     var config = dashboard.lastConfig();
     var apps = new ArrayList<String>();
@@ -88,7 +89,7 @@ class ServeIT {
         .isEqualTo(
             dashboard.url().replaceFirst(":\\d+$", "")
                 + ":"
-                + port()
+                + KubeRay.SERVE_PORT
                 + "/"
                 + cluster.namespace()
                 + "/llama");
@@ -103,7 +104,7 @@ class ServeIT {
     assertThat(dashboard.puts()).isEqualTo(puts);
 
     cluster.editDeployment("llama", d -> d.getSpec().replicas = 3);
-    awaitReady("llama", 3);
+    cluster.awaitReady("llama", 3, Duration.ofSeconds(60));
     assertThat(dashboard.puts()).isEqualTo(puts + 1);
     assertThat(cluster.deployment("llama").getStatus().placements).hasSize(3);
   }
@@ -114,7 +115,7 @@ class ServeIT {
     int puts = dashboard.puts();
     dashboard.forgetApplications();
     await().atMost(Duration.ofSeconds(60)).until(() -> dashboard.puts() > puts);
-    awaitReady("gpt2", 1);
+    cluster.awaitReady("gpt2", 1, Duration.ofSeconds(60));
   }
 
   @Test
@@ -179,21 +180,5 @@ class ServeIT {
             });
     // The last reported state stays: nothing is lost while the dashboard is away.
     assertThat(cluster.deployment("llama").getStatus().placements).hasSize(3);
-  }
-
-  private static String port() {
-    return "8000";
-  }
-
-  private static void awaitReady(String name, int replicas) {
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .untilAsserted(
-            () -> {
-              var d = cluster.deployment(name);
-              assertThat(d.getStatus()).isNotNull();
-              assertThat(Conditions.isTrue(d.getStatus().conditions, "Ready")).isTrue();
-              assertThat(d.getStatus().readyReplicas).isEqualTo(replicas);
-            });
   }
 }

@@ -1,16 +1,12 @@
 package io.ndif.operator.install;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
-import io.ndif.operator.api.NdifDeployment;
-import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.testing.FakeRayDashboard;
 import io.ndif.operator.testing.LocalClusterExtension;
 import java.nio.file.Files;
@@ -121,25 +117,9 @@ class HelmChartIT {
               new OperatorSettings(Set.of(cluster.namespace()), 2, Duration.ZERO));
       try {
         cluster.createExternalCluster("rbac", dashboard.url(), 1);
-        var deployment =
-            Serialization.unmarshal(
-                "apiVersion: ndif.io/v1alpha1\nkind: NdifDeployment\nmetadata: {name: gpt2}\nspec:\n  clusterRef: rbac\n  model: {repoId: openai-community/gpt2, sizeBytes: 1Gi}\n",
-                NdifDeployment.class);
-        cluster.client().resource(deployment).inNamespace(cluster.namespace()).create();
-        await()
-            .atMost(Duration.ofSeconds(60))
-            .untilAsserted(
-                () -> {
-                  var d =
-                      cluster
-                          .client()
-                          .resources(NdifDeployment.class)
-                          .inNamespace(cluster.namespace())
-                          .withName("gpt2")
-                          .get();
-                  assertThat(d.getStatus()).isNotNull();
-                  assertThat(Conditions.isTrue(d.getStatus().conditions, "Ready")).isTrue();
-                });
+        cluster.createDeployment(
+            "gpt2", "rbac", "model: {repoId: openai-community/gpt2, sizeBytes: 1Gi}");
+        cluster.awaitReady("gpt2", 1, Duration.ofSeconds(60));
         var events =
             cluster.client().v1().events().inNamespace(cluster.namespace()).list().getItems();
         assertThat(events).anyMatch(e -> "Admitted".equals(e.getReason()));

@@ -24,8 +24,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The Serve configs the operator generates, one per fixture. Each is also written to {@value
  * #FIXTURE_DIR}, where {@code RealRayIT} checks them against Ray's own ServeDeploySchema.
  */
-class ServeConfigsTest {
-  static final String FIXTURE_DIR = "target/serve-config-fixtures";
+public class ServeConfigsTest {
+  public static final String FIXTURE_DIR = "target/serve-config-fixtures";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   static Stream<Arguments> fixtures() {

@@ -18,8 +18,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class LocalCluster {
   public static final String KUBECONFIG_ENV = "NDIF_TEST_KUBECONFIG";
-  private static LocalCluster shared;
-  private static IllegalStateException failed;
+  private static final StartedOnce<LocalCluster> SHARED =
+      new StartedOnce<>(LocalCluster::startOrConnect);
 
   private final Path projectDir;
   private final Path kubeconfig;
@@ -33,21 +33,8 @@ public final class LocalCluster {
     this.client = clientFor(kubeconfig);
   }
 
-  public static synchronized LocalCluster shared() {
-    // A start that failed is not tried again by the next test class: `up` would clean the state
-    // directory, and with it anything a concurrent attempt left running.
-    if (failed != null) {
-      throw failed;
-    }
-    if (shared == null) {
-      try {
-        shared = startOrConnect();
-      } catch (IllegalStateException e) {
-        failed = e;
-        throw e;
-      }
-    }
-    return shared;
+  public static LocalCluster shared() {
+    return SHARED.get();
   }
 
   public KubernetesClient client() {

@@ -1,5 +1,8 @@
 package io.ndif.operator.testing;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
@@ -7,6 +10,8 @@ import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.observability.Conditions;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -143,6 +148,22 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
             d -> {
               change.accept(d);
               return d;
+            });
+  }
+
+  /** Waits until the deployment is Ready with {@code replicas} running replicas. */
+  public void awaitReady(String name, int replicas, Duration atMost) {
+    await()
+        .atMost(atMost)
+        .pollInterval(Duration.ofSeconds(1))
+        .untilAsserted(
+            () -> {
+              var status = deployment(name).getStatus();
+              assertThat(status).isNotNull();
+              assertThat(Conditions.isTrue(status.conditions, "Ready"))
+                  .as("Ready: %s", Conditions.find(status.conditions, "Ready"))
+                  .isTrue();
+              assertThat(status.readyReplicas).isEqualTo(replicas);
             });
   }
 }

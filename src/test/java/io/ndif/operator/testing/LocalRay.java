@@ -18,8 +18,7 @@ import java.util.regex.Pattern;
 public final class LocalRay {
   public static final String ENV_FILE_ENV = "NDIF_TEST_RAY_ENV";
   private static final Pattern EXPORT = Pattern.compile("^export (\\w+)=(.*)$");
-  private static LocalRay shared;
-  private static IllegalStateException failed;
+  private static final StartedOnce<LocalRay> SHARED = new StartedOnce<>(LocalRay::startOrConnect);
 
   private final Path projectDir;
   private final Map<String, String> env;
@@ -29,19 +28,8 @@ public final class LocalRay {
     this.env = env;
   }
 
-  public static synchronized LocalRay shared() {
-    if (failed != null) {
-      throw failed;
-    }
-    if (shared == null) {
-      try {
-        shared = startOrConnect();
-      } catch (IllegalStateException e) {
-        failed = e;
-        throw e;
-      }
-    }
-    return shared;
+  public static LocalRay shared() {
+    return SHARED.get();
   }
 
   public String dashboardUrl() {
