@@ -8,13 +8,13 @@ import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.testing.LocalClusterExtension;
+import io.ndif.operator.testing.OperatorCrds;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -179,7 +179,7 @@ class ControlPlaneIT {
         .v1()
         .customResourceDefinitions()
         .withName("widgets.smoke.ndif.io")
-        .waitUntilCondition(ControlPlaneIT::established, 30, TimeUnit.SECONDS);
+        .waitUntilCondition(OperatorCrds::established, 30, TimeUnit.SECONDS);
     var widgets =
         client
             .genericKubernetesResources("smoke.ndif.io/v1", "Widget")
@@ -203,13 +203,6 @@ class ControlPlaneIT {
         .customResourceDefinitions()
         .withName("widgets.smoke.ndif.io")
         .delete();
-  }
-
-  private static boolean established(CustomResourceDefinition crd) {
-    return crd != null
-        && crd.getStatus() != null
-        && crd.getStatus().getConditions().stream()
-            .anyMatch(c -> c.getType().equals("Established") && c.getStatus().equals("True"));
   }
 
   private static PatchContext apply(String manager, boolean force) {

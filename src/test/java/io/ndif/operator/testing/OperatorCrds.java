@@ -33,20 +33,19 @@ public final class OperatorCrds {
             .v1()
             .customResourceDefinitions()
             .withName(crd.getMetadata().getName())
-            .waitUntilCondition(
-                c ->
-                    c != null
-                        && c.getStatus() != null
-                        && c.getStatus().getConditions().stream()
-                            .anyMatch(
-                                x ->
-                                    x.getType().equals("Established")
-                                        && x.getStatus().equals("True")),
-                30,
-                TimeUnit.SECONDS);
+            .waitUntilCondition(OperatorCrds::established, 30, TimeUnit.SECONDS);
       }
     } catch (IOException e) {
       throw new IllegalStateException("cannot read crds/", e);
     }
+  }
+
+  /** A CRD's status can exist before its conditions do, so every step is null-checked. */
+  public static boolean established(CustomResourceDefinition crd) {
+    return crd != null
+        && crd.getStatus() != null
+        && crd.getStatus().getConditions() != null
+        && crd.getStatus().getConditions().stream()
+            .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 }
