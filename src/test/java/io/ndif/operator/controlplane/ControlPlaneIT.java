@@ -227,8 +227,9 @@ class ControlPlaneIT {
   static boolean isReady(Pod pod) {
     return pod.getStatus() != null
         && "Running".equals(pod.getStatus().getPhase())
+        && pod.getStatus().getConditions() != null
         && pod.getStatus().getConditions().stream()
-            .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
   @SuppressWarnings("unchecked")
