@@ -103,7 +103,8 @@ public final class NdifOperator implements AutoCloseable {
                 settings.metricsHost(),
                 settings.metricsPort(),
                 registry,
-                operator.getRuntimeInfo());
+                operator.getRuntimeInfo(),
+                fleet::forgetDeleted);
       } catch (java.io.IOException e) {
         operator.stop();
         throw new IllegalStateException(

@@ -89,6 +89,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   @Override
   public List<EventSource<?, NdifCluster>> prepareEventSources(
       EventSourceContext<NdifCluster> context) {
+    metrics.liveClusters(() -> context.getPrimaryCache().list());
     var pods =
         InformerEventSourceConfiguration.from(Pod.class, NdifCluster.class)
             .withName("pods")

@@ -61,6 +61,7 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
   @Override
   public List<EventSource<?, NdifDeployment>> prepareEventSources(
       EventSourceContext<NdifDeployment> context) {
+    metrics.liveDeployments(() -> context.getPrimaryCache().list());
     var clusters =
         InformerEventSourceConfiguration.from(NdifCluster.class, NdifDeployment.class)
             .withName("clusters")

@@ -1,25 +1,39 @@
 package io.ndif.operator.observability;
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.ndif.operator.api.NdifClusterStatus;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Domain metrics, set from each status the operator writes (so they follow observation, not
  * memory): GPUs and nodes per pool, pending GPU demand, deployments per Ready reason, and the Ray
  * dashboard's call latency and errors.
+ *
+ * <p>Objects are reconciled without finalizers, so no reconcile sees a deletion. Before each scrape
+ * {@link #forgetDeleted()} drops the series of clusters and deployments that are no longer in the
+ * operator's caches; a pool removed from a cluster's status is dropped when that status is set.
  */
 public class FleetMetrics {
   private final MeterRegistry registry;
-  private final Map<String, AtomicReference<Double>> values = new ConcurrentHashMap<>();
+  private final Map<String, Map<String, ClusterGauge>> clusterGauges = new ConcurrentHashMap<>();
   private final Map<String, String> deploymentReasons = new ConcurrentHashMap<>();
-  private final java.util.Set<String> countedReasons = ConcurrentHashMap.newKeySet();
+  private final Set<String> countedReasons = ConcurrentHashMap.newKeySet();
+  private volatile Supplier<Stream<? extends HasMetadata>> liveClusters;
+  private volatile Supplier<Stream<? extends HasMetadata>> liveDeployments;
+
+  private record ClusterGauge(Gauge gauge, AtomicReference<Double> value) {}
 
   public FleetMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -29,24 +43,42 @@ public class FleetMetrics {
     return registry;
   }
 
+  /** The clusters that exist, as the operator's cache lists them. */
+  public void liveClusters(Supplier<Stream<? extends HasMetadata>> clusters) {
+    this.liveClusters = clusters;
+  }
+
+  /** The deployments that exist, as the operator's cache lists them. */
+  public void liveDeployments(Supplier<Stream<? extends HasMetadata>> deployments) {
+    this.liveDeployments = deployments;
+  }
+
   public void cluster(String namespace, String name, NdifClusterStatus status) {
     Tags cluster = Tags.of("namespace", namespace, "cluster", name);
+    var gauges =
+        clusterGauges.computeIfAbsent(key(namespace, name), k -> new ConcurrentHashMap<>());
+    Set<String> current = new HashSet<>();
     for (var pool : status.pools) {
       Tags tags = cluster.and("pool", pool.name);
-      gauge("ndif.pool.nodes.desired", tags, pool.desiredNodes);
-      gauge("ndif.pool.nodes.ready", tags, pool.readyNodes);
-      gauge("ndif.pool.gpus.ready", tags, pool.gpus);
-      gauge("ndif.pool.gpus.allocated", tags, pool.allocatedGpus);
+      current.add(gauge(gauges, "ndif.pool.nodes.desired", tags, pool.desiredNodes));
+      current.add(gauge(gauges, "ndif.pool.nodes.ready", tags, pool.readyNodes));
+      current.add(gauge(gauges, "ndif.pool.gpus.ready", tags, pool.gpus));
+      current.add(gauge(gauges, "ndif.pool.gpus.allocated", tags, pool.allocatedGpus));
     }
     if (status.totals != null) {
-      gauge("ndif.cluster.gpus.pending", cluster, status.totals.pendingGpus);
+      current.add(gauge(gauges, "ndif.cluster.gpus.pending", cluster, status.totals.pendingGpus));
+    }
+    for (String gone : Set.copyOf(gauges.keySet())) {
+      if (!current.contains(gone)) {
+        registry.remove(gauges.remove(gone).gauge());
+      }
     }
   }
 
   /** Counts deployments by the reason of their Ready condition, counted when scraped. */
   public void deployment(String namespace, String name, String readyReason) {
     String reason = readyReason == null ? "Unknown" : readyReason;
-    deploymentReasons.put(namespace + "/" + name, reason);
+    deploymentReasons.put(key(namespace, name), reason);
     if (countedReasons.add(reason)) {
       Gauge.builder(
               "ndif.deployments",
@@ -64,16 +96,46 @@ public class FleetMetrics {
         .record(duration);
   }
 
-  private void gauge(String name, Tags tags, Number value) {
+  /** Drops the series of clusters and deployments that no longer exist. */
+  public void forgetDeleted() {
+    var clusters = liveClusters;
+    if (clusters != null) {
+      Set<String> live = keys(clusters);
+      for (String gone : Set.copyOf(clusterGauges.keySet())) {
+        if (!live.contains(gone)) {
+          clusterGauges.remove(gone).values().forEach(g -> registry.remove(g.gauge()));
+        }
+      }
+    }
+    var deployments = liveDeployments;
+    if (deployments != null) {
+      deploymentReasons.keySet().retainAll(keys(deployments));
+    }
+  }
+
+  private String gauge(Map<String, ClusterGauge> gauges, String name, Tags tags, Number value) {
     String key = name + "|" + tags;
     var holder =
-        values.computeIfAbsent(
+        gauges.computeIfAbsent(
             key,
             k -> {
               var ref = new AtomicReference<>(0.0);
-              Gauge.builder(name, ref, r -> r.get()).tags(tags).register(registry);
-              return ref;
+              var gauge =
+                  Gauge.builder(name, ref, AtomicReference::get).tags(tags).register(registry);
+              return new ClusterGauge(gauge, ref);
             });
-    holder.set(value == null ? 0.0 : value.doubleValue());
+    holder.value().set(value == null ? 0.0 : value.doubleValue());
+    return key;
+  }
+
+  private static Set<String> keys(Supplier<Stream<? extends HasMetadata>> objects) {
+    return objects
+        .get()
+        .map(o -> key(o.getMetadata().getNamespace(), o.getMetadata().getName()))
+        .collect(Collectors.toSet());
+  }
+
+  private static String key(String namespace, String name) {
+    return namespace + "/" + name;
   }
 }

@@ -17,11 +17,19 @@ public class OperatorHttpServer implements AutoCloseable {
   private final HttpServer server;
 
   public OperatorHttpServer(
-      String host, int port, PrometheusMeterRegistry registry, RuntimeInfo runtime)
+      String host,
+      int port,
+      PrometheusMeterRegistry registry,
+      RuntimeInfo runtime,
+      Runnable beforeScrape)
       throws IOException {
     server = HttpServer.create(new InetSocketAddress(host, port), 0);
     server.createContext(
-        "/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4", registry.scrape()));
+        "/metrics",
+        ex -> {
+          beforeScrape.run();
+          respond(ex, 200, "text/plain; version=0.0.4", registry.scrape());
+        });
     server.createContext("/healthz/startup", ex -> probe(ex, runtime.isStarted(), "not started"));
     server.createContext(
         "/healthz/ready",

@@ -5,6 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.testing.LocalClusterExtension;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -88,6 +90,63 @@ class ObservabilityIT {
       cluster.createDeployment("gpt2", "served", "model: {repoId: gpt2, sizeBytes: 1Gi}");
       assertAllExposed(queried);
     }
+  }
+
+  @Test
+  void aDeletedClusterAndDeploymentLeaveTheMetrics() throws Exception {
+    cluster.createExternalCluster("gone", "http://127.0.0.1:9", 1);
+    cluster.createDeployment("ghost", "gone", "model: {repoId: gpt2, sizeBytes: 1Gi}");
+    String pool =
+        "ndif_pool_gpus_ready{cluster=\"gone\",namespace=\""
+            + cluster.namespace()
+            + "\",pool=\"a100\"}";
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var samples = parse(get("/metrics").body());
+              assertThat(samples).containsKey(pool);
+              assertThat(countedDeployments(samples)).isEqualTo(existingDeployments());
+            });
+
+    cluster
+        .client()
+        .resources(NdifDeployment.class)
+        .inNamespace(cluster.namespace())
+        .withName("ghost")
+        .delete();
+    cluster
+        .client()
+        .resources(NdifCluster.class)
+        .inNamespace(cluster.namespace())
+        .withName("gone")
+        .delete();
+
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var samples = parse(get("/metrics").body());
+              assertThat(samples).doesNotContainKey(pool);
+              assertThat(countedDeployments(samples)).isEqualTo(existingDeployments());
+            });
+  }
+
+  private static double countedDeployments(Map<String, Double> samples) {
+    return samples.entrySet().stream()
+        .filter(e -> e.getKey().startsWith("ndif_deployments{"))
+        .mapToDouble(Map.Entry::getValue)
+        .sum();
+  }
+
+  private static double existingDeployments() {
+    return cluster
+        .client()
+        .resources(NdifDeployment.class)
+        .inNamespace(cluster.namespace())
+        .list()
+        .getItems()
+        .size();
   }
 
   private static void assertAllExposed(java.util.Set<String> queried) {
