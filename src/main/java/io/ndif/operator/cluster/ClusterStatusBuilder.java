@@ -4,8 +4,8 @@ import static io.ndif.operator.api.Constants.GPU_PRODUCT_LABEL;
 import static io.ndif.operator.api.Constants.GPU_RESOURCE;
 import static io.ndif.operator.api.Constants.LABEL_POOL;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
@@ -16,6 +16,7 @@ import io.ndif.operator.api.NdifClusterStatus.Totals;
 import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
+import io.ndif.operator.ray.PodTrouble;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -130,6 +131,7 @@ public final class ClusterStatusBuilder {
     status.head = head(headPod, name);
 
     Map<String, List<String>> unschedulable = new LinkedHashMap<>();
+    Map<String, List<String>> failing = new LinkedHashMap<>();
     for (Pod pod : workers) {
       String pool = pod.getMetadata().getLabels().get(LABEL_POOL);
       var node = new NodeStatus();
@@ -138,7 +140,7 @@ public final class ClusterStatusBuilder {
       node.nodeName = pod.getSpec().getNodeName();
       node.podIP = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
       node.phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-      node.ready = isReady(pod);
+      node.ready = PodTrouble.isReady(pod);
       node.gpus = gpuLimit(pod);
       node.gpuProduct =
           Optional.ofNullable(node.nodeName)
@@ -147,8 +149,12 @@ public final class ClusterStatusBuilder {
               .map(l -> l.get(GPU_PRODUCT_LABEL))
               .orElse(null);
       status.nodes.add(node);
-      unschedulableReason(pod)
-          .ifPresent(r -> unschedulable.computeIfAbsent(pool, k -> new ArrayList<>()).add(r));
+      PodTrouble.of(pod)
+          .ifPresent(
+              t ->
+                  (t.kind() == PodTrouble.Kind.UNSCHEDULABLE ? unschedulable : failing)
+                      .computeIfAbsent(pool, k -> new ArrayList<>())
+                      .add(t.message()));
     }
 
     var mode = cluster.getSpec().autoscalingMode();
@@ -180,22 +186,35 @@ public final class ClusterStatusBuilder {
 
     boolean headReady = Boolean.TRUE.equals(status.head.ready);
     String nodesMessage = ready + "/" + desired + " worker nodes ready, " + gpus + " GPUs";
+    var headTrouble =
+        headPod == null ? Optional.<PodTrouble.Trouble>empty() : PodTrouble.of(headPod);
+    List<Problem> problems = new ArrayList<>();
     if (seen.applyError() != null) {
-      conditions.set(DEGRADED, true, "RayClusterApplyFailed", seen.applyError());
-    } else if (!unschedulable.isEmpty()) {
-      List<String> parts = new ArrayList<>();
-      unschedulable.forEach(
-          (pool, reasons) ->
-              parts.add(
-                  "pool "
-                      + pool
-                      + ": "
-                      + reasons.size()
-                      + " worker pod(s) cannot be scheduled: "
-                      + reasons.get(0)));
-      conditions.set(DEGRADED, true, "PoolUnschedulable", String.join("; ", parts));
+      problems.add(new Problem("RayClusterApplyFailed", seen.applyError()));
+    }
+    replicaFailure(seen.rayCluster()).ifPresent(problems::add);
+    headTrouble.ifPresent(
+        t ->
+            problems.add(
+                t.kind() == PodTrouble.Kind.UNSCHEDULABLE
+                    ? new Problem(
+                        "HeadUnschedulable", "the Ray head pod cannot be scheduled: " + t.message())
+                    : new Problem(
+                        "HeadPodFailing", "the Ray head pod is failing: " + t.message())));
+    if (!unschedulable.isEmpty()) {
+      problems.add(new Problem("PoolUnschedulable", perPool(unschedulable, "cannot be scheduled")));
+    }
+    if (!failing.isEmpty()) {
+      problems.add(new Problem("WorkerPodsFailing", perPool(failing, "failing")));
+    }
+    if (problems.isEmpty()) {
+      conditions.set(DEGRADED, false, "Healthy", "no Ray pod is unschedulable or failing");
     } else {
-      conditions.set(DEGRADED, false, "Healthy", "no pool has unschedulable nodes");
+      conditions.set(
+          DEGRADED,
+          true,
+          problems.get(0).reason(),
+          String.join("; ", problems.stream().map(Problem::message).toList()));
     }
 
     if (seen.rayCluster() == null) {
@@ -204,7 +223,16 @@ public final class ClusterStatusBuilder {
           .set(PROGRESSING, true, "CreatingRayCluster", "creating the RayCluster " + name);
     } else if (!headReady) {
       conditions
-          .set(READY, false, "HeadNotReady", "the Ray head pod is not ready; " + nodesMessage)
+          .set(
+              READY,
+              false,
+              "HeadNotReady",
+              (headPod == null
+                      ? "the Ray head pod does not exist yet"
+                      : "the Ray head pod is not ready"
+                          + headTrouble.map(t -> " (" + t.reason() + ")").orElse(""))
+                  + "; "
+                  + nodesMessage)
           .set(PROGRESSING, true, "StartingHead", "waiting for the Ray head pod");
     } else if (!notReady.isEmpty()) {
       conditions
@@ -278,7 +306,7 @@ public final class ClusterStatusBuilder {
   private static HeadStatus head(Pod pod, String clusterName) {
     var head = new HeadStatus();
     head.service = KubeRay.headServiceName(clusterName);
-    head.ready = pod != null && isReady(pod);
+    head.ready = pod != null && PodTrouble.isReady(pod);
     if (pod != null) {
       head.pod = pod.getMetadata().getName();
       head.podIP = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
@@ -286,24 +314,42 @@ public final class ClusterStatusBuilder {
     return head;
   }
 
-  static boolean isReady(Pod pod) {
-    return pod.getMetadata().getDeletionTimestamp() == null
-        && condition(pod, "Ready").map(c -> "True".equals(c.getStatus())).orElse(false);
+  private record Problem(String reason, String message) {}
+
+  private static String perPool(Map<String, List<String>> messages, String what) {
+    List<String> parts = new ArrayList<>();
+    messages.forEach(
+        (pool, list) ->
+            parts.add(
+                "pool "
+                    + pool
+                    + ": "
+                    + list.size()
+                    + " worker pod(s) "
+                    + what
+                    + ": "
+                    + list.get(0)));
+    return String.join("; ", parts);
   }
 
-  private static Optional<String> unschedulableReason(Pod pod) {
-    return condition(pod, "PodScheduled")
-        .filter(c -> "False".equals(c.getStatus()) && "Unschedulable".equals(c.getReason()))
-        .map(c -> Objects.requireNonNullElse(c.getMessage(), "no node fits"));
-  }
-
-  private static Optional<PodCondition> condition(Pod pod, String type) {
-    if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
+  /** KubeRay's ReplicaFailure condition: it could not create or delete a pod. */
+  private static Optional<Problem> replicaFailure(GenericKubernetesResource rayCluster) {
+    if (rayCluster == null
+        || !(rayCluster.getAdditionalProperties().get("status") instanceof Map<?, ?> status)
+        || !(status.get("conditions") instanceof List<?> list)) {
       return Optional.empty();
     }
-    return pod.getStatus().getConditions().stream()
-        .filter(c -> type.equals(c.getType()))
-        .findFirst();
+    for (Object item : list) {
+      if (item instanceof Map<?, ?> c
+          && "ReplicaFailure".equals(c.get("type"))
+          && "True".equals(c.get("status"))) {
+        return Optional.of(
+            new Problem(
+                "RayClusterReplicaFailure",
+                "KubeRay: " + c.get("reason") + ": " + Objects.toString(c.get("message"), "")));
+      }
+    }
+    return Optional.empty();
   }
 
   private static Integer gpuLimit(Pod pod) {

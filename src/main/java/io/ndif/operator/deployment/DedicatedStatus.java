@@ -10,10 +10,12 @@ import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentStatus;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
+import io.ndif.operator.ray.PodTrouble;
 import io.ndif.operator.ray.ServeConfigs;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** A Dedicated deployment's status, read from its RayService. */
 final class DedicatedStatus {
@@ -114,8 +116,38 @@ final class DedicatedStatus {
               ? "waiting for RayService " + status.rayServiceName + " to serve"
               : String.valueOf(ready.get("message"));
       conditions.set(READY, false, reason, message);
-      conditions.set(DEGRADED, false, "Deploying", "the RayService is starting");
+      var trouble = firstTrouble(pods);
+      if (trouble.isPresent()) {
+        conditions.set(DEGRADED, true, trouble.get().getKey(), trouble.get().getValue());
+      } else {
+        conditions.set(DEGRADED, false, "Deploying", "the RayService is starting");
+      }
     }
+  }
+
+  /** The first of the RayService's pods that cannot run: reason and message. */
+  private static Optional<Map.Entry<String, String>> firstTrouble(List<Pod> pods) {
+    for (Pod pod :
+        pods.stream().sorted(Comparator.comparing(p -> p.getMetadata().getName())).toList()) {
+      if (pod.getMetadata().getDeletionTimestamp() != null) {
+        continue;
+      }
+      var trouble = PodTrouble.of(pod);
+      if (trouble.isPresent()) {
+        String reason =
+            trouble.get().kind() == PodTrouble.Kind.UNSCHEDULABLE
+                ? "PodUnschedulable"
+                : "PodFailing";
+        String what =
+            trouble.get().kind() == PodTrouble.Kind.UNSCHEDULABLE
+                ? " cannot be scheduled: "
+                : " is failing: ";
+        return Optional.of(
+            Map.entry(
+                reason, "Ray pod " + pod.getMetadata().getName() + what + trouble.get().message()));
+      }
+    }
+    return Optional.empty();
   }
 
   /**
@@ -130,11 +162,7 @@ final class DedicatedStatus {
           || pod.getMetadata().getDeletionTimestamp() != null) {
         continue;
       }
-      boolean podReady =
-          pod.getStatus() != null
-              && pod.getStatus().getConditions() != null
-              && pod.getStatus().getConditions().stream()
-                  .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+      boolean podReady = PodTrouble.isReady(pod);
       var placement = new NdifDeploymentStatus.Placement();
       placement.pod = pod.getMetadata().getName();
       placement.nodeName = pod.getSpec().getNodeName();
@@ -142,7 +170,9 @@ final class DedicatedStatus {
       placement.state =
           podReady
               ? "PodReady"
-              : (pod.getStatus() == null ? "Pending" : pod.getStatus().getPhase());
+              : PodTrouble.of(pod)
+                  .map(PodTrouble.Trouble::reason)
+                  .orElse(pod.getStatus() == null ? "Pending" : pod.getStatus().getPhase());
       status.placements.add(placement);
     }
   }

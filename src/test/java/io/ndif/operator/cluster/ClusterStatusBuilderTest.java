@@ -126,6 +126,108 @@ class ClusterStatusBuilderTest {
   }
 
   @Test
+  void anUnschedulableHeadIsDegradedAndNamedInReady() {
+    var pods = allReady();
+    pods.set(
+        0,
+        new PodBuilder(head(false))
+            .editStatus()
+            .withPhase("Pending")
+            .addNewCondition()
+            .withType("PodScheduled")
+            .withStatus("False")
+            .withReason("Unschedulable")
+            .withMessage("0/6 nodes are available: 6 Insufficient cpu.")
+            .endCondition()
+            .endStatus()
+            .build());
+    var status = build(T0, cluster, pods);
+    var degraded = Conditions.find(status.conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("HeadUnschedulable");
+    assertThat(degraded.getMessage())
+        .isEqualTo(
+            "the Ray head pod cannot be scheduled: 0/6 nodes are available: 6 Insufficient cpu.");
+    var ready = Conditions.find(status.conditions, "Ready").get();
+    assertThat(ready.getReason()).isEqualTo("HeadNotReady");
+    assertThat(ready.getMessage()).startsWith("the Ray head pod is not ready (Unschedulable); ");
+  }
+
+  @Test
+  void aWorkerThatCannotPullItsImageIsDegradedNamingPoolContainerAndCause() {
+    var pods = allReady();
+    pods.set(
+        1,
+        failing(
+            worker("fleet-a100-0", "a100", "gpu-0", false, 8),
+            "ImagePullBackOff",
+            "Back-off pulling image \"ray:typo\"",
+            null));
+    var degraded = Conditions.find(build(T0, cluster, pods).conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("WorkerPodsFailing");
+    assertThat(degraded.getMessage())
+        .isEqualTo(
+            "pool a100: 1 worker pod(s) failing: container ray: ImagePullBackOff: Back-off pulling image \"ray:typo\"");
+  }
+
+  @Test
+  void everyProblemIsInTheMessageAndTheFirstGivesTheReason() {
+    var pods = allReady();
+    pods.set(
+        0, failing(head(false), "CrashLoopBackOff", "back-off 40s restarting failed container", 1));
+    pods.set(
+        3,
+        new PodBuilder(worker("fleet-l4-0", "l4", null, false, 4))
+            .editStatus()
+            .addNewCondition()
+            .withType("PodScheduled")
+            .withStatus("False")
+            .withReason("Unschedulable")
+            .withMessage("0/6 nodes are available")
+            .endCondition()
+            .endStatus()
+            .build());
+    var status = build(T0, cluster, pods);
+    var degraded = Conditions.find(status.conditions, "Degraded").get();
+    assertThat(degraded.getReason()).isEqualTo("HeadPodFailing");
+    assertThat(degraded.getMessage())
+        .isEqualTo(
+            "the Ray head pod is failing: container ray: CrashLoopBackOff: back-off 40s restarting"
+                + " failed container (last exit code 1, Error); pool l4: 1 worker pod(s) cannot be"
+                + " scheduled: 0/6 nodes are available");
+    assertThat(Conditions.find(status.conditions, "Ready").get().getMessage())
+        .startsWith("the Ray head pod is not ready (CrashLoopBackOff); ");
+  }
+
+  @Test
+  void kubeRaysReplicaFailureIsDegraded() {
+    rayCluster.setAdditionalProperty(
+        "status",
+        Map.of(
+            "conditions",
+            List.of(
+                Map.of(
+                    "type", "ReplicaFailure",
+                    "status", "True",
+                    "reason", "FailedCreateWorkerPod",
+                    "message", "pods \"fleet-a100-x\" is forbidden: exceeded quota"))));
+    var degraded = Conditions.find(build(T0, cluster, allReady()).conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("RayClusterReplicaFailure");
+    assertThat(degraded.getMessage())
+        .isEqualTo(
+            "KubeRay: FailedCreateWorkerPod: pods \"fleet-a100-x\" is forbidden: exceeded quota");
+  }
+
+  @Test
+  void aHealthyClusterIsNotDegraded() {
+    var degraded = Conditions.find(build(T0, cluster, allReady()).conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("False");
+    assertThat(degraded.getReason()).isEqualTo("Healthy");
+  }
+
+  @Test
   void anApplyErrorIsDegradedWithTheServersMessage() {
     var status =
         new ClusterStatusBuilder(T0)
@@ -257,6 +359,33 @@ class ClusterStatusBuilderTest {
         .withType("Ready")
         .withStatus(ready ? "True" : "False")
         .endCondition()
+        .endStatus()
+        .build();
+  }
+
+  /** The pod with its ray container waiting for {@code reason}, having exited before if given. */
+  static Pod failing(Pod pod, String reason, String message, Integer lastExitCode) {
+    var status =
+        new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+            .withName("ray")
+            .withNewState()
+            .withNewWaiting()
+            .withReason(reason)
+            .withMessage(message)
+            .endWaiting()
+            .endState();
+    if (lastExitCode != null) {
+      status
+          .withNewLastState()
+          .withNewTerminated()
+          .withExitCode(lastExitCode)
+          .withReason("Error")
+          .endTerminated()
+          .endLastState();
+    }
+    return new PodBuilder(pod)
+        .editStatus()
+        .withContainerStatuses(status.build())
         .endStatus()
         .build();
   }

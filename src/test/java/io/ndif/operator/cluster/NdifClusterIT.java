@@ -227,6 +227,50 @@ class NdifClusterIT {
             });
   }
 
+  @Test
+  @Order(6)
+  void aHeadNoNodeCanHoldIsDegradedAndNamedInReady() {
+    String yaml =
+        """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifCluster
+        metadata: {name: stuck}
+        spec:
+          rayVersion: "2.52.0"
+          autoscaling: {mode: Disabled}
+          head:
+            nodeSelector: {ndif.io/no-such-node: "true"}
+          pools:
+          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 0}
+        """;
+    cluster
+        .client()
+        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
+        .inNamespace(cluster.namespace())
+        .create();
+    var stuck =
+        cluster
+            .client()
+            .resources(NdifCluster.class)
+            .inNamespace(cluster.namespace())
+            .withName("stuck");
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .untilAsserted(
+            () -> {
+              var conditions = stuck.get().getStatus().conditions;
+              var degraded = Conditions.find(conditions, "Degraded").orElseThrow();
+              assertThat(degraded.getStatus()).isEqualTo("True");
+              assertThat(degraded.getReason()).isEqualTo("HeadUnschedulable");
+              assertThat(degraded.getMessage())
+                  .startsWith("the Ray head pod cannot be scheduled: ")
+                  .contains("node affinity/selector");
+              assertThat(Conditions.find(conditions, "Ready").orElseThrow().getMessage())
+                  .startsWith("the Ray head pod is not ready (Unschedulable)");
+            });
+    assertThat(eventReasons()).contains("HeadUnschedulable");
+  }
+
   private static NdifCluster awaitReady(String nodes) {
     await()
         .atMost(Duration.ofSeconds(120))

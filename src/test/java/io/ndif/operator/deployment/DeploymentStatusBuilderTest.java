@@ -2,7 +2,10 @@ package io.ndif.operator.deployment;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
@@ -11,6 +14,7 @@ import io.ndif.operator.api.NdifDeploymentSpec;
 import io.ndif.operator.observability.Conditions;
 import java.time.Clock;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class DeploymentStatusBuilderTest {
@@ -73,6 +77,78 @@ class DeploymentStatusBuilderTest {
     assertThat(Conditions.reason(status.conditions, "Ready")).isEqualTo("InsufficientCapacity");
     assertThat(Conditions.find(status.conditions, "Ready").get().getMessage())
         .isEqualTo("needs more");
+  }
+
+  @Test
+  void aDedicatedWorkerThatCannotPullItsImageIsDegradedNamingThePod() {
+    var pod =
+        dedicatedWorker("solo-a100-x", "ImagePullBackOff", "Back-off pulling image \"ray:typo\"");
+    var status = builder.build(dedicated(), null, startingRayService(), null, List.of(pod));
+    var degraded = Conditions.find(status.conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("PodFailing");
+    assertThat(degraded.getMessage())
+        .isEqualTo(
+            "Ray pod solo-a100-x is failing: container ray: ImagePullBackOff: Back-off pulling"
+                + " image \"ray:typo\"");
+    assertThat(status.placements).extracting(p -> p.state).containsExactly("ImagePullBackOff");
+  }
+
+  @Test
+  void aStartingDedicatedWorkerIsNotDegraded() {
+    var pod = dedicatedWorker("solo-a100-x", "ContainerCreating", null);
+    var status = builder.build(dedicated(), null, startingRayService(), null, List.of(pod));
+    var degraded = Conditions.find(status.conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("False");
+    assertThat(degraded.getReason()).isEqualTo("Deploying");
+    assertThat(status.placements).extracting(p -> p.state).containsExactly("Pending");
+  }
+
+  private static NdifDeployment dedicated() {
+    var d = new NdifDeployment();
+    d.setMetadata(
+        new ObjectMetaBuilder().withName("solo").withNamespace("ns").withGeneration(1L).build());
+    d.setSpec(
+        Serialization.unmarshal(
+            """
+            isolation: Dedicated
+            model: {repoId: org/solo, sizeBytes: 10Gi}
+            dedicated:
+              pool: {name: a100, gpusPerNode: 8, gpuMemory: 80Gi}
+            """,
+            NdifDeploymentSpec.class));
+    return d;
+  }
+
+  private static GenericKubernetesResource startingRayService() {
+    var rayService = new GenericKubernetesResource();
+    rayService.setAdditionalProperty("status", Map.of());
+    return rayService;
+  }
+
+  private static Pod dedicatedWorker(String name, String waitingReason, String message) {
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace("ns")
+        .withLabels(Map.of("ray.io/node-type", "worker", "ndif.io/deployment", "solo"))
+        .endMetadata()
+        .withNewSpec()
+        .withNodeName("gpu-0")
+        .endSpec()
+        .withNewStatus()
+        .withPhase("Pending")
+        .addNewContainerStatus()
+        .withName("ray")
+        .withNewState()
+        .withNewWaiting()
+        .withReason(waitingReason)
+        .withMessage(message)
+        .endWaiting()
+        .endState()
+        .endContainerStatus()
+        .endStatus()
+        .build();
   }
 
   private static NdifDeployment deployment() {
