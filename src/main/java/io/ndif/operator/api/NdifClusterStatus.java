@@ -33,7 +33,9 @@ public class NdifClusterStatus {
   @JsonPropertyDescription("Per pool: nodes and GPUs.")
   public List<PoolStatus> pools = new ArrayList<>();
 
-  @JsonPropertyDescription("Every worker node (Ray worker pod) with its Kubernetes node and GPUs.")
+  @JsonPropertyDescription(
+      "Every worker node (Ray worker pod) with its Kubernetes node and GPUs; for an external"
+          + " cluster, every live Ray node as Ray reports it.")
   public List<NodeStatus> nodes = new ArrayList<>();
 
   @JsonPropertyDescription("Totals over all pools.")
@@ -152,6 +154,12 @@ public class NdifClusterStatus {
 
     @JsonPropertyDescription("Kubernetes node the pod runs on.")
     public String nodeName;
+
+    @JsonPropertyDescription("Ray's node id (external clusters, whose nodes are read from Ray).")
+    public String rayNodeId;
+
+    @JsonPropertyDescription("Ray's node IP (external clusters).")
+    public String nodeIp;
 
     public String pool;
     public String podIP;

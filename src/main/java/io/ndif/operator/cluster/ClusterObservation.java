@@ -3,6 +3,7 @@ package io.ndif.operator.cluster;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.ndif.operator.ray.ServeDashboard;
 import java.util.List;
 import java.util.Map;
 
@@ -14,13 +15,30 @@ import java.util.Map;
  * @param nodes the Kubernetes nodes those pods run on, by name
  * @param applyError why the RayCluster could not be applied, or null
  * @param planning the placement plan of the cluster's deployments
+ * @param rayNodes an external cluster's live nodes as Ray lists them, or null
  */
 public record ClusterObservation(
     GenericKubernetesResource rayCluster,
     List<Pod> pods,
     Map<String, Node> nodes,
     String applyError,
-    ClusterPlanning.Result planning) {
+    ClusterPlanning.Result planning,
+    RayNodes rayNodes) {
+  /**
+   * @param alive the nodes Ray reports ALIVE, empty when they could not be listed
+   * @param error why they could not be listed, or null
+   */
+  public record RayNodes(List<ServeDashboard.RayNode> alive, String error) {}
+
+  public ClusterObservation(
+      GenericKubernetesResource rayCluster,
+      List<Pod> pods,
+      Map<String, Node> nodes,
+      String applyError,
+      ClusterPlanning.Result planning) {
+    this(rayCluster, pods, nodes, applyError, planning, null);
+  }
+
   /** Key of the planned nodes per pool in the workflow context, read by the RayCluster. */
   public static final String PLANNED_NODES = "plannedNodes";
 

@@ -17,6 +17,7 @@ import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.ray.PodTrouble;
+import io.ndif.operator.ray.ServeDashboard;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -31,6 +32,8 @@ public final class ClusterStatusBuilder {
   public static final String READY = "Ready";
   public static final String PROGRESSING = "Progressing";
   public static final String DEGRADED = "Degraded";
+  // Ray's resource naming a node's accelerator, e.g. accelerator_type:A100.
+  private static final String ACCELERATOR_TYPE = "accelerator_type:";
 
   private final Clock clock;
 
@@ -48,7 +51,7 @@ public final class ClusterStatusBuilder {
             cluster.getMetadata().getGeneration(),
             clock);
     if (cluster.getSpec().usesExternalCluster()) {
-      buildExternal(cluster, status, conditions);
+      buildExternal(cluster, seen.rayNodes(), status, conditions);
       applyPlan(status, seen.planning());
     } else {
       buildManaged(cluster, seen, status, conditions);
@@ -58,36 +61,73 @@ public final class ClusterStatusBuilder {
     return status;
   }
 
-  private void buildExternal(NdifCluster cluster, NdifClusterStatus status, Conditions conditions) {
+  private void buildExternal(
+      NdifCluster cluster,
+      ClusterObservation.RayNodes rayNodes,
+      NdifClusterStatus status,
+      Conditions conditions) {
     var external = cluster.getSpec().external;
     status.dashboardUrl = external.dashboardUrl;
     status.serveUrl =
         external.serveUrl != null
             ? external.serveUrl.replaceFirst("/+$", "")
             : KubeRay.serveUrlBeside(external.dashboardUrl);
-    int nodes = 0;
-    int gpus = 0;
-    for (PoolSpec pool : cluster.getSpec().pools) {
-      var p =
-          pool(
-              pool,
-              pool.nodesOrDefault(),
-              pool.nodesOrDefault(),
-              pool.nodesOrDefault() * pool.gpusPerNode);
-      status.pools.add(p);
-      nodes += p.readyNodes;
-      gpus += p.gpus;
+    boolean observed = rayNodes != null && rayNodes.error() == null;
+    if (observed) {
+      status.nodes = externalNodes(cluster.getSpec().pools, rayNodes.alive());
     }
-    status.totals = totals(nodes, nodes, gpus);
-    status.nodeSummary = nodes + "/" + nodes;
+    int desired = 0;
+    int ready = 0;
+    int gpus = 0;
+    List<String> shortPools = new ArrayList<>();
+    for (PoolSpec pool : cluster.getSpec().pools) {
+      int poolDesired = pool.nodesOrDefault();
+      int poolReady = poolDesired;
+      int poolGpus = poolDesired * pool.gpusPerNode;
+      if (observed) {
+        var inPool = status.nodes.stream().filter(n -> pool.name.equals(n.pool)).toList();
+        poolReady = inPool.size();
+        poolGpus = inPool.stream().mapToInt(n -> n.gpus == null ? 0 : n.gpus).sum();
+        if (poolReady < poolDesired) {
+          shortPools.add(
+              "pool "
+                  + pool.name
+                  + ": "
+                  + poolReady
+                  + "/"
+                  + poolDesired
+                  + " Ray nodes carry the resource "
+                  + KubeRay.poolResource(pool.name));
+        }
+      }
+      status.pools.add(pool(pool, poolDesired, poolReady, poolGpus));
+      desired += poolDesired;
+      ready += poolReady;
+      gpus += poolGpus;
+    }
+    status.totals = totals(desired, ready, gpus);
+    status.nodeSummary = ready + "/" + desired;
+    String adopted = "adopted Ray cluster at " + status.dashboardUrl;
+    if (!shortPools.isEmpty()) {
+      conditions.set(READY, false, "NodesNotReady", adopted + "; " + String.join(", ", shortPools));
+    } else if (observed) {
+      conditions.set(
+          READY,
+          true,
+          "ExternalCluster",
+          adopted + "; " + status.nodes.size() + " live Ray node(s), " + gpus + " GPUs in pools");
+    } else {
+      conditions.set(
+          READY,
+          true,
+          "ExternalCluster",
+          adopted
+              + "; pools are counted from the spec"
+              + (rayNodes == null
+                  ? ""
+                  : " because Ray's nodes cannot be listed: " + rayNodes.error()));
+    }
     conditions
-        .set(
-            READY,
-            true,
-            "ExternalCluster",
-            "adopted Ray cluster at "
-                + status.dashboardUrl
-                + "; pools are used for accounting only")
         .set(
             PROGRESSING,
             false,
@@ -98,6 +138,39 @@ public final class ClusterStatusBuilder {
             false,
             "ExternalCluster",
             "the operator does not manage this cluster's nodes");
+  }
+
+  /** Ray's live nodes, each in the pool whose resource it carries; pool nodes first. */
+  private static List<NodeStatus> externalNodes(
+      List<PoolSpec> pools, List<ServeDashboard.RayNode> alive) {
+    List<NodeStatus> nodes = new ArrayList<>();
+    for (var rayNode : alive) {
+      var node = new NodeStatus();
+      node.rayNodeId = rayNode.id();
+      node.nodeIp = rayNode.ip();
+      node.ready = true;
+      node.pool =
+          pools.stream()
+              .map(p -> p.name)
+              .filter(name -> rayNode.resources().getOrDefault(KubeRay.poolResource(name), 0.0) > 0)
+              .findFirst()
+              .orElse(null);
+      double gpus = rayNode.resources().getOrDefault("GPU", 0.0);
+      node.gpus = (int) gpus;
+      node.gpuProduct =
+          rayNode.resources().keySet().stream()
+              .filter(k -> k.startsWith(ACCELERATOR_TYPE))
+              .map(k -> k.substring(ACCELERATOR_TYPE.length()))
+              .findFirst()
+              .orElse(null);
+      nodes.add(node);
+    }
+    nodes.sort(
+        Comparator.comparing((NodeStatus n) -> n.pool == null)
+            .thenComparing(n -> Objects.toString(n.pool, ""))
+            .thenComparing(n -> Objects.toString(n.nodeIp, ""))
+            .thenComparing(n -> Objects.toString(n.rayNodeId, "")));
+    return nodes;
   }
 
   private void buildManaged(

@@ -55,11 +55,15 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   /** How often a plan with waiting deployments is looked at again (preemption ages in). */
   static final Duration RECHECK_PENDING = Duration.ofSeconds(60);
 
+  /** How often an external cluster's nodes are listed again. */
+  static final Duration RECHECK_EXTERNAL_NODES = Duration.ofSeconds(30);
+
   private final NodeLookup nodes;
   private final EventRecorder events;
   private final ClusterStatusBuilder statusBuilder;
   private final ClusterPlanning planning;
   private final ServeSync serveSync;
+  private final ServeDashboard dashboard;
   private final FleetMetrics metrics;
   private final Tracing tracing;
   private final OperatorSettings.DashboardAccess dashboardAccess;
@@ -77,6 +81,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       OperatorSettings.DashboardAccess dashboardAccess) {
     this.dashboardAccess = dashboardAccess;
     this.serveSync = new ServeSync(dashboard);
+    this.dashboard = dashboard;
     this.metrics = metrics;
     this.tracing = tracing;
     this.nodes = nodes;
@@ -136,7 +141,8 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             pods,
             nodes.byName(pods.stream().map(p -> p.getSpec().getNodeName()).toList()),
             applyError,
-            plan);
+            plan,
+            cluster.getSpec().usesExternalCluster() ? rayNodes(cluster) : null);
     NdifClusterStatus status = statusBuilder.build(cluster, observation);
     Duration poll = syncServe(cluster, status, plan, context);
     boolean changed = !StatusComparison.same(cluster.getStatus(), status);
@@ -165,7 +171,21 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     if (waiting && (poll == null || poll.compareTo(RECHECK_PENDING) > 0)) {
       poll = RECHECK_PENDING;
     }
+    // No event tells of an external cluster's nodes coming and going: Ray is asked again.
+    if (cluster.getSpec().usesExternalCluster()
+        && (poll == null || poll.compareTo(RECHECK_EXTERNAL_NODES) > 0)) {
+      poll = RECHECK_EXTERNAL_NODES;
+    }
     return poll == null ? control : control.rescheduleAfter(poll);
+  }
+
+  private ClusterObservation.RayNodes rayNodes(NdifCluster cluster) {
+    try {
+      return new ClusterObservation.RayNodes(
+          dashboard.aliveNodes(cluster.getSpec().external.dashboardUrl), null);
+    } catch (ServeDashboard.DashboardException e) {
+      return new ClusterObservation.RayNodes(List.of(), e.getMessage());
+    }
   }
 
   /**

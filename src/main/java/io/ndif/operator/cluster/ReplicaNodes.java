@@ -9,7 +9,10 @@ import java.util.Map;
 final class ReplicaNodes {
   private ReplicaNodes() {}
 
-  /** Which Serve replicas (and how many GPUs) each Ray node runs, matched by node IP. */
+  /**
+   * Which Serve replicas (and how many GPUs) each Ray node runs, matched by Ray's node id where
+   * status has it (external clusters), otherwise by the pod's IP.
+   */
   static void assign(NdifClusterStatus status) {
     if (status.serve == null || status.nodes.isEmpty()) {
       return;
@@ -22,7 +25,11 @@ final class ReplicaNodes {
       double allocated = 0;
       for (var app : status.serve.applications) {
         for (var replica : app.replicas) {
-          if (node.podIP != null && node.podIP.equals(replica.nodeIp)) {
+          boolean here =
+              node.rayNodeId != null
+                  ? node.rayNodeId.equals(replica.nodeId)
+                  : node.podIP != null && node.podIP.equals(replica.nodeIp);
+          if (here) {
             replicas.add(app.name + "/" + replica.id);
             allocated += gpus.getOrDefault(app.name, 0.0);
           }

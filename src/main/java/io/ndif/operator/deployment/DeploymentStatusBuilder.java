@@ -162,9 +162,18 @@ public final class DeploymentStatusBuilder {
     application.route = app.route;
     status.application = application;
     status.endpoint = endpoint(cluster, app.route);
+    // A managed cluster's nodes are pods, known by IP; an external cluster's are Ray's, by id.
     Map<String, NodeStatus> nodesByIp = new HashMap<>();
+    Map<String, NodeStatus> nodesByRayId = new HashMap<>();
     if (cluster.getStatus().nodes != null) {
-      cluster.getStatus().nodes.forEach(n -> nodesByIp.put(n.podIP, n));
+      for (var n : cluster.getStatus().nodes) {
+        if (n.podIP != null) {
+          nodesByIp.put(n.podIP, n);
+        }
+        if (n.rayNodeId != null) {
+          nodesByRayId.put(n.rayNodeId, n);
+        }
+      }
     }
     int running = 0;
     for (var replica : app.replicas) {
@@ -174,7 +183,10 @@ public final class DeploymentStatusBuilder {
       placement.gpus = status.gpusPerReplica;
       placement.rayNodeId = replica.nodeId;
       placement.nodeIp = replica.nodeIp;
-      var node = replica.nodeIp == null ? null : nodesByIp.get(replica.nodeIp);
+      var node =
+          replica.nodeId != null && nodesByRayId.containsKey(replica.nodeId)
+              ? nodesByRayId.get(replica.nodeId)
+              : replica.nodeIp == null ? null : nodesByIp.get(replica.nodeIp);
       placement.pool = node != null ? node.pool : status.pool;
       if (node != null) {
         placement.pod = node.pod;

@@ -16,9 +16,15 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-/** The two calls of Ray's dashboard REST API the operator makes: read and replace Serve apps. */
+/**
+ * The calls of Ray's dashboard REST API the operator makes: read and replace Serve applications,
+ * and list the live nodes (state API).
+ */
 public class ServeDashboard {
-  private static final String PATH = "/api/serve/applications/";
+  private static final String APPLICATIONS = "/api/serve/applications/";
+  // Ray's state API caps a listing at 10000 entries; dead nodes stay listed, so they are filtered.
+  private static final String ALIVE_NODES =
+      "/api/v0/nodes?limit=10000&filter_keys=state&filter_predicates=%3D&filter_values=ALIVE";
   static final String TOKEN_AUTH_HINT =
       " (Ray's token authentication is on; the operator calls dashboards without a token, so"
           + " start Ray with RAY_AUTH_MODE=disabled)";
@@ -76,15 +82,39 @@ public class ServeDashboard {
   public record Application(
       String name, String status, String message, String routePrefix, List<Replica> replicas) {}
 
+  /**
+   * A live Ray node.
+   *
+   * @param resources Ray's total resources of the node, e.g. {@code GPU}, {@code ndif_pool_a100}
+   */
+  public record RayNode(String id, String ip, boolean head, Map<String, Double> resources) {}
+
+  /** GET: the nodes Ray reports ALIVE. */
+  public List<RayNode> aliveNodes(String baseUrl) throws DashboardException {
+    JsonNode root = json(baseUrl, send(baseUrl, ALIVE_NODES, "GET", null));
+    if (!root.path("result").asBoolean(false)) {
+      throw new DashboardException(
+          "the Ray dashboard at " + baseUrl + " could not list nodes: " + text(root, "msg"));
+    }
+    List<RayNode> nodes = new ArrayList<>();
+    for (JsonNode node : root.path("data").path("result").path("result")) {
+      Map<String, Double> resources = new LinkedHashMap<>();
+      node.path("resources_total")
+          .fields()
+          .forEachRemaining(r -> resources.put(r.getKey(), r.getValue().asDouble()));
+      nodes.add(
+          new RayNode(
+              text(node, "node_id"),
+              text(node, "node_ip"),
+              node.path("is_head_node").asBoolean(false),
+              resources));
+    }
+    return nodes;
+  }
+
   /** GET: every application Ray knows, by name. */
   public Map<String, Application> applications(String baseUrl) throws DashboardException {
-    String body = send(baseUrl, "GET", null);
-    JsonNode root;
-    try {
-      root = Serialization.jsonMapper().readTree(body);
-    } catch (IOException e) {
-      throw new DashboardException("the Ray dashboard at " + baseUrl + " answered with no JSON");
-    }
+    JsonNode root = json(baseUrl, send(baseUrl, APPLICATIONS, "GET", null));
     Map<String, Application> apps = new LinkedHashMap<>();
     root.path("applications")
         .fields()
@@ -118,14 +148,23 @@ public class ServeDashboard {
 
   /** PUT: replaces the whole multi-application config. */
   public void apply(String baseUrl, Map<String, Object> config) throws DashboardException {
-    send(baseUrl, "PUT", Serialization.asJson(config));
+    send(baseUrl, APPLICATIONS, "PUT", Serialization.asJson(config));
   }
 
-  private static URI uri(String baseUrl) {
-    return URI.create(baseUrl.replaceAll("/+$", "") + PATH);
+  private static JsonNode json(String baseUrl, String body) throws DashboardException {
+    try {
+      return Serialization.jsonMapper().readTree(body);
+    } catch (IOException e) {
+      throw new DashboardException("the Ray dashboard at " + baseUrl + " answered with no JSON");
+    }
   }
 
-  private String send(String baseUrl, String method, String json) throws DashboardException {
+  private static URI uri(String baseUrl, String path) {
+    return URI.create(baseUrl.replaceAll("/+$", "") + path);
+  }
+
+  private String send(String baseUrl, String path, String method, String json)
+      throws DashboardException {
     long start = System.nanoTime();
     boolean ok = false;
     try {
@@ -134,8 +173,8 @@ public class ServeDashboard {
               "ray.dashboard " + method,
               () ->
                   viaApiServer(baseUrl)
-                      ? throughApiServer(baseUrl, method, json)
-                      : direct(baseUrl, method, json));
+                      ? throughApiServer(baseUrl, path, method, json)
+                      : direct(baseUrl, path, method, json));
       ok = true;
       return body;
     } finally {
@@ -148,8 +187,9 @@ public class ServeDashboard {
         && baseUrl.startsWith(kubernetes.getConfiguration().getMasterUrl().replaceAll("/+$", ""));
   }
 
-  private String direct(String baseUrl, String method, String json) throws DashboardException {
-    var request = HttpRequest.newBuilder(uri(baseUrl)).timeout(Duration.ofSeconds(10));
+  private String direct(String baseUrl, String path, String method, String json)
+      throws DashboardException {
+    var request = HttpRequest.newBuilder(uri(baseUrl, path)).timeout(Duration.ofSeconds(10));
     if (json == null) {
       request.method(method, HttpRequest.BodyPublishers.noBody());
     } else {
@@ -174,10 +214,11 @@ public class ServeDashboard {
   }
 
   /** Through the API server's service proxy, with the operator's own credentials. */
-  private String throughApiServer(String baseUrl, String method, String json)
+  private String throughApiServer(String baseUrl, String path, String method, String json)
       throws DashboardException {
     var client = kubernetes.getHttpClient();
-    var request = client.newHttpRequestBuilder().uri(uri(baseUrl)).timeout(10, TimeUnit.SECONDS);
+    var request =
+        client.newHttpRequestBuilder().uri(uri(baseUrl, path)).timeout(10, TimeUnit.SECONDS);
     if (json != null) {
       request.method(method, "application/json", json);
     }

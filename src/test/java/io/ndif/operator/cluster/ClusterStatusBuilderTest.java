@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.ray.ServeDashboard;
 import io.ndif.operator.testing.Fixtures;
 import java.time.Clock;
 import java.time.Instant;
@@ -282,6 +283,91 @@ class ClusterStatusBuilderTest {
     assertThat(status.rayClusterName).isNull();
     assertThat(status.totals.gpus).isEqualTo(2 * 8 + 4);
     assertThat(reason(status, "Ready")).isEqualTo("ExternalCluster");
+  }
+
+  @Test
+  void anExternalClustersNodesAreThoseRayReportsAlive() {
+    var external =
+        Fixtures.cluster(
+            "ext", Fixtures.TWO_POOLS + "external: {dashboardUrl: 'http://ray:8265'}\n");
+    var alive =
+        List.of(
+            rayNode("n-l4", "10.0.0.3", Map.of("GPU", 4.0, "ndif_pool_l4", 1.0)),
+            rayNode("n-head", "10.0.0.1", Map.of("CPU", 8.0)),
+            rayNode("n-a1", "10.0.0.2", Map.of("GPU", 8.0, "ndif_pool_a100", 1.0)),
+            rayNode(
+                "n-a0",
+                "10.0.0.1",
+                Map.of("GPU", 8.0, "ndif_pool_a100", 1.0, "accelerator_type:A100", 1.0)));
+    var status = buildExternal(external, new ClusterObservation.RayNodes(alive, null));
+
+    assertThat(status.nodes)
+        .extracting(
+            n -> n.rayNodeId + "@" + n.nodeIp + ":" + n.pool + ":" + n.gpus + ":" + n.gpuProduct)
+        .containsExactly(
+            "n-a0@10.0.0.1:a100:8:A100",
+            "n-a1@10.0.0.2:a100:8:null",
+            "n-l4@10.0.0.3:l4:4:null",
+            "n-head@10.0.0.1:null:0:null");
+    assertThat(status.nodes).allMatch(n -> n.ready && n.pod == null);
+    assertThat(status.pools)
+        .extracting(p -> p.name + ":" + p.readyNodes + "/" + p.desiredNodes + ":" + p.gpus)
+        .containsExactly("a100:2/2:16", "l4:1/1:4");
+    assertThat(status.nodeSummary).isEqualTo("3/3");
+    var ready = Conditions.find(status.conditions, "Ready").get();
+    assertThat(ready.getStatus()).isEqualTo("True");
+    assertThat(ready.getReason()).isEqualTo("ExternalCluster");
+    assertThat(ready.getMessage()).endsWith("; 4 live Ray node(s), 20 GPUs in pools");
+  }
+
+  @Test
+  void anExternalPoolWithTooFewRayNodesIsNotReady() {
+    var external =
+        Fixtures.cluster(
+            "ext", Fixtures.TWO_POOLS + "external: {dashboardUrl: 'http://ray:8265'}\n");
+    var alive = List.of(rayNode("n-a0", "10.0.0.1", Map.of("GPU", 8.0, "ndif_pool_a100", 1.0)));
+    var status = buildExternal(external, new ClusterObservation.RayNodes(alive, null));
+
+    var ready = Conditions.find(status.conditions, "Ready").get();
+    assertThat(ready.getStatus()).isEqualTo("False");
+    assertThat(ready.getReason()).isEqualTo("NodesNotReady");
+    assertThat(ready.getMessage())
+        .isEqualTo(
+            "adopted Ray cluster at http://ray:8265; pool a100: 1/2 Ray nodes carry the resource"
+                + " ndif_pool_a100, pool l4: 0/1 Ray nodes carry the resource ndif_pool_l4");
+    assertThat(status.nodeSummary).isEqualTo("1/3");
+  }
+
+  @Test
+  void unlistableRayNodesLeaveTheSpecsCountAndSayWhy() {
+    var external =
+        Fixtures.cluster(
+            "ext", Fixtures.TWO_POOLS + "external: {dashboardUrl: 'http://ray:8265'}\n");
+    var status =
+        buildExternal(
+            external,
+            new ClusterObservation.RayNodes(
+                List.of(), "the Ray dashboard at http://ray:8265 answered 404"));
+
+    assertThat(status.nodes).isEmpty();
+    assertThat(status.nodeSummary).isEqualTo("3/3");
+    var ready = Conditions.find(status.conditions, "Ready").get();
+    assertThat(ready.getReason()).isEqualTo("ExternalCluster");
+    assertThat(ready.getMessage())
+        .isEqualTo(
+            "adopted Ray cluster at http://ray:8265; pools are counted from the spec because"
+                + " Ray's nodes cannot be listed: the Ray dashboard at http://ray:8265 answered 404");
+  }
+
+  private static NdifClusterStatus buildExternal(
+      NdifCluster external, ClusterObservation.RayNodes rayNodes) {
+    return new ClusterStatusBuilder(T0)
+        .build(external, new ClusterObservation(null, List.of(), Map.of(), null, null, rayNodes));
+  }
+
+  private static ServeDashboard.RayNode rayNode(
+      String id, String ip, Map<String, Double> resources) {
+    return new ServeDashboard.RayNode(id, ip, false, resources);
   }
 
   @Test

@@ -26,6 +26,29 @@ class ReplicaNodesTest {
     assertThat(status.nodes.get(1).allocatedGpus).isNull();
   }
 
+  @Test
+  void anExternalClustersReplicasLandOnTheRayNodeWithTheirId() {
+    var status = new NdifClusterStatus();
+    var a = new NdifClusterStatus.NodeStatus();
+    a.rayNodeId = "n1";
+    a.nodeIp = "10.0.0.1";
+    var b = new NdifClusterStatus.NodeStatus();
+    b.rayNodeId = "n2";
+    b.nodeIp = "10.0.0.1";
+    status.nodes = List.of(a, b);
+    status.deployments = List.of(placement("gpt2", 0.5));
+    status.serve = new NdifClusterStatus.ServeStatus();
+    var onB = replica("x", "10.0.0.1");
+    onB.nodeId = "n2";
+    status.serve.applications = List.of(app("gpt2", onB));
+
+    ReplicaNodes.assign(status);
+
+    assertThat(a.replicas).isNull();
+    assertThat(b.replicas).containsExactly("gpt2/x");
+    assertThat(b.allocatedGpus).isEqualTo(0.5);
+  }
+
   private static NdifClusterStatus.NodeStatus node(String pod, String ip) {
     var n = new NdifClusterStatus.NodeStatus();
     n.pod = pod;

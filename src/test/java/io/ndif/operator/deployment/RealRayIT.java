@@ -134,6 +134,26 @@ class RealRayIT {
     assertThat(placement.replicaId)
         .isEqualTo(app.at("/deployments/ModelDeployment/replicas/0/replica_id").asText());
     assertThat(status.endpoint).isEqualTo(ray.serveUrl() + "/" + cluster.namespace() + "/tiny");
+    assertThat(placement.pool).isEqualTo(ray.pool());
+
+    // The cluster lists the Ray node as Ray reports it, with the replica on it.
+    var clusterStatus =
+        cluster
+            .client()
+            .resources(NdifCluster.class)
+            .inNamespace(cluster.namespace())
+            .withName("local")
+            .get()
+            .getStatus();
+    assertThat(clusterStatus.nodes).hasSize(1);
+    var node = clusterStatus.nodes.get(0);
+    assertThat(node.rayNodeId).isEqualTo(headNodeId());
+    assertThat(node.nodeIp).isEqualTo("127.0.0.1");
+    assertThat(node.pool).isEqualTo(ray.pool());
+    assertThat(node.gpus).isEqualTo(headNode().at("/resources_total/GPU").asInt());
+    assertThat(node.replicas).containsExactly("tiny/" + placement.replicaId);
+    assertThat(clusterStatus.nodeSummary).isEqualTo("1/1");
+    assertThat(Conditions.reason(clusterStatus.conditions, "Ready")).isEqualTo("ExternalCluster");
 
     JsonNode info = getJson(status.endpoint + "/info");
     assertThat(info.path("model_key").asText()).isEqualTo(status.modelKey);
@@ -246,9 +266,14 @@ class RealRayIT {
   }
 
   private static String headNodeId() throws Exception {
-    JsonNode nodes = getJson(ray.dashboardUrl() + "/api/v0/nodes").at("/data/result/result");
+    return headNode().path("node_id").asText();
+  }
+
+  private static JsonNode headNode() throws Exception {
+    JsonNode nodes =
+        getJson(ray.dashboardUrl() + "/api/v0/nodes?detail=true").at("/data/result/result");
     assertThat(nodes).hasSize(1);
-    return nodes.get(0).path("node_id").asText();
+    return nodes.get(0);
   }
 
   private static JsonNode getJson(String url) throws Exception {

@@ -18,6 +18,7 @@ class ServeDashboardTest {
   private final AtomicReference<Integer> status = new AtomicReference<>(200);
   private final AtomicReference<String> body = new AtomicReference<>("{\"applications\": {}}");
   private final AtomicReference<String> upgrade = new AtomicReference<>();
+  private final AtomicReference<String> path = new AtomicReference<>();
   private HttpServer server;
   private String url;
   private final ServeDashboard dashboard =
@@ -30,6 +31,7 @@ class ServeDashboardTest {
         "/",
         exchange -> {
           upgrade.set(exchange.getRequestHeaders().getFirst("Upgrade"));
+          path.set(exchange.getRequestURI().toString());
           byte[] bytes = body.get().getBytes(StandardCharsets.UTF_8);
           exchange.sendResponseHeaders(status.get(), bytes.length);
           exchange.getResponseBody().write(bytes);
@@ -62,6 +64,35 @@ class ServeDashboardTest {
         .containsExactly(new ServeDashboard.Replica("r1", "STARTING", "n1", "127.0.0.1"));
     // No HTTP/2 upgrade offer, which Serve's uvicorn refuses on requests with a body.
     assertThat(upgrade.get()).isNull();
+  }
+
+  @Test
+  void liveNodesAreReadFromRaysStateApi() throws Exception {
+    // As Ray 2.60's dashboard answers GET /api/v0/nodes.
+    body.set(
+        """
+        {"result": true, "msg": "", "data": {"result": {"total": 1, "num_after_truncation": 1,
+          "result": [{"node_id": "e4dc", "node_ip": "127.0.0.1", "is_head_node": true,
+            "state": "ALIVE", "node_name": "127.0.0.1",
+            "resources_total": {"CPU": 4.0, "GPU": 1.0, "ndif_pool_local": 1.0,
+              "accelerator_type:A100": 1.0}}]}}}
+        """);
+    assertThat(dashboard.aliveNodes(url))
+        .containsExactly(
+            new ServeDashboard.RayNode(
+                "e4dc",
+                "127.0.0.1",
+                true,
+                java.util.Map.of(
+                    "CPU", 4.0, "GPU", 1.0, "ndif_pool_local", 1.0, "accelerator_type:A100", 1.0)));
+    assertThat(path.get()).startsWith("/api/v0/nodes?").contains("filter_values=ALIVE");
+  }
+
+  @Test
+  void aStateApiFailureIsAnError() {
+    body.set("{\"result\": false, \"msg\": \"GCS unavailable\", \"data\": {}}");
+    assertThatThrownBy(() -> dashboard.aliveNodes(url))
+        .hasMessageContaining("could not list nodes: GCS unavailable");
   }
 
   @Test
