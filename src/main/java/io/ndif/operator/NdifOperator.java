@@ -4,7 +4,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
-import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -34,13 +33,19 @@ public final class NdifOperator implements AutoCloseable {
   private final OperatorHttpServer http;
 
   private final Tracing tracing;
+  private final LeaderLease lease;
 
   private NdifOperator(
-      Operator operator, NodeLookup nodes, OperatorHttpServer http, Tracing tracing) {
+      Operator operator,
+      NodeLookup nodes,
+      OperatorHttpServer http,
+      Tracing tracing,
+      LeaderLease lease) {
     this.operator = operator;
     this.nodes = nodes;
     this.http = http;
     this.tracing = tracing;
+    this.lease = lease;
   }
 
   /** Port of the metrics and probe server, or -1 when it is off. */
@@ -62,6 +67,10 @@ public final class NdifOperator implements AutoCloseable {
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     var fleet = new FleetMetrics(registry);
+    var lease =
+        settings.leaderElectionNamespace() == null
+            ? null
+            : new LeaderLease(client, settings.leaderElectionNamespace(), identity());
     var operator =
         new Operator(
             o -> {
@@ -69,12 +78,8 @@ public final class NdifOperator implements AutoCloseable {
                   .withCloseClientOnStop(false)
                   .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(registry))
                   .withConcurrentReconciliationThreads(settings.reconcileThreads());
-              if (settings.leaderElectionNamespace() != null) {
-                o.withLeaderElectionConfiguration(
-                    new LeaderElectionConfiguration(
-                        OperatorSettings.LEASE_NAME,
-                        settings.leaderElectionNamespace(),
-                        identity()));
+              if (lease != null) {
+                o.withLeaderElectionConfiguration(lease.configuration());
               }
             });
     operator.register(
@@ -106,12 +111,15 @@ public final class NdifOperator implements AutoCloseable {
                 operator.getRuntimeInfo(),
                 fleet::forgetDeleted);
       } catch (java.io.IOException e) {
+        if (lease != null) {
+          lease.stopping();
+        }
         operator.stop();
         throw new IllegalStateException(
             "cannot serve metrics on " + settings.metricsHost() + ":" + settings.metricsPort(), e);
       }
     }
-    return new NdifOperator(operator, nodes, http, tracing);
+    return new NdifOperator(operator, nodes, http, tracing, lease);
   }
 
   /** The pod's name in a cluster; elsewhere host and process, so two processes never share one. */
@@ -135,9 +143,16 @@ public final class NdifOperator implements AutoCloseable {
     if (http != null) {
       http.close();
     }
+    if (lease != null) {
+      lease.stopping();
+    }
     operator.stop();
+    if (lease != null) {
+      lease.release();
+    }
     nodes.close();
     tracing.close();
+    log.info("ndif-operator stopped");
   }
 
   public static void main(String[] args) {
