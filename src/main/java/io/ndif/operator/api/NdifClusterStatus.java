@@ -56,6 +56,12 @@ public class NdifClusterStatus {
 
     @JsonPropertyDescription("Applications as the Ray dashboard last reported them.")
     public List<ServeApplication> applications = new ArrayList<>();
+
+    @JsonPropertyDescription(
+        "Declarative applications on this Ray cluster that no NdifDeployment owns (an adopted"
+            + " cluster's own); every PUT carries their deployed config unchanged, so they keep"
+            + " running.")
+    public List<String> otherApplications;
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)

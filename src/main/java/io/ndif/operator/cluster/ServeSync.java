@@ -10,14 +10,24 @@ import io.ndif.operator.ray.ServeDashboard.DashboardException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Keeps a cluster's Ray Serve config equal to its admitted deployments: PUTs the whole
  * multi-application config when it changed (the applied hash is kept in status, so a restart does
  * not re-PUT) or when Ray lost applications (a head restart), and reads back every application.
+ *
+ * <p>A PUT replaces every declarative application on the cluster, so the applications nobody here
+ * owns (an adopted cluster's own) go into it with the config Ray reports they were deployed with.
+ * Ours are the admitted deployments and those the last status listed (deleted or preempted ones,
+ * which the PUT removes).
  */
 public class ServeSync {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ServeSync.class);
@@ -51,12 +61,16 @@ public class ServeSync {
       return new Result(previous, null, false);
     }
     var names = admitted.stream().map(a -> a.deployment().getMetadata().getName()).toList();
+    Set<String> ours = new HashSet<>(names);
+    if (previous != null) {
+      previous.applications.forEach(a -> ours.add(a.name));
+    }
     try {
       var apps = dashboard.applications(dashboardUrl);
       boolean missing = !apps.keySet().containsAll(names);
       boolean applied = false;
       if (!hash.equals(previousHash) || missing) {
-        dashboard.apply(dashboardUrl, desired);
+        dashboard.apply(dashboardUrl, withOthers(desired, others(apps, ours)));
         log.info(
             "applied the Serve config at {}: {} application(s), config {} (was {}){}",
             dashboardUrl,
@@ -69,6 +83,8 @@ public class ServeSync {
       }
       var serve = new ServeStatus();
       serve.appliedConfigHash = hash;
+      var others = others(apps, ours);
+      serve.otherApplications = others.isEmpty() ? null : List.copyOf(others.keySet());
       for (String name : names.stream().sorted().toList()) {
         var app = apps.get(name);
         var entry = new ServeApplication();
@@ -95,6 +111,36 @@ public class ServeSync {
     } catch (DashboardException e) {
       return new Result(previous, e.getMessage(), false);
     }
+  }
+
+  /** Declarative applications nobody here owns, by name, with their deployed configs. */
+  static Map<String, Map<String, Object>> others(
+      Map<String, ServeDashboard.Application> apps, Set<String> ours) {
+    Map<String, Map<String, Object>> others = new TreeMap<>();
+    apps.forEach(
+        (name, app) -> {
+          // A DELETING application is on its way out (perhaps ours, removed by the last PUT).
+          if (!ours.contains(name)
+              && app.deployedConfig() != null
+              && !"DELETING".equals(app.status())) {
+            others.put(name, app.deployedConfig());
+          }
+        });
+    return others;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> withOthers(
+      Map<String, Object> desired, Map<String, Map<String, Object>> others) {
+    if (others.isEmpty()) {
+      return desired;
+    }
+    Map<String, Object> config = new LinkedHashMap<>(desired);
+    List<Object> applications =
+        new ArrayList<>((List<Object>) desired.getOrDefault("applications", List.of()));
+    applications.addAll(others.values());
+    config.put("applications", applications);
+    return config;
   }
 
   static String hash(Map<String, Object> config) {

@@ -79,8 +79,17 @@ public class ServeDashboard {
 
   public record Replica(String id, String state, String nodeId, String nodeIp) {}
 
+  /**
+   * @param deployedConfig the config the application was deployed with through the REST API
+   *     (declarative), or null for one deployed from Python ({@code serve.run}, imperative)
+   */
   public record Application(
-      String name, String status, String message, String routePrefix, List<Replica> replicas) {}
+      String name,
+      String status,
+      String message,
+      String routePrefix,
+      List<Replica> replicas,
+      Map<String, Object> deployedConfig) {}
 
   /**
    * A live Ray node.
@@ -141,7 +150,14 @@ public class ServeDashboard {
                       text(app, "status"),
                       ServeMessages.of(app),
                       text(app, "route_prefix"),
-                      replicas));
+                      replicas,
+                      app.path("deployed_app_config").isObject()
+                          ? Serialization.jsonMapper()
+                              .convertValue(
+                                  app.get("deployed_app_config"),
+                                  new com.fasterxml.jackson.core.type.TypeReference<
+                                      Map<String, Object>>() {})
+                          : null));
             });
     return apps;
   }

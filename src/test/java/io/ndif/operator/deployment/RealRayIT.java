@@ -48,13 +48,37 @@ class RealRayIT {
           .build();
   private static LocalRay ray;
   private static Path modelDir;
+  private static String theirReplica;
 
   @BeforeAll
-  static void start() {
+  static void start() throws Exception {
     ray = LocalRay.shared();
     modelDir = Path.of("target/it-tiny-model").toAbsolutePath();
     var made = ray.python(300, "-m", "ndif_serve.tiny", modelDir.toString());
     assertThat(made.exitCode()).as(made.output()).isZero();
+
+    // An application of the adopted cluster's own, deployed before the operator comes.
+    var put =
+        send(
+            "PUT",
+            ray.dashboardUrl() + "/api/serve/applications/",
+            """
+            {"applications": [{"name": "theirs", "route_prefix": "/theirs",
+              "import_path": "ndif_serve.app:build",
+              "args": {"model_key": "theirs", "repo_id": "%s", "dtype": "float32"},
+              "deployments": [{"name": "ModelDeployment",
+                "ray_actor_options": {"num_cpus": 0.25}}]}]}
+            """
+                .formatted(modelDir));
+    assertThat(put.statusCode()).as(put.body()).isEqualTo(200);
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () ->
+                assertThat(rayApplications().path("theirs").path("status").asText())
+                    .isEqualTo("RUNNING"));
+    theirReplica = theirReplica();
 
     cluster.startOperator(new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
     String yaml =
@@ -240,7 +264,17 @@ class RealRayIT {
 
   @Test
   @Order(6)
-  void deletingDeploymentsRemovesTheirApplicationsFromRay() {
+  void deletingDeploymentsRemovesTheirApplicationsFromRayAndKeepsTheClustersOwn() throws Exception {
+    var clusterStatus =
+        cluster
+            .client()
+            .resources(NdifCluster.class)
+            .inNamespace(cluster.namespace())
+            .withName("local")
+            .get()
+            .getStatus();
+    assertThat(clusterStatus.serve.otherApplications).containsExactly("theirs");
+
     for (String name : List.of("tiny", "missing", "typo")) {
       cluster
           .client()
@@ -252,7 +286,16 @@ class RealRayIT {
     await()
         .atMost(Duration.ofMinutes(2))
         .pollInterval(Duration.ofSeconds(2))
-        .untilAsserted(() -> assertThat(names(rayApplications())).isEmpty());
+        .untilAsserted(() -> assertThat(names(rayApplications())).containsExactly("theirs"));
+    // Every PUT of the operator carried it unchanged: the replica deployed first still serves.
+    assertThat(rayApplications().path("theirs").path("status").asText()).isEqualTo("RUNNING");
+    assertThat(theirReplica()).isEqualTo(theirReplica);
+  }
+
+  private static String theirReplica() throws Exception {
+    return rayApplications()
+        .at("/theirs/deployments/ModelDeployment/replicas/0/replica_id")
+        .asText();
   }
 
   private static JsonNode rayApplications() throws Exception {
@@ -286,11 +329,16 @@ class RealRayIT {
   }
 
   private static HttpResponse<String> post(String url, String body) throws Exception {
+    return send("POST", url, body);
+  }
+
+  private static HttpResponse<String> send(String method, String url, String body)
+      throws Exception {
     return HTTP.send(
         HttpRequest.newBuilder(URI.create(url))
             .timeout(Duration.ofSeconds(60))
             .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .method(method, HttpRequest.BodyPublishers.ofString(body))
             .build(),
         HttpResponse.BodyHandlers.ofString());
   }

@@ -1,0 +1,102 @@
+package io.ndif.operator.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.api.NdifDeploymentSpec;
+import io.ndif.operator.observability.FleetMetrics;
+import io.ndif.operator.observability.Tracing;
+import io.ndif.operator.ray.ServeConfigs;
+import io.ndif.operator.ray.ServeDashboard;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ServeSyncTest {
+  private final Map<String, ServeDashboard.Application> rayApps = new LinkedHashMap<>();
+  private final List<Map<String, Object>> puts = new ArrayList<>();
+  private final ServeDashboard dashboard =
+      new ServeDashboard(new FleetMetrics(new SimpleMeterRegistry()), Tracing.noop()) {
+        @Override
+        public Map<String, ServeDashboard.Application> applications(String baseUrl) {
+          return Map.copyOf(rayApps);
+        }
+
+        @Override
+        public void apply(String baseUrl, Map<String, Object> config) {
+          puts.add(config);
+        }
+      };
+  private final ServeSync sync = new ServeSync(dashboard);
+
+  @Test
+  void applicationsNobodyHereOwnsRideAlongOnEveryPut() {
+    Map<String, Object> theirsConfig = Map.of("name", "theirs", "import_path", "their.app:build");
+    rayApps.put("theirs", app("theirs", "RUNNING", theirsConfig));
+    rayApps.put("imperative", app("imperative", "RUNNING", null));
+    rayApps.put("gone", app("gone", "RUNNING", Map.of("name", "gone", "import_path", "x:y")));
+    var previous = new NdifClusterStatus.ServeStatus();
+    previous.appliedConfigHash = "an older config";
+    var gone = new NdifClusterStatus.ServeApplication();
+    gone.name = "gone";
+    previous.applications.add(gone);
+
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), previous);
+
+    assertThat(puts).hasSize(1);
+    assertThat(applicationNames(puts.get(0))).containsExactly("tiny", "theirs");
+    assertThat(applications(puts.get(0)).get(1)).isEqualTo(theirsConfig);
+    assertThat(result.serve().otherApplications).containsExactly("theirs");
+    assertThat(result.serve().applications).extracting(a -> a.name).containsExactly("tiny");
+  }
+
+  @Test
+  void anApplicationBeingDeletedIsNotKept() {
+    rayApps.put("leaving", app("leaving", "DELETING", Map.of("name", "leaving")));
+
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), null);
+
+    assertThat(applicationNames(puts.get(0))).containsExactly("tiny");
+    assertThat(result.serve().otherApplications).isNull();
+  }
+
+  @Test
+  void aClusterWhereNothingWasEverAppliedIsLeftAlone() {
+    rayApps.put("theirs", app("theirs", "RUNNING", Map.of("name", "theirs")));
+
+    var result = sync.sync("http://ray", List.of(), null);
+
+    assertThat(puts).isEmpty();
+    assertThat(result.serve()).isNull();
+  }
+
+  private static ServeDashboard.Application app(
+      String name, String status, Map<String, Object> deployedConfig) {
+    return new ServeDashboard.Application(
+        name, status, null, "/" + name, List.of(), deployedConfig);
+  }
+
+  private static ServeConfigs.Admitted admitted(String name) {
+    var d = new NdifDeployment();
+    d.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace("ns").build());
+    d.setSpec(
+        Serialization.unmarshal(
+            "clusterRef: c\nmodel: {repoId: gpt2, sizeBytes: 1Gi}\n", NdifDeploymentSpec.class));
+    return new ServeConfigs.Admitted(d, "a100", 0.25);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Map<String, Object>> applications(Map<String, Object> config) {
+    return (List<Map<String, Object>>) config.get("applications");
+  }
+
+  private static List<Object> applicationNames(Map<String, Object> config) {
+    return applications(config).stream().map(a -> a.get("name")).toList();
+  }
+}
