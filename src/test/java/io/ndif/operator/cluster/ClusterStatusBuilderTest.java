@@ -94,18 +94,9 @@ class ClusterStatusBuilderTest {
     var pods = allReady();
     pods.set(
         3,
-        new PodBuilder(worker("fleet-l4-0", "l4", null, false, 4))
-            .editStatus()
-            .withPhase("Pending")
-            .addNewCondition()
-            .withType("PodScheduled")
-            .withStatus("False")
-            .withReason("Unschedulable")
-            .withMessage(
-                "0/6 nodes are available: 6 node(s) didn't match Pod's node affinity/selector.")
-            .endCondition()
-            .endStatus()
-            .build());
+        unschedulable(
+            worker("fleet-l4-0", "l4", null, false, 4),
+            "0/6 nodes are available: 6 node(s) didn't match Pod's node affinity/selector."));
     var status = build(T0, cluster, pods);
     var degraded = Conditions.find(status.conditions, "Degraded").get();
     assertThat(degraded.getStatus()).isEqualTo("True");
@@ -129,19 +120,7 @@ class ClusterStatusBuilderTest {
   @Test
   void anUnschedulableHeadIsDegradedAndNamedInReady() {
     var pods = allReady();
-    pods.set(
-        0,
-        new PodBuilder(head(false))
-            .editStatus()
-            .withPhase("Pending")
-            .addNewCondition()
-            .withType("PodScheduled")
-            .withStatus("False")
-            .withReason("Unschedulable")
-            .withMessage("0/6 nodes are available: 6 Insufficient cpu.")
-            .endCondition()
-            .endStatus()
-            .build());
+    pods.set(0, unschedulable(head(false), "0/6 nodes are available: 6 Insufficient cpu."));
     var status = build(T0, cluster, pods);
     var degraded = Conditions.find(status.conditions, "Degraded").get();
     assertThat(degraded.getStatus()).isEqualTo("True");
@@ -178,17 +157,7 @@ class ClusterStatusBuilderTest {
     pods.set(
         0, failing(head(false), "CrashLoopBackOff", "back-off 40s restarting failed container", 1));
     pods.set(
-        3,
-        new PodBuilder(worker("fleet-l4-0", "l4", null, false, 4))
-            .editStatus()
-            .addNewCondition()
-            .withType("PodScheduled")
-            .withStatus("False")
-            .withReason("Unschedulable")
-            .withMessage("0/6 nodes are available")
-            .endCondition()
-            .endStatus()
-            .build());
+        3, unschedulable(worker("fleet-l4-0", "l4", null, false, 4), "0/6 nodes are available"));
     var status = build(T0, cluster, pods);
     var degraded = Conditions.find(status.conditions, "Degraded").get();
     assertThat(degraded.getReason()).isEqualTo("HeadPodFailing");
@@ -444,6 +413,21 @@ class ClusterStatusBuilderTest {
         .addNewCondition()
         .withType("Ready")
         .withStatus(ready ? "True" : "False")
+        .endCondition()
+        .endStatus()
+        .build();
+  }
+
+  /** The pod, pending because no node fits it. */
+  static Pod unschedulable(Pod pod, String message) {
+    return new PodBuilder(pod)
+        .editStatus()
+        .withPhase("Pending")
+        .addNewCondition()
+        .withType("PodScheduled")
+        .withStatus("False")
+        .withReason("Unschedulable")
+        .withMessage(message)
         .endCondition()
         .endStatus()
         .build();

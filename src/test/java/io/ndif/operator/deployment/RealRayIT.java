@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.ServeConfigsTest;
@@ -161,14 +162,7 @@ class RealRayIT {
     assertThat(placement.pool).isEqualTo(ray.pool());
 
     // The cluster lists the Ray node as Ray reports it, with the replica on it.
-    var clusterStatus =
-        cluster
-            .client()
-            .resources(NdifCluster.class)
-            .inNamespace(cluster.namespace())
-            .withName("local")
-            .get()
-            .getStatus();
+    var clusterStatus = clusterStatus();
     assertThat(clusterStatus.nodes).hasSize(1);
     var node = clusterStatus.nodes.get(0);
     assertThat(node.rayNodeId).isEqualTo(headNodeId());
@@ -265,14 +259,7 @@ class RealRayIT {
   @Test
   @Order(6)
   void deletingDeploymentsRemovesTheirApplicationsFromRayAndKeepsTheClustersOwn() throws Exception {
-    var clusterStatus =
-        cluster
-            .client()
-            .resources(NdifCluster.class)
-            .inNamespace(cluster.namespace())
-            .withName("local")
-            .get()
-            .getStatus();
+    var clusterStatus = clusterStatus();
     assertThat(clusterStatus.serve.otherApplications).containsExactly("theirs");
 
     for (String name : List.of("tiny", "missing", "typo")) {
@@ -290,6 +277,16 @@ class RealRayIT {
     // Every PUT of the operator carried it unchanged: the replica deployed first still serves.
     assertThat(rayApplications().path("theirs").path("status").asText()).isEqualTo("RUNNING");
     assertThat(theirReplica()).isEqualTo(theirReplica);
+  }
+
+  private static NdifClusterStatus clusterStatus() {
+    return cluster
+        .client()
+        .resources(NdifCluster.class)
+        .inNamespace(cluster.namespace())
+        .withName("local")
+        .get()
+        .getStatus();
   }
 
   private static String theirReplica() throws Exception {
