@@ -211,12 +211,7 @@ class NdifClusterIT {
   @Test
   @Order(5)
   void deletingTheClusterRemovesEverything() {
-    cluster
-        .client()
-        .resources(NdifCluster.class)
-        .inNamespace(cluster.namespace())
-        .withName("fleet")
-        .delete();
+    cluster.ndifCluster("fleet").delete();
     await()
         .atMost(Duration.ofSeconds(120))
         .untilAsserted(
@@ -248,12 +243,7 @@ class NdifClusterIT {
         .resource(Serialization.unmarshal(yaml, NdifCluster.class))
         .inNamespace(cluster.namespace())
         .create();
-    var stuck =
-        cluster
-            .client()
-            .resources(NdifCluster.class)
-            .inNamespace(cluster.namespace())
-            .withName("stuck");
+    var stuck = cluster.ndifCluster("stuck");
     await()
         .atMost(Duration.ofSeconds(90))
         .untilAsserted(
@@ -288,20 +278,12 @@ class NdifClusterIT {
   }
 
   private static NdifCluster get() {
-    return cluster
-        .client()
-        .resources(NdifCluster.class)
-        .inNamespace(cluster.namespace())
-        .withName("fleet")
-        .get();
+    return cluster.ndifCluster("fleet").get();
   }
 
   private static void edit(java.util.function.Consumer<NdifCluster> change) {
     cluster
-        .client()
-        .resources(NdifCluster.class)
-        .inNamespace(cluster.namespace())
-        .withName("fleet")
+        .ndifCluster("fleet")
         .edit(
             c -> {
               change.accept(c);

@@ -111,21 +111,11 @@ class DedicatedIT {
                       });
             });
 
-    cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName("solo")
-        .delete();
+    cluster.ndifDeployment("solo").delete();
     await().atMost(Duration.ofSeconds(120)).until(() -> services.withName("solo").get() == null);
   }
 
   private static NdifDeployment get() {
-    return cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName("solo")
-        .get();
+    return cluster.ndifDeployment("solo").get();
   }
 }

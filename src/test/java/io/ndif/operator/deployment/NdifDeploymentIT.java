@@ -120,12 +120,7 @@ class NdifDeploymentIT {
             });
     assertThat(fleet().getStatus().pools.get(0).pending).containsExactly("huge");
 
-    cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName("big")
-        .delete();
+    cluster.ndifDeployment("big").delete();
     assertAdmitted("huge", "a100", 8.0);
     await()
         .atMost(Duration.ofSeconds(120))
@@ -176,12 +171,7 @@ class NdifDeploymentIT {
   @Test
   @Order(5)
   void thePreemptedDeploymentComesBackWhenThereIsRoom() {
-    cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName("urgent")
-        .delete();
+    cluster.ndifDeployment("urgent").delete();
     assertAdmitted("huge", "a100", 8.0);
     assertThat(eventReasons("huge")).contains("Readmitted");
   }
@@ -226,12 +216,7 @@ class NdifDeploymentIT {
   }
 
   private static NdifCluster fleet() {
-    return cluster
-        .client()
-        .resources(NdifCluster.class)
-        .inNamespace(cluster.namespace())
-        .withName("fleet")
-        .get();
+    return cluster.ndifCluster("fleet").get();
   }
 
   @SuppressWarnings("unchecked")

@@ -9,7 +9,6 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
-import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.ServeConfigsTest;
 import io.ndif.operator.testing.LocalClusterExtension;
@@ -263,12 +262,7 @@ class RealRayIT {
     assertThat(clusterStatus.serve.otherApplications).containsExactly("theirs");
 
     for (String name : List.of("tiny", "missing", "typo")) {
-      cluster
-          .client()
-          .resources(NdifDeployment.class)
-          .inNamespace(cluster.namespace())
-          .withName(name)
-          .delete();
+      cluster.ndifDeployment(name).delete();
     }
     await()
         .atMost(Duration.ofMinutes(2))
@@ -280,13 +274,7 @@ class RealRayIT {
   }
 
   private static NdifClusterStatus clusterStatus() {
-    return cluster
-        .client()
-        .resources(NdifCluster.class)
-        .inNamespace(cluster.namespace())
-        .withName("local")
-        .get()
-        .getStatus();
+    return cluster.ndifCluster("local").get().getStatus();
   }
 
   private static String theirReplica() throws Exception {

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.ndif.operator.OperatorSettings;
-import io.ndif.operator.api.NdifCluster;
-import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.testing.FakeRayDashboard;
@@ -137,12 +135,7 @@ class ServeIT {
   @Test
   @Order(5)
   void deletingADeploymentRemovesItsApplication() {
-    cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName("gpt2")
-        .delete();
+    cluster.ndifDeployment("gpt2").delete();
     await()
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
@@ -164,15 +157,7 @@ class ServeIT {
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
             () -> {
-              var conditions =
-                  cluster
-                      .client()
-                      .resources(NdifCluster.class)
-                      .inNamespace(cluster.namespace())
-                      .withName("compose")
-                      .get()
-                      .getStatus()
-                      .conditions;
+              var conditions = cluster.ndifCluster("compose").get().getStatus().conditions;
               assertThat(Conditions.reason(conditions, "ServeConfigApplied"))
                   .isEqualTo("DashboardUnreachable");
               assertThat(Conditions.find(conditions, "ServeConfigApplied").get().getMessage())

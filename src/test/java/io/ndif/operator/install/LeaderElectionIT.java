@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.ndif.operator.OperatorSettings;
-import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.OperatorCrds;
 import java.io.File;
@@ -165,13 +164,7 @@ class LeaderElectionIT {
   }
 
   private static boolean ready(String name) {
-    var c =
-        cluster
-            .client()
-            .resources(NdifCluster.class)
-            .inNamespace(cluster.namespace())
-            .withName(name)
-            .get();
+    var c = cluster.ndifCluster(name).get();
     return c != null
         && c.getStatus() != null
         && c.getStatus().conditions.stream()

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
-import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.testing.LocalClusterExtension;
 import java.net.URI;
@@ -109,18 +108,8 @@ class ObservabilityIT {
               assertThat(countedDeployments(samples)).isEqualTo(existingDeployments());
             });
 
-    cluster
-        .client()
-        .resources(NdifDeployment.class)
-        .inNamespace(cluster.namespace())
-        .withName("ghost")
-        .delete();
-    cluster
-        .client()
-        .resources(NdifCluster.class)
-        .inNamespace(cluster.namespace())
-        .withName("gone")
-        .delete();
+    cluster.ndifDeployment("ghost").delete();
+    cluster.ndifCluster("gone").delete();
 
     await()
         .atMost(Duration.ofSeconds(60))

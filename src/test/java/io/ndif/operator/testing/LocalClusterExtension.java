@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
@@ -136,7 +137,17 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
   }
 
   public NdifDeployment deployment(String name) {
-    return client().resources(NdifDeployment.class).inNamespace(namespace).withName(name).get();
+    return ndifDeployment(name).get();
+  }
+
+  /** The NdifDeployment {@code name} of this class's namespace. */
+  public Resource<NdifDeployment> ndifDeployment(String name) {
+    return client().resources(NdifDeployment.class).inNamespace(namespace).withName(name);
+  }
+
+  /** The NdifCluster {@code name} of this class's namespace. */
+  public Resource<NdifCluster> ndifCluster(String name) {
+    return client().resources(NdifCluster.class).inNamespace(namespace).withName(name);
   }
 
   public void editDeployment(String name, Consumer<NdifDeployment> change) {
