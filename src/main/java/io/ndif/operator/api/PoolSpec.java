@@ -84,7 +84,16 @@ public class PoolSpec {
   @JsonPropertyDescription("Image of the pool's workers; defaults to spec.image.")
   public String image;
 
-  @JsonPropertyDescription("Extra ray start parameters for the pool's workers.")
+  @JsonPropertyDescription(
+      "Extra ray start parameters for the pool's workers. Not 'resources' (the operator sets the"
+          + " pool's resource there) nor 'labels' (KubeRay refuses it).")
+  @ValidationRule(
+      value = "!('resources' in self)",
+      message =
+          "rayStartParams.resources is set by the operator (the pool's resource ndif_pool_<pool>)")
+  @ValidationRule(
+      value = "!('labels' in self)",
+      message = "rayStartParams.labels is refused by KubeRay; use the pool's nodeSelector")
   public Map<String, String> rayStartParams;
 
   public int nodesOrDefault() {

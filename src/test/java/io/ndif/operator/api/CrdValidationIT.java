@@ -60,6 +60,16 @@ class CrdValidationIT {
             "pools: [{name: a100, gpusPerNode: 8, gpuMemory: lots}]",
             "gpuMemory must be a positive quantity"),
         Arguments.of(
+            "ray start resources",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi,"
+                + " rayStartParams: {resources: '{\"x\": 1}'}}]",
+            "rayStartParams.resources is set by the operator"),
+        Arguments.of(
+            "ray start labels",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi,"
+                + " rayStartParams: {labels: 'a=b'}}]",
+            "rayStartParams.labels is refused by KubeRay"),
+        Arguments.of(
             "unknown autoscaling mode",
             "pools: [" + POOL + "]\nautoscaling: {mode: Sometimes}",
             "spec.autoscaling.mode: Unsupported value"));
