@@ -11,6 +11,21 @@ import java.util.ArrayList;
 import java.util.List;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(
+    value =
+        "!has(self.env) || !self.env.exists(e, e.name == 'RAY_ENABLE_AUTOSCALER_V2')"
+            + " || (has(self.autoscaling) && has(self.autoscaling.mode)"
+            + " && self.autoscaling.mode == 'Ray')",
+    message =
+        "env RAY_ENABLE_AUTOSCALER_V2 needs autoscaling.mode Ray (KubeRay refuses it without the"
+            + " in-tree autoscaler)")
+@ValidationRule(
+    value =
+        "!has(self.faultTolerance) || !has(self.faultTolerance.redis) || !has(self.env)"
+            + " || !self.env.exists(e, e.name == 'REDIS_PASSWORD' || e.name == 'RAY_REDIS_ADDRESS')",
+    message =
+        "env REDIS_PASSWORD and RAY_REDIS_ADDRESS come from faultTolerance.redis (KubeRay refuses"
+            + " them beside it)")
 public class NdifClusterSpec {
   @JsonPropertyDescription(
       "Ray version of the cluster (KubeRay's spec.rayVersion); it drives version-dependent"

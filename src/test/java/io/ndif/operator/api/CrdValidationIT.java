@@ -70,6 +70,17 @@ class CrdValidationIT {
                 + " rayStartParams: {labels: 'a=b'}}]",
             "rayStartParams.labels is refused by KubeRay"),
         Arguments.of(
+            "autoscaler v2 without the in-tree autoscaler",
+            "pools: [" + POOL + "]\nenv: [{name: RAY_ENABLE_AUTOSCALER_V2, value: '1'}]",
+            "env RAY_ENABLE_AUTOSCALER_V2 needs autoscaling.mode Ray"),
+        Arguments.of(
+            "redis password beside fault tolerance",
+            "pools: ["
+                + POOL
+                + "]\nfaultTolerance: {redis: {address: 'redis:6379'}}\n"
+                + "env: [{name: REDIS_PASSWORD, value: x}]",
+            "env REDIS_PASSWORD and RAY_REDIS_ADDRESS come from faultTolerance.redis"),
+        Arguments.of(
             "unknown autoscaling mode",
             "pools: [" + POOL + "]\nautoscaling: {mode: Sometimes}",
             "spec.autoscaling.mode: Unsupported value"));
@@ -114,6 +125,18 @@ class CrdValidationIT {
   @MethodSource("invalidDeployments")
   void rejectsInvalidDeployments(String name, String spec, String message) {
     assertRejected("NdifDeployment", spec, message);
+  }
+
+  @Test
+  void acceptsAutoscalerV2WithTheInTreeAutoscaler() {
+    var created =
+        create(
+            "NdifCluster",
+            "autoscaled",
+            "pools: ["
+                + POOL
+                + "]\nautoscaling: {mode: Ray}\nenv: [{name: RAY_ENABLE_AUTOSCALER_V2, value: '1'}]");
+    assertThat(created.getMetadata().getUid()).isNotNull();
   }
 
   @Test
