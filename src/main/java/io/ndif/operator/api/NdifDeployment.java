@@ -1,6 +1,7 @@
 package io.ndif.operator.api;
 
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
+import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Categories;
@@ -9,6 +10,14 @@ import io.fabric8.kubernetes.model.annotation.ShortNames;
 import io.fabric8.kubernetes.model.annotation.Version;
 
 /** One model served on an NdifCluster (a Ray Serve application) or on its own RayService. */
+@ValidationRule(
+    value =
+        "!has(self.spec.isolation) || self.spec.isolation != 'Dedicated'"
+            + " || (self.metadata.name.size() <= 47"
+            + " && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$'))",
+    message =
+        "a Dedicated deployment's name names its RayService: at most 47 characters, lower-case"
+            + " letters, digits and '-', starting with a letter (KubeRay's limits)")
 @Group(Constants.GROUP)
 @Version(Constants.VERSION)
 @ShortNames("ndd")

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.OperatorCrds;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -125,6 +126,28 @@ class CrdValidationIT {
   @MethodSource("invalidDeployments")
   void rejectsInvalidDeployments(String name, String spec, String message) {
     assertRejected("NdifDeployment", spec, message);
+  }
+
+  @Test
+  void aDedicatedDeploymentsNameMustFitKubeRaysRayServiceName() {
+    String dedicated =
+        "isolation: Dedicated\nmodel: {repoId: gpt2}\n"
+            + "dedicated: {pool: {name: a100, gpusPerNode: 8, gpuMemory: 80Gi}}";
+    for (String name : List.of("d".repeat(48), "1-starts-with-a-digit", "has.a.dot")) {
+      assertThatThrownBy(() -> create("NdifDeployment", name, dedicated))
+          .as(name)
+          .isInstanceOfSatisfying(
+              KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(422))
+          .hasMessageContaining("a Dedicated deployment's name names its RayService");
+    }
+    assertThat(create("NdifDeployment", "d".repeat(47), dedicated).getMetadata().getUid())
+        .isNotNull();
+    // A Shared deployment's name is only a Serve application's name.
+    assertThat(
+            create("NdifDeployment", "shared.with.dots", "clusterRef: fleet\nmodel: {repoId: gpt2}")
+                .getMetadata()
+                .getUid())
+        .isNotNull();
   }
 
   @Test
