@@ -30,6 +30,9 @@ import java.util.TreeMap;
  * which the PUT removes).
  */
 public class ServeSync {
+  /** Status of an admitted deployment whose application name Ray already serves for another. */
+  public static final String NAME_TAKEN = "NAME_TAKEN";
+
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ServeSync.class);
   private final ServeDashboard dashboard;
 
@@ -47,26 +50,39 @@ public class ServeSync {
       return error == null
           && serve != null
           && serve.applications.stream()
-              .allMatch(a -> "RUNNING".equals(a.status) || "DEPLOY_FAILED".equals(a.status));
+              .allMatch(
+                  a ->
+                      "RUNNING".equals(a.status)
+                          || "DEPLOY_FAILED".equals(a.status)
+                          || NAME_TAKEN.equals(a.status));
     }
   }
 
   public Result sync(
       String dashboardUrl, List<ServeConfigs.Admitted> admitted, ServeStatus previous) {
-    Map<String, Object> desired = ServeConfigs.config(admitted);
-    String hash = hash(desired);
     String previousHash = previous == null ? null : previous.appliedConfigHash;
     if (admitted.isEmpty() && previousHash == null) {
       // Nothing of ours was ever applied: leave an adopted cluster's own applications alone.
       return new Result(previous, null, false);
     }
-    var names = admitted.stream().map(a -> a.deployment().getMetadata().getName()).toList();
-    Set<String> ours = new HashSet<>(names);
+    Set<String> previouslyOurs = new HashSet<>();
     if (previous != null) {
-      previous.applications.forEach(a -> ours.add(a.name));
+      previous.applications.stream()
+          .filter(a -> !NAME_TAKEN.equals(a.status))
+          .forEach(a -> previouslyOurs.add(a.name));
     }
     try {
       var apps = dashboard.applications(dashboardUrl);
+      Map<String, String> taken = taken(admitted, apps, previouslyOurs);
+      var served =
+          admitted.stream()
+              .filter(a -> !taken.containsKey(a.deployment().getMetadata().getName()))
+              .toList();
+      Map<String, Object> desired = ServeConfigs.config(served);
+      String hash = hash(desired);
+      var names = served.stream().map(a -> a.deployment().getMetadata().getName()).toList();
+      Set<String> ours = new HashSet<>(names);
+      ours.addAll(previouslyOurs);
       boolean missing = !apps.keySet().containsAll(names);
       boolean applied = false;
       if (!hash.equals(previousHash) || missing) {
@@ -107,10 +123,54 @@ public class ServeSync {
         }
         serve.applications.add(entry);
       }
+      taken.forEach(
+          (name, message) -> {
+            var entry = new ServeApplication();
+            entry.name = name;
+            entry.status = NAME_TAKEN;
+            entry.message = message;
+            serve.applications.add(entry);
+          });
+      serve.applications.sort(java.util.Comparator.comparing(a -> a.name));
       return new Result(serve, null, applied);
     } catch (DashboardException e) {
       return new Result(previous, e.getMessage(), false);
     }
+  }
+
+  /**
+   * Admitted deployments whose name Ray already serves for someone else (the adopted cluster's own
+   * application, or another namespace's NdifCluster on the same Ray cluster), with why. An
+   * application at this deployment's own route prefix is ours even if status lost it (the operator
+   * stopped between a PUT and its status write).
+   */
+  static Map<String, String> taken(
+      List<ServeConfigs.Admitted> admitted,
+      Map<String, ServeDashboard.Application> apps,
+      Set<String> previouslyOurs) {
+    Map<String, String> taken = new TreeMap<>();
+    for (var a : admitted) {
+      String name = a.deployment().getMetadata().getName();
+      var app = apps.get(name);
+      if (app == null || previouslyOurs.contains(name) || "DELETING".equals(app.status())) {
+        continue;
+      }
+      String route = ServeConfigs.routePrefix(a.deployment());
+      Object theirRoute =
+          app.deployedConfig() == null ? null : app.deployedConfig().get("route_prefix");
+      if (app.deployedConfig() == null || !route.equals(theirRoute)) {
+        taken.put(
+            name,
+            "Ray already serves an application named "
+                + name
+                + " that is not this deployment's ("
+                + (app.deployedConfig() == null
+                    ? "deployed from Python"
+                    : "its route is " + theirRoute + ", this deployment's is " + route)
+                + "); rename the NdifDeployment or remove that application");
+      }
+    }
+    return taken;
   }
 
   /** Declarative applications nobody here owns, by name, with their deployed configs. */

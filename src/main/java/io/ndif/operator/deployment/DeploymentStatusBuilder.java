@@ -9,6 +9,7 @@ import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec.Isolation;
 import io.ndif.operator.api.NdifDeploymentStatus;
 import io.ndif.operator.cluster.ClusterPlanning;
+import io.ndif.operator.cluster.ServeSync;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.placement.Decision;
 import java.time.Clock;
@@ -216,6 +217,10 @@ public final class DeploymentStatusBuilder {
             READY, false, "DeployFailed", "Ray Serve could not deploy the application" + detail);
         conditions.set(
             DEGRADED, true, "DeployFailed", "Ray Serve could not deploy the application" + detail);
+      }
+      case ServeSync.NAME_TAKEN -> {
+        conditions.set(READY, false, "NameTaken", app.message);
+        conditions.set(DEGRADED, true, "NameTaken", app.message);
       }
       case "UNHEALTHY" -> {
         conditions.set(READY, false, "Unhealthy", "the application is unhealthy" + detail);

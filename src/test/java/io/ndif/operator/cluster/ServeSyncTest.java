@@ -76,6 +76,50 @@ class ServeSyncTest {
     assertThat(result.serve()).isNull();
   }
 
+  @Test
+  void aNameRayServesForSomeoneElseIsNotTakenOver() {
+    Map<String, Object> theirs = Map.of("name", "tiny", "route_prefix", "/other/tiny");
+    rayApps.put("tiny", app("tiny", "RUNNING", theirs));
+
+    var result = sync.sync("http://ray", List.of(admitted("tiny"), admitted("gpt2")), null);
+
+    // Their application goes into the PUT as it is; ours under that name does not.
+    assertThat(applications(puts.get(0))).containsExactly(applications(puts.get(0)).get(0), theirs);
+    assertThat(applicationNames(puts.get(0))).containsExactly("gpt2", "tiny");
+    var tiny = result.serve().applications.stream().filter(a -> a.name.equals("tiny")).findFirst();
+    assertThat(tiny.get().status).isEqualTo(ServeSync.NAME_TAKEN);
+    assertThat(tiny.get().message)
+        .isEqualTo(
+            "Ray already serves an application named tiny that is not this deployment's (its"
+                + " route is /other/tiny, this deployment's is /ns/tiny); rename the"
+                + " NdifDeployment or remove that application");
+    assertThat(result.serve().otherApplications).containsExactly("tiny");
+    assertThat(result.settled()).isFalse(); // gpt2 is not RUNNING yet
+
+    // Still someone else's on the next pass: the NAME_TAKEN entry does not make it ours.
+    puts.clear();
+    var again =
+        sync.sync("http://ray", List.of(admitted("tiny"), admitted("gpt2")), result.serve());
+    assertThat(
+            again.serve().applications.stream()
+                .filter(a -> a.name.equals("tiny"))
+                .findFirst()
+                .get()
+                .status)
+        .isEqualTo(ServeSync.NAME_TAKEN);
+  }
+
+  @Test
+  void anApplicationAtOurRouteIsOursEvenIfStatusLostIt() {
+    rayApps.put("tiny", app("tiny", "RUNNING", Map.of("name", "tiny", "route_prefix", "/ns/tiny")));
+
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), null);
+
+    assertThat(applicationNames(puts.get(0))).containsExactly("tiny");
+    assertThat(result.serve().applications.get(0).status).isEqualTo("RUNNING");
+    assertThat(result.serve().otherApplications).isNull();
+  }
+
   private static ServeDashboard.Application app(
       String name, String status, Map<String, Object> deployedConfig) {
     return new ServeDashboard.Application(

@@ -11,6 +11,7 @@ import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec;
+import io.ndif.operator.cluster.ServeSync;
 import io.ndif.operator.observability.Conditions;
 import java.time.Clock;
 import java.util.List;
@@ -68,6 +69,20 @@ class DeploymentStatusBuilderTest {
     assertThat(DeploymentEvents.between(before, after))
         .extracting(DeploymentEvents.Event::reason)
         .containsExactly("DeployFailed");
+  }
+
+  @Test
+  void aNameRayServesForAnotherIsDegradedWithTheReason() {
+    var taken = app(ServeSync.NAME_TAKEN, null);
+    taken.route = null;
+    taken.message = "Ray already serves an application named gpt2 that is not this deployment's";
+    var status = builder.build(deployment(), cluster(placement(true), taken));
+    var degraded = Conditions.find(status.conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("NameTaken");
+    assertThat(degraded.getMessage()).isEqualTo(taken.message);
+    assertThat(Conditions.reason(status.conditions, "Ready")).isEqualTo("NameTaken");
+    assertThat(status.endpoint).isNull();
   }
 
   @Test

@@ -261,7 +261,25 @@ class RealRayIT {
     var clusterStatus = clusterStatus();
     assertThat(clusterStatus.serve.otherApplications).containsExactly("theirs");
 
-    for (String name : List.of("tiny", "missing", "typo")) {
+    // A deployment named like their application does not take it over.
+    cluster.createDeployment(
+        "theirs",
+        "local",
+        "model: {repoId: \"%s\", dtype: float32, sizeBytes: 1Mi}\nresources: {cpus: 0.25}"
+            .formatted(modelDir));
+    await()
+        .atMost(Duration.ofMinutes(1))
+        .untilAsserted(
+            () -> {
+              var degraded =
+                  Conditions.find(cluster.deployment("theirs").getStatus().conditions, "Degraded");
+              assertThat(degraded).isPresent();
+              assertThat(degraded.get().getReason()).isEqualTo("NameTaken");
+              assertThat(degraded.get().getMessage())
+                  .contains("its route is /theirs, this deployment's is /" + cluster.namespace());
+            });
+
+    for (String name : List.of("tiny", "missing", "typo", "theirs")) {
       cluster.ndifDeployment(name).delete();
     }
     await()
