@@ -77,6 +77,7 @@ final class LeaderLease {
         namespace,
         OperatorSettings.LEASE_NAME,
         identity);
-    System.exit(1);
+    // Not from this thread: the shutdown hook stops the elector and waits for this very thread.
+    new Thread(() -> System.exit(1), "lost-lease-exit").start();
   }
 }

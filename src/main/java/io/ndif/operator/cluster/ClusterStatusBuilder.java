@@ -269,11 +269,11 @@ public final class ClusterStatusBuilder {
     headTrouble.ifPresent(
         t ->
             problems.add(
-                t.kind() == PodTrouble.Kind.UNSCHEDULABLE
-                    ? new Problem(
-                        "HeadUnschedulable", "the Ray head pod cannot be scheduled: " + t.message())
-                    : new Problem(
-                        "HeadPodFailing", "the Ray head pod is failing: " + t.message())));
+                new Problem(
+                    t.kind() == PodTrouble.Kind.UNSCHEDULABLE
+                        ? "HeadUnschedulable"
+                        : "HeadPodFailing",
+                    "the Ray head pod " + t.describe())));
     if (!unschedulable.isEmpty()) {
       problems.add(new Problem("PoolUnschedulable", perPool(unschedulable, "cannot be scheduled")));
     }

@@ -6,13 +6,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-final class ReplicaNodes {
+public final class ReplicaNodes {
   private ReplicaNodes() {}
 
-  /**
-   * Which Serve replicas (and how many GPUs) each Ray node runs, matched by Ray's node id where
-   * status has it (external clusters), otherwise by the pod's IP.
-   */
+  /** Which Serve replicas (and how many GPUs) each Ray node runs. */
   static void assign(NdifClusterStatus status) {
     if (status.serve == null || status.nodes.isEmpty()) {
       return;
@@ -25,11 +22,7 @@ final class ReplicaNodes {
       double allocated = 0;
       for (var app : status.serve.applications) {
         for (var replica : app.replicas) {
-          boolean here =
-              node.rayNodeId != null
-                  ? node.rayNodeId.equals(replica.nodeId)
-                  : node.podIP != null && node.podIP.equals(replica.nodeIp);
-          if (here) {
+          if (runsOn(node, replica)) {
             replicas.add(app.name + "/" + replica.id);
             allocated += gpus.getOrDefault(app.name, 0.0);
           }
@@ -38,5 +31,16 @@ final class ReplicaNodes {
       node.replicas = replicas.isEmpty() ? null : replicas;
       node.allocatedGpus = replicas.isEmpty() ? null : Math.round(allocated * 100) / 100.0;
     }
+  }
+
+  /**
+   * Whether the replica runs on the node: by Ray's node id where status has it (external clusters,
+   * whose nodes are Ray's), otherwise by the pod's IP (managed clusters, whose nodes are pods).
+   */
+  public static boolean runsOn(
+      NdifClusterStatus.NodeStatus node, NdifClusterStatus.ServeReplica r) {
+    return node.rayNodeId != null
+        ? node.rayNodeId.equals(r.nodeId)
+        : node.podIP != null && node.podIP.equals(r.nodeIp);
   }
 }

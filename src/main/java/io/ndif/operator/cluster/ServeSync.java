@@ -83,10 +83,11 @@ public class ServeSync {
       var names = served.stream().map(a -> a.deployment().getMetadata().getName()).toList();
       Set<String> ours = new HashSet<>(names);
       ours.addAll(previouslyOurs);
+      var others = others(apps, ours);
       boolean missing = !apps.keySet().containsAll(names);
       boolean applied = false;
       if (!hash.equals(previousHash) || missing) {
-        dashboard.apply(dashboardUrl, withOthers(desired, others(apps, ours)));
+        dashboard.apply(dashboardUrl, withOthers(desired, others));
         log.info(
             "applied the Serve config at {}: {} application(s), config {} (was {}){}",
             dashboardUrl,
@@ -96,10 +97,10 @@ public class ServeSync {
             missing ? ", Ray had lost applications" : "");
         applied = true;
         apps = dashboard.applications(dashboardUrl);
+        others = others(apps, ours);
       }
       var serve = new ServeStatus();
       serve.appliedConfigHash = hash;
-      var others = others(apps, ours);
       serve.otherApplications = others.isEmpty() ? null : List.copyOf(others.keySet());
       for (String name : names.stream().sorted().toList()) {
         var app = apps.get(name);

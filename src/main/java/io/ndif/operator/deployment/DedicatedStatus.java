@@ -70,7 +70,13 @@ final class DedicatedStatus {
       conditions.set(DEGRADED, false, "RayServicePending", "creating the RayService");
       return;
     }
-    placements(pods, status);
+    // The RayService's pods by name, without those being deleted.
+    List<Pod> live =
+        pods.stream()
+            .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+            .sorted(Comparator.comparing(p -> p.getMetadata().getName()))
+            .toList();
+    placements(live, status);
     status.endpoint =
         "http://"
             + status.rayServiceName
@@ -116,35 +122,29 @@ final class DedicatedStatus {
               ? "waiting for RayService " + status.rayServiceName + " to serve"
               : String.valueOf(ready.get("message"));
       conditions.set(READY, false, reason, message);
-      var trouble = firstTrouble(pods);
+      var trouble = firstTrouble(live);
       if (trouble.isPresent()) {
-        conditions.set(DEGRADED, true, trouble.get().getKey(), trouble.get().getValue());
+        conditions.set(DEGRADED, true, trouble.get().reason(), trouble.get().message());
       } else {
         conditions.set(DEGRADED, false, "Deploying", "the RayService is starting");
       }
     }
   }
 
-  /** The first of the RayService's pods that cannot run: reason and message. */
-  private static Optional<Map.Entry<String, String>> firstTrouble(List<Pod> pods) {
-    for (Pod pod :
-        pods.stream().sorted(Comparator.comparing(p -> p.getMetadata().getName())).toList()) {
-      if (pod.getMetadata().getDeletionTimestamp() != null) {
-        continue;
-      }
+  private record Stuck(String reason, String message) {}
+
+  /** The first of the RayService's pods that cannot run, as a Degraded reason and message. */
+  private static Optional<Stuck> firstTrouble(List<Pod> live) {
+    for (Pod pod : live) {
       var trouble = PodTrouble.of(pod);
       if (trouble.isPresent()) {
         String reason =
             trouble.get().kind() == PodTrouble.Kind.UNSCHEDULABLE
                 ? "PodUnschedulable"
                 : "PodFailing";
-        String what =
-            trouble.get().kind() == PodTrouble.Kind.UNSCHEDULABLE
-                ? " cannot be scheduled: "
-                : " is failing: ";
         return Optional.of(
-            Map.entry(
-                reason, "Ray pod " + pod.getMetadata().getName() + what + trouble.get().message()));
+            new Stuck(
+                reason, "Ray pod " + pod.getMetadata().getName() + " " + trouble.get().describe()));
       }
     }
     return Optional.empty();
@@ -154,12 +154,10 @@ final class DedicatedStatus {
    * One placement per worker pod of the RayService: its node and readiness. Ray's own replica ids
    * need the dashboard, which KubeRay alone talks to for a RayService.
    */
-  private static void placements(List<Pod> pods, NdifDeploymentStatus status) {
-    for (Pod pod :
-        pods.stream().sorted(Comparator.comparing(p -> p.getMetadata().getName())).toList()) {
+  private static void placements(List<Pod> live, NdifDeploymentStatus status) {
+    for (Pod pod : live) {
       if (!KubeRay.NODE_TYPE_WORKER.equals(
-              pod.getMetadata().getLabels().get(KubeRay.LABEL_NODE_TYPE))
-          || pod.getMetadata().getDeletionTimestamp() != null) {
+          pod.getMetadata().getLabels().get(KubeRay.LABEL_NODE_TYPE))) {
         continue;
       }
       boolean podReady = PodTrouble.isReady(pod);

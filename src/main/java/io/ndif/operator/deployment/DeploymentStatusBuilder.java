@@ -9,13 +9,12 @@ import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec.Isolation;
 import io.ndif.operator.api.NdifDeploymentStatus;
 import io.ndif.operator.cluster.ClusterPlanning;
+import io.ndif.operator.cluster.ReplicaNodes;
 import io.ndif.operator.cluster.ServeSync;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.placement.Decision;
 import java.time.Clock;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * An NdifDeployment's status from its cluster's placement plan. The cluster's controller decides;
@@ -163,19 +162,8 @@ public final class DeploymentStatusBuilder {
     application.route = app.route;
     status.application = application;
     status.endpoint = endpoint(cluster, app.route);
-    // A managed cluster's nodes are pods, known by IP; an external cluster's are Ray's, by id.
-    Map<String, NodeStatus> nodesByIp = new HashMap<>();
-    Map<String, NodeStatus> nodesByRayId = new HashMap<>();
-    if (cluster.getStatus().nodes != null) {
-      for (var n : cluster.getStatus().nodes) {
-        if (n.podIP != null) {
-          nodesByIp.put(n.podIP, n);
-        }
-        if (n.rayNodeId != null) {
-          nodesByRayId.put(n.rayNodeId, n);
-        }
-      }
-    }
+    List<NodeStatus> nodes =
+        cluster.getStatus().nodes == null ? List.of() : cluster.getStatus().nodes;
     int running = 0;
     for (var replica : app.replicas) {
       var placement = new NdifDeploymentStatus.Placement();
@@ -185,9 +173,7 @@ public final class DeploymentStatusBuilder {
       placement.rayNodeId = replica.nodeId;
       placement.nodeIp = replica.nodeIp;
       var node =
-          replica.nodeId != null && nodesByRayId.containsKey(replica.nodeId)
-              ? nodesByRayId.get(replica.nodeId)
-              : replica.nodeIp == null ? null : nodesByIp.get(replica.nodeIp);
+          nodes.stream().filter(n -> ReplicaNodes.runsOn(n, replica)).findFirst().orElse(null);
       placement.pool = node != null ? node.pool : status.pool;
       if (node != null) {
         placement.pod = node.pod;

@@ -25,7 +25,14 @@ public final class PodTrouble {
    * @param reason Kubernetes' reason, e.g. Unschedulable or ImagePullBackOff
    * @param message what a person needs to fix it
    */
-  public record Trouble(Kind kind, String reason, String message) {}
+  public record Trouble(Kind kind, String reason, String message) {
+    /**
+     * What is wrong with the pod, to follow its name: "cannot be scheduled: …", "is failing: …".
+     */
+    public String describe() {
+      return (kind == Kind.UNSCHEDULABLE ? "cannot be scheduled: " : "is failing: ") + message;
+    }
+  }
 
   static final int MAX_MESSAGE = 500;
 

@@ -96,7 +96,7 @@ public class ServeDashboard {
    *
    * @param resources Ray's total resources of the node, e.g. {@code GPU}, {@code ndif_pool_a100}
    */
-  public record RayNode(String id, String ip, boolean head, Map<String, Double> resources) {}
+  public record RayNode(String id, String ip, Map<String, Double> resources) {}
 
   /** GET: the nodes Ray reports ALIVE. */
   public List<RayNode> aliveNodes(String baseUrl) throws DashboardException {
@@ -111,12 +111,7 @@ public class ServeDashboard {
       node.path("resources_total")
           .fields()
           .forEachRemaining(r -> resources.put(r.getKey(), r.getValue().asDouble()));
-      nodes.add(
-          new RayNode(
-              text(node, "node_id"),
-              text(node, "node_ip"),
-              node.path("is_head_node").asBoolean(false),
-              resources));
+      nodes.add(new RayNode(text(node, "node_id"), text(node, "node_ip"), resources));
     }
     return nodes;
   }

@@ -336,7 +336,7 @@ class ClusterStatusBuilderTest {
 
   private static ServeDashboard.RayNode rayNode(
       String id, String ip, Map<String, Double> resources) {
-    return new ServeDashboard.RayNode(id, ip, false, resources);
+    return new ServeDashboard.RayNode(id, ip, resources);
   }
 
   @Test

@@ -84,8 +84,8 @@ class ServeSyncTest {
     var result = sync.sync("http://ray", List.of(admitted("tiny"), admitted("gpt2")), null);
 
     // Their application goes into the PUT as it is; ours under that name does not.
-    assertThat(applications(puts.get(0))).containsExactly(applications(puts.get(0)).get(0), theirs);
     assertThat(applicationNames(puts.get(0))).containsExactly("gpt2", "tiny");
+    assertThat(applications(puts.get(0)).get(1)).isEqualTo(theirs);
     var tiny = result.serve().applications.stream().filter(a -> a.name.equals("tiny")).findFirst();
     assertThat(tiny.get().status).isEqualTo(ServeSync.NAME_TAKEN);
     assertThat(tiny.get().message)
@@ -107,6 +107,16 @@ class ServeSyncTest {
                 .get()
                 .status)
         .isEqualTo(ServeSync.NAME_TAKEN);
+  }
+
+  @Test
+  void aTakenNameDoesNotKeepTheClusterPollingFast() {
+    rayApps.put("tiny", app("tiny", "RUNNING", Map.of("name", "tiny", "route_prefix", "/x")));
+
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), null);
+
+    assertThat(result.serve().applications).extracting(a -> a.status).containsExactly("NAME_TAKEN");
+    assertThat(result.settled()).isTrue();
   }
 
   @Test

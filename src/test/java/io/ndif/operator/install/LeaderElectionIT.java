@@ -96,12 +96,7 @@ class LeaderElectionIT {
   @Order(2)
   void aLeaderStoppedWithSigtermExitsAndIsReplaced() throws Exception {
     Path jar = cluster.cluster().projectDir().resolve("target/ndif-operator.jar");
-    String holder = lease().get().getSpec().getHolderIdentity();
-    Process leading =
-        processes.stream()
-            .filter(p -> p.isAlive() && holder.endsWith("-" + p.pid()))
-            .findFirst()
-            .orElseThrow(() -> new AssertionError("no live process holds the lease: " + holder));
+    Process leading = leader();
     Process next = start(jar, "c");
     Path nextLog = jar.getParent().resolve("leader-c.log");
     await()
@@ -132,6 +127,35 @@ class LeaderElectionIT {
             "leader stopped (SIGTERM) to first reconcile by the new leader: %.1f s%n", takeover),
         java.nio.file.StandardOpenOption.APPEND);
     System.out.printf("leader takeover after SIGTERM: %.1f s%n", takeover);
+  }
+
+  @Test
+  @Order(3)
+  void aLeaderThatLosesTheLeaseWhileRunningExits() throws Exception {
+    Process leading = leader();
+    // Another identity takes the lease, as after a partition longer than the renew deadline.
+    lease()
+        .edit(
+            l -> {
+              l.getSpec().setHolderIdentity("elsewhere");
+              l.getSpec().setLeaseDurationSeconds(300);
+              l.getSpec().setRenewTime(java.time.ZonedDateTime.now());
+              return l;
+            });
+
+    assertThat(leading.waitFor(60, TimeUnit.SECONDS))
+        .as("the operator exits once it cannot renew the lease")
+        .isTrue();
+    assertThat(leading.exitValue()).as("exit status after losing the lease").isEqualTo(1);
+  }
+
+  /** The live process that holds the lease. */
+  private static Process leader() {
+    String holder = lease().get().getSpec().getHolderIdentity();
+    return processes.stream()
+        .filter(p -> p.isAlive() && holder.endsWith("-" + p.pid()))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no live process holds the lease: " + holder));
   }
 
   private static io.fabric8.kubernetes.client.dsl.Resource<Lease> lease() {

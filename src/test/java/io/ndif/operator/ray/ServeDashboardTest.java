@@ -82,7 +82,6 @@ class ServeDashboardTest {
             new ServeDashboard.RayNode(
                 "e4dc",
                 "127.0.0.1",
-                true,
                 java.util.Map.of(
                     "CPU", 4.0, "GPU", 1.0, "ndif_pool_local", 1.0, "accelerator_type:A100", 1.0)));
     assertThat(path.get()).startsWith("/api/v0/nodes?").contains("filter_values=ALIVE");
