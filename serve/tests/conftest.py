@@ -1,6 +1,11 @@
 import os
+import socket
 
 import pytest
+
+# This process is also the researcher's side of the tests: nnsight as a client has it, with
+# `.save()` on every object, before the serving code points NNSIGHT_CONFIG at its own settings.
+import nnsight  # noqa: E402,F401
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -14,3 +19,24 @@ def tiny_model(tmp_path_factory):
     from ndif_serve.tiny import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny-model")))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def serve_url():
+    """A local, in-process Ray with Serve's HTTP proxy on a free loopback port, for every test
+    module that deploys applications on it."""
+    import ray
+    from ray import serve
+
+    port = free_port()
+    ray.init(num_cpus=8, num_gpus=0, include_dashboard=False, log_to_driver=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+    ray.shutdown()

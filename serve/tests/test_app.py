@@ -1,27 +1,15 @@
 """The HTTP routes, served by a real (local, in-process) Ray Serve."""
 
-import socket
-
 import pytest
 import requests
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def serve_url(tiny_model):
-    import ray
+@pytest.fixture(scope="module", autouse=True)
+def applications(serve_url, tiny_model):
     from ray import serve
 
     from ndif_serve.app import build
 
-    port = _free_port()
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False)
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(
         build(
             {
@@ -39,9 +27,9 @@ def serve_url(tiny_model):
         name="slow",
         route_prefix="/ns/slow",
     )
-    yield f"http://127.0.0.1:{port}"
-    serve.shutdown()
-    ray.shutdown()
+    yield
+    serve.delete("tiny")
+    serve.delete("slow")
 
 
 def test_health_answers_once_loaded(serve_url):
@@ -53,8 +41,9 @@ def test_health_answers_once_loaded(serve_url):
 def test_info_describes_the_loaded_model(serve_url, tiny_model):
     info = requests.get(serve_url + "/ns/tiny/info", timeout=30).json()
     assert info["repo_id"] == tiny_model
-    assert info["model_key"] == 'nnsight.modeling.language.LanguageModel:{"repo_id": "%s"}' % (
-        tiny_model
+    assert info["model_key"] == (
+        'nnsight.modeling.transformers.TransformersModel:{"repo_id": "%s", "revision": null,'
+        ' "task": "text-generation"}' % tiny_model
     )
     assert info["parameters"] > 10_000
     assert info["dtype"] == "float32"

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
+from . import gateway
+from .execution import Request, RequestExecutor
 from .model import LoadedModel
 from .settings import ModelSettings
 
@@ -34,8 +36,15 @@ class GenerateResponse(BaseModel):
 
 
 # A model that cannot load is unlikely to load on the 20th try (Serve's default): fail the
-# application after 3 so the operator reports it while the GPU is given back.
-@serve.deployment(name="ModelDeployment", max_constructor_retry_count=3)
+# application after 3 so the operator reports it while the GPU is given back. One request at a
+# time per replica (nnsight's state and the captured stdout are per process), behind a bounded
+# queue: a full one answers at once instead of growing.
+@serve.deployment(
+    name="ModelDeployment",
+    max_constructor_retry_count=3,
+    max_ongoing_requests=1,
+    max_queued_requests=64,
+)
 @serve.ingress(api)
 class ModelDeployment:
     """One replica: loads its model in the constructor, so Serve reports it RUNNING only once the
@@ -45,6 +54,68 @@ class ModelDeployment:
         self.settings = settings
         assigned = ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0)
         self.model = LoadedModel.load(settings, ray.get_gpu_ids(), assigned_gpus=assigned)
+        self.executor = (
+            RequestExecutor(self.model.nnsight_model, settings.execution_timeout_seconds)
+            if self.model.nnsight_model is not None
+            else None
+        )
+        self.unhealthy: str | None = None
+
+    def check_health(self) -> None:
+        # Serve replaces a replica whose health check raises.
+        if self.unhealthy:
+            raise RuntimeError(self.unhealthy)
+
+    async def run_nnsight(self, job: dict[str, Any]):
+        """Runs one nnsight request for the gateway, streaming its statuses: RUNNING, a LOG per
+        printed line, then COMPLETED (with the result blob) or ERROR."""
+        if self.executor is None:
+            yield {
+                "status": "ERROR",
+                "description": f"The model {self.settings.key} is served by"
+                f" {self.settings.wrapper}, which is not an nnsight model: it serves /generate"
+                " only.",
+            }
+            return
+        if self.unhealthy:
+            yield {"status": "ERROR", "description": self.unhealthy}
+            return
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str] = asyncio.Queue()
+        request = Request(
+            id=job["id"], payload=job["payload"], compress=job["compress"], env=job["env"]
+        )
+        yield {"status": "RUNNING", "description": "Your job has started running."}
+        work = asyncio.ensure_future(
+            asyncio.to_thread(
+                self.executor.run, request, lambda line: loop.call_soon_threadsafe(lines.put_nowait, line)
+            )
+        )
+        while not work.done():
+            line = asyncio.ensure_future(lines.get())
+            await asyncio.wait({work, line}, return_when=asyncio.FIRST_COMPLETED)
+            if line.done():
+                yield {"status": "LOG", "description": line.result()}
+            else:
+                line.cancel()
+        # Lines scheduled by the worker before it returned.
+        await asyncio.sleep(0)
+        while not lines.empty():
+            yield {"status": "LOG", "description": lines.get_nowait()}
+        outcome = work.result()
+        if outcome.fatal:
+            self.unhealthy = (
+                f"This replica of {self.settings.key} is restarting after a fatal error:"
+                f" {outcome.description.splitlines()[-1]}"
+            )
+            logger.error(self.unhealthy)
+        yield {
+            "status": outcome.status,
+            "description": outcome.description
+            or ("Your job has been completed." if outcome.status == "COMPLETED" else ""),
+            "data": outcome.result,
+            "meta": outcome.meta,
+        }
 
     # Serve routes no request to a replica before its constructor returned, that is, before the
     # weights are loaded; a replica whose load failed never answers.
@@ -91,3 +162,13 @@ def build(args: dict[str, Any]) -> Application:
     so bad arguments fail the application with a message that names them."""
     settings = ModelSettings.from_args(args)
     return ModelDeployment.bind(settings)
+
+
+def build_gateway(args: dict[str, Any]) -> Application:
+    """The gateway's application builder (``ndif_serve.app:build_gateway``): NDIF's API for the
+    models of this Ray cluster, with the broker its replicas share."""
+    settings = gateway.GatewaySettings.from_args(args)
+    broker = gateway.JobBrokerDeployment.bind(
+        result_ttl_seconds=settings.result_ttl_seconds
+    )
+    return gateway.Gateway.bind(settings, broker)

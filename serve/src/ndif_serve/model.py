@@ -54,11 +54,21 @@ def memory_fraction(assigned_gpus: float) -> Optional[float]:
 class LoadedModel:
     """A model and its tokenizer, loaded once per replica onto the device Ray gave it."""
 
-    def __init__(self, settings: ModelSettings, module: torch.nn.Module, tokenizer, device: str):
+    def __init__(
+        self,
+        settings: ModelSettings,
+        module: torch.nn.Module,
+        tokenizer,
+        device: str,
+        nnsight_model: Any = None,
+    ):
         self.settings = settings
         self.module = module
         self.tokenizer = tokenizer
         self.device = device
+        # The nnsight wrapper that requests' persistent ids resolve against; None for a plain
+        # transformers class, which serves /generate only.
+        self.nnsight_model = nnsight_model
         self._lock = threading.Lock()
 
     @classmethod
@@ -75,13 +85,13 @@ class LoadedModel:
             if device == "cuda" and fraction is not None:
                 torch.cuda.set_per_process_memory_fraction(fraction, 0)
             wrapper = _import_class(settings.wrapper)
-            module, tokenizer = _instantiate(wrapper, settings, device)
+            module, tokenizer, nnsight_model = _instantiate(wrapper, settings, device)
         except Exception as e:  # every cause of a failed load ends the replica the same way
             message = f"failed to load model {settings.key}: {type(e).__name__}: {e}"
             logger.error(message)
             raise ModelLoadError(message) from e
         module.eval()
-        loaded = cls(settings, module, tokenizer, device)
+        loaded = cls(settings, module, tokenizer, device, nnsight_model)
         logger.info(
             "loaded %s: %d parameters, %d bytes on %s",
             settings.key,
@@ -172,10 +182,15 @@ def _instantiate(wrapper, settings: ModelSettings, device: str):
         "dtype": dtype,
     }
     placement = device_map(device, torch.cuda.device_count() if device == "cuda" else 0)
+    wrapped = None
     if settings.uses_nnsight:
+        # As NDIF does: the class, repo, revision, task and trust flag come from the model key, so
+        # that the persistent ids of a request made by a client's wrapper resolve against this one.
         # nnsight builds the model on the meta device, then dispatch loads the weights.
-        wrapped = wrapper(settings.repo_id, dispatch=True, device_map=placement, **common)
-        module = getattr(wrapped, "_model", wrapped)
+        wrapped = wrapper.from_model_key(
+            settings.key, dispatch=True, device_map=placement, dtype=dtype
+        )
+        module = wrapped._module
         tokenizer = getattr(wrapped, "tokenizer", None)
     elif hasattr(wrapper, "from_pretrained"):
         module = wrapper.from_pretrained(settings.repo_id, device_map=placement, **common)
@@ -195,5 +210,5 @@ def _instantiate(wrapper, settings: ModelSettings, device: str):
         )
     if not hasattr(module, "generate"):
         raise TypeError(f"{type(module).__name__} cannot generate text")
-    return module, tokenizer
+    return module, tokenizer, wrapped
 

@@ -6,6 +6,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import keys
+
 DEFAULT_WRAPPER = "nnsight.modeling.language.LanguageModel"
 
 
@@ -24,6 +26,9 @@ class ModelSettings(BaseModel):
     repo_id: str = Field(min_length=1, description="Hugging Face repo id or a local directory")
     revision: Optional[str] = None
     wrapper: str = DEFAULT_WRAPPER
+    task: Optional[str] = Field(
+        default=None, description="transformers task of a TransformersModel (LanguageModel pins it)"
+    )
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     trust_remote_code: bool = False
     execution_timeout_seconds: Optional[float] = Field(default=None, gt=0)
@@ -41,10 +46,9 @@ class ModelSettings(BaseModel):
     def key(self) -> str:
         if self.model_key:
             return self.model_key
-        kwargs = '{"repo_id": "%s"' % self.repo_id
-        if self.revision:
-            kwargs += ', "revision": "%s"' % self.revision
-        return f"{self.wrapper}:{kwargs}}}"
+        return keys.model_key(
+            self.wrapper, self.repo_id, self.revision, self.trust_remote_code, self.task
+        )
 
     @property
     def uses_nnsight(self) -> bool:
@@ -55,8 +59,11 @@ class ModelSettings(BaseModel):
         try:
             return cls.model_validate(args or {})
         except ValidationError as e:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'args'}: {err['msg']}"
-                for err in e.errors()
-            )
-            raise InvalidArguments(f"invalid application arguments: {problems}") from None
+            raise InvalidArguments(f"invalid application arguments: {problems(e)}") from None
+
+
+def problems(error: ValidationError) -> str:
+    """A validation error as one line that names each field."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'args'}: {err['msg']}" for err in error.errors()
+    )

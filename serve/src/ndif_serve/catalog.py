@@ -1,0 +1,117 @@
+"""Which models a Ray cluster serves, read from Ray Serve's own details (what the dashboard's
+``/api/serve/applications/`` returns), so the gateway learns of admitted, removed and preempted
+deployments without being redeployed. No Ray and no HTTP in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from . import keys
+from .settings import InvalidArguments, ModelSettings
+
+MODEL_DEPLOYMENT = "ModelDeployment"
+
+# nnsight.status()'s application_state of a Serve replica state.
+_REPLICA_STATES = {
+    "RUNNING": "RUNNING",
+    "STARTING": "DEPLOYING",
+    "UPDATING": "DEPLOYING",
+    "RECOVERING": "DEPLOYING",
+    "PENDING_MIGRATION": "RUNNING",
+}
+
+
+@dataclass(frozen=True)
+class Replica:
+    id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One Serve application that runs nnsight requests for a model key."""
+
+    application: str
+    model_key: str
+    status: str
+    message: str
+    replicas: tuple[Replica, ...] = ()
+
+    @property
+    def normalized_key(self) -> str:
+        return keys.normalize(self.model_key)
+
+    @property
+    def running(self) -> bool:
+        return any(r.state == "RUNNING" for r in self.replicas)
+
+
+def served_models(details: dict[str, Any]) -> list[ServedModel]:
+    """The applications of ``ServeInstanceDetails`` that ndif_serve's model builder made, with an
+    nnsight wrapper (the others cannot run a request)."""
+    served = []
+    for name, app in sorted((details.get("applications") or {}).items()):
+        config = app.get("deployed_app_config") or {}
+        deployments = app.get("deployments") or {}
+        if MODEL_DEPLOYMENT not in deployments or "args" not in config:
+            continue
+        try:
+            settings = ModelSettings.from_args(config.get("args"))
+        except InvalidArguments:
+            continue
+        if not settings.uses_nnsight:
+            continue
+        replicas = tuple(
+            Replica(str(r.get("replica_id")), str(r.get("state")))
+            for r in deployments[MODEL_DEPLOYMENT].get("replicas") or []
+        )
+        served.append(
+            ServedModel(
+                application=name,
+                model_key=settings.key,
+                status=str(app.get("status")),
+                message=str(app.get("message") or ""),
+                replicas=replicas,
+            )
+        )
+    return served
+
+
+class Catalog:
+    def __init__(self, models: Optional[list[ServedModel]] = None):
+        self.models = models or []
+
+    def find(self, model_key: str) -> list[ServedModel]:
+        wanted = keys.normalize(model_key)
+        return [m for m in self.models if m.normalized_key == wanted and m.status != "DELETING"]
+
+    def keys(self) -> list[str]:
+        return sorted({m.model_key for m in self.models if m.status != "DELETING"})
+
+    def status(self) -> dict[str, Any]:
+        """``GET /status`` in NDIF's shape: one entry per replica, keyed like NDIF's actors."""
+        deployments: dict[str, Any] = {}
+        for model in self.models:
+            if model.status == "DELETING":
+                continue
+            entry = {
+                "model_key": model.model_key,
+                "deployment_level": "HOT",
+                "pinned": True,
+                "application": model.application,
+                **keys.describe(model.model_key),
+            }
+            if not model.replicas:
+                state = "UNHEALTHY" if model.status in ("DEPLOY_FAILED", "UNHEALTHY") else "DEPLOYING"
+                deployments[f"{model.application}:ModelActor:{model.model_key}"] = {
+                    **entry,
+                    "application_state": state,
+                }
+            for replica in model.replicas:
+                deployments[f"{replica.id}:ModelActor:{model.model_key}"] = {
+                    **entry,
+                    "replica_id": replica.id,
+                    "application_state": _REPLICA_STATES.get(replica.state, "UNHEALTHY"),
+                }
+        return {"deployments": deployments}

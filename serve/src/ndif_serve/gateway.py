@@ -1,0 +1,448 @@
+"""NDIF's API for nnsight 0.8.1's client, as a Ray Serve application (the transport): the websocket
+``/subscribe``, ``POST /request``, ``GET /response/{id}``, result downloads, ``/status``, ``/env``,
+``/whoami`` and ``/ping``. Jobs run on the model replicas through Serve handles; their statuses
+go through one JobBroker, so they reach the subscribing websocket whichever gateway replica took
+the POST."""
+
+# No `from __future__ import annotations`: Serve's ingress wrapper hides the module globals that
+# FastAPI needs to resolve string annotations.
+import asyncio
+import io
+import json
+import logging
+import sys
+import time
+import uuid
+from typing import Any, Literal, Optional
+
+import torch
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ray import serve
+from starlette.websockets import WebSocketDisconnect
+
+from . import observability
+from .auth import ApiKeys, Identity, KeysUnavailable
+from .catalog import Catalog, served_models
+from .jobs import JobBroker
+from .settings import InvalidArguments, problems
+
+logger = logging.getLogger("ndif_serve")
+
+MiB = 1024 * 1024
+GATEWAY_APPLICATION = "ndif-gateway"
+API_KEY_HEADER = "ndif-api-key"
+
+RECEIVED = "Your job has been received and is waiting to be queued."
+QUEUED = "Your job is waiting for a replica of the model."
+DEPLOYING = "The model is deploying; your job runs once a replica is up."
+COMPLETED = "Your job has been completed."
+
+
+class GatewaySettings(BaseModel):
+    """What the operator puts in the gateway application's ``args``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    auth: Literal["ApiKeys", "None"] = "ApiKeys"
+    keys_file: Optional[str] = Field(default=None, min_length=1)
+    max_request_bytes: int = Field(default=64 * MiB, ge=1024)
+    max_inline_result_bytes: int = Field(default=16 * MiB, ge=0)
+    max_result_bytes: int = Field(default=2048 * MiB, ge=1)
+    result_ttl_seconds: float = Field(default=600, gt=0)
+    catalog_refresh_seconds: float = Field(default=5, gt=0, le=30)
+    cluster: Optional[str] = None
+
+    @classmethod
+    def from_args(cls, args: Optional[dict[str, Any]]) -> "GatewaySettings":
+        try:
+            settings = cls.model_validate(args or {})
+        except ValidationError as e:
+            raise InvalidArguments(f"invalid gateway arguments: {problems(e)}") from None
+        if settings.auth == "ApiKeys" and not settings.keys_file:
+            raise InvalidArguments(
+                "invalid gateway arguments: keys_file: required when auth is ApiKeys (turn auth"
+                " off explicitly with auth: None)"
+            )
+        return settings
+
+
+class Envelope(BaseModel):
+    """nnsight's RequestModel as the client sends it in the ``data`` field."""
+
+    model_key: str = Field(min_length=1, max_length=4096)
+    session_id: str = ""
+    compress: bool = False
+    env: dict[str, Any] = {}
+
+
+class GatewayError(Exception):
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def response(job_id: str, status: str, description: str = "", data=None, meta=None) -> dict:
+    return {"id": job_id, "status": status, "description": description, "data": data, "meta": meta}
+
+
+def pickled(message: dict) -> bytes:
+    """A binary websocket frame: what nnsight's ResponseModel.pickle() writes."""
+    buffer = io.BytesIO()
+    torch.save(message, buffer, pickle_protocol=4)
+    return buffer.getvalue()
+
+
+def local_env() -> dict[str, Any]:
+    """``GET /env``: this Python and its packages by import name, as nnsight.compare() reads."""
+    from importlib.metadata import distributions, packages_distributions
+
+    imports: dict[str, list[str]] = {}
+    for name, dists in packages_distributions().items():
+        for dist in dists:
+            imports.setdefault(dist, []).append(name)
+    packages = {}
+    for dist in distributions():
+        name = dist.metadata["Name"]
+        for import_name in imports.get(name, [name]):
+            packages[import_name] = dist.version
+    return {"python_version": sys.version, "packages": packages}
+
+
+api = FastAPI(title="ndif-gateway", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@api.exception_handler(GatewayError)
+async def _gateway_error(_: Request, error: GatewayError):
+    return JSONResponse({"detail": error.detail}, status_code=error.status)
+
+
+@serve.deployment(name="JobBroker", num_replicas=1, max_ongoing_requests=100_000)
+class JobBrokerDeployment(JobBroker):
+    """The JobBroker as the one replica every gateway replica talks to."""
+
+
+@serve.deployment(name="Gateway", max_ongoing_requests=10_000)
+@serve.ingress(api)
+class Gateway:
+    def __init__(self, settings: GatewaySettings, broker):
+        self.settings = settings
+        self.broker = broker
+        self.keys = ApiKeys(settings.keys_file) if settings.auth == "ApiKeys" else None
+        self.catalog = Catalog()
+        self.catalog_error: Optional[str] = None
+        self.env = local_env()
+        self.metrics = observability.GatewayMetrics()
+        self.tracer = observability.tracer()
+        self._handles: dict[str, Any] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._refresher = asyncio.get_event_loop().create_task(self._refresh_catalog())
+
+    async def _refresh_catalog(self) -> None:
+        from ray.serve.context import _get_global_client
+
+        while True:
+            try:
+                details = await asyncio.to_thread(_get_global_client().get_serve_details)
+                self.catalog = Catalog(served_models(details))
+                self.catalog_error = None
+            except Exception as e:  # Serve's controller restarting, for one
+                self.catalog_error = f"{type(e).__name__}: {e}"
+                logger.warning("cannot read Serve's applications: %s", self.catalog_error)
+            await asyncio.sleep(self.settings.catalog_refresh_seconds)
+
+    # --- who is calling ---------------------------------------------------------------------
+
+    def _identify(self, key: Optional[str]) -> Optional[Identity]:
+        """The caller's identity; raises 401/403/503 with a sentence when auth is on."""
+        if self.keys is None:
+            return None
+        try:
+            identity = self.keys.identify(key)
+        except KeysUnavailable as e:
+            raise GatewayError(503, f"This NDIF gateway cannot check API keys: {e}.") from None
+        if identity is None:
+            if not key:
+                raise GatewayError(
+                    401,
+                    "Missing API key: this NDIF gateway requires one. Set NDIF_API_KEY (or"
+                    " nnsight's CONFIG.API.APIKEY) to a key its administrator gave you.",
+                )
+            raise GatewayError(403, "Invalid API key.")
+        return identity
+
+    # --- routes the client calls --------------------------------------------------------------
+
+    @api.get("/ping")
+    def ping(self) -> str:
+        return "pong"
+
+    @api.get("/env")
+    def get_env(self) -> dict[str, Any]:
+        return self.env
+
+    @api.get("/status")
+    def status(self) -> dict[str, Any]:
+        if self.catalog_error and not self.catalog.models:
+            raise GatewayError(503, f"The gateway cannot read Ray Serve's state: {self.catalog_error}")
+        return self.catalog.status()
+
+    @api.get("/whoami")
+    def whoami(self, request: Request) -> dict[str, Any]:
+        try:
+            identity = self.keys.identify(request.headers.get(API_KEY_HEADER)) if self.keys else None
+        except KeysUnavailable as e:
+            raise GatewayError(503, f"This NDIF gateway cannot check API keys: {e}.") from None
+        if identity is None:
+            return {"email": None, "tags": []}
+        return {"email": identity.name, "tags": list(identity.tags)}
+
+    @api.websocket("/subscribe")
+    async def subscribe(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        session_id = await self.broker.open_session.remote()
+        disconnected = asyncio.ensure_future(websocket.receive())
+        try:
+            await websocket.send_text(json.dumps({"session_id": session_id}))
+            while not disconnected.done():
+                frames = asyncio.ensure_future(self._next_frames(session_id))
+                await asyncio.wait({frames, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+                if not frames.done():
+                    frames.cancel()
+                    break
+                batch = frames.result()
+                if batch is None:
+                    break
+                for frame in batch:
+                    if frame.binary is not None:
+                        await websocket.send_bytes(frame.binary)
+                    else:
+                        await websocket.send_text(frame.text)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            disconnected.cancel()
+            self.broker.close_session.remote(session_id)
+
+    async def _next_frames(self, session_id: str):
+        return await self.broker.next_frames.remote(session_id, 5.0)
+
+    @api.post("/request")
+    async def create_request(self, request: Request) -> dict[str, Any]:
+        identity = self._identify(request.headers.get(API_KEY_HEADER))
+        envelope, payload = await self._read_request(request)
+        job_id = uuid.uuid4().hex
+        owner = identity.name if identity else None
+        if envelope.session_id and not await self.broker.has_session.remote(envelope.session_id):
+            raise GatewayError(
+                400,
+                f"Session {envelope.session_id} is not open on this gateway: open the websocket"
+                " /subscribe first and send the session id it answers.",
+            )
+        await self.broker.register_job.remote(job_id, owner)
+        base_url = str(request.base_url).rstrip("/")
+        task = asyncio.get_running_loop().create_task(
+            self._run_job(job_id, envelope, payload, base_url, identity)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return response(job_id, "RECEIVED", RECEIVED)
+
+    async def _read_request(self, request: Request) -> tuple[Envelope, bytes]:
+        limit = self.settings.max_request_bytes
+        too_large = GatewayError(
+            413,
+            f"The request is larger than this gateway's limit of {limit} bytes ({limit / MiB:g}"
+            " MiB); save less, or split the work over several traces.",
+        )
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            raise too_large
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+
+        async def replay():
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        try:
+            form = await Request(request.scope, replay).form(max_part_size=limit)
+        except Exception as e:
+            raise GatewayError(
+                400, f"The request is not the multipart form nnsight sends: {e}"
+            ) from None
+        data, blob = form.get("data"), form.get("blob")
+        if not isinstance(data, str) or blob is None or isinstance(blob, str):
+            raise GatewayError(
+                400, "The request needs a 'data' field (the JSON envelope) and a 'blob' file."
+            )
+        try:
+            envelope = Envelope.model_validate_json(data)
+        except ValidationError as e:
+            raise GatewayError(422, f"The request's envelope is invalid: {problems(e)}") from None
+        return envelope, await blob.read()
+
+    @api.get("/response/{job_id}")
+    async def get_response(self, job_id: str, request: Request) -> Response:
+        identity = self._identify(request.headers.get(API_KEY_HEADER))
+        latest = await self.broker.latest.remote(job_id, identity.name if identity else None)
+        if latest is None:
+            raise GatewayError(404, f"No response for request {job_id}.")
+        return Response(latest, media_type="application/json")
+
+    @api.get("/result/{token}")
+    async def get_result(self, token: str) -> Response:
+        blob = await self.broker.take_result.remote(token)
+        if blob is None:
+            raise GatewayError(
+                404, "This result link is unknown, has expired or was already downloaded."
+            )
+        return Response(blob, media_type="application/octet-stream")
+
+    # --- running a job ------------------------------------------------------------------------
+
+    async def _publish(self, job_id: str, session_id: str, message: dict) -> None:
+        keep = message["status"] != "LOG"
+        await self.broker.publish.remote(job_id, session_id, json.dumps(message), None, keep)
+
+    async def _run_job(
+        self,
+        job_id: str,
+        envelope: Envelope,
+        payload: bytes,
+        base_url: str,
+        identity: Optional[Identity],
+    ) -> None:
+        session = envelope.session_id
+        received = time.monotonic()
+        started = None
+        outcome = "ERROR"
+        with self.tracer.start_as_current_span("nnsight.request") as span:
+            span.set_attribute("ndif.job_id", job_id)
+            span.set_attribute("ndif.model_key", envelope.model_key)
+            try:
+                models = self.catalog.find(envelope.model_key)
+                if not models:
+                    raise GatewayError(404, self._not_served(envelope.model_key))
+                model = next((m for m in models if m.running), models[0])
+                if not model.running and model.status in ("DEPLOY_FAILED", "UNHEALTHY"):
+                    raise GatewayError(
+                        503,
+                        f"The model {envelope.model_key} cannot run now: its deployment is"
+                        f" {model.status}. {model.message}".rstrip(),
+                    )
+                await self._publish(
+                    job_id,
+                    session,
+                    response(job_id, "QUEUED" if model.running else "DEPLOYING",
+                             QUEUED if model.running else DEPLOYING),
+                )
+                job = {
+                    "id": job_id,
+                    "payload": payload,
+                    "compress": envelope.compress,
+                    "env": envelope.env,
+                }
+                async for event in self._handle(model.application).remote(job):
+                    status = event["status"]
+                    if status == "RUNNING":
+                        started = time.monotonic()
+                        self.metrics.queued(envelope.model_key, started - received)
+                    if status == "COMPLETED":
+                        await self._deliver(job_id, session, event, base_url)
+                        outcome = "COMPLETED"
+                    else:
+                        await self._publish(
+                            job_id,
+                            session,
+                            response(job_id, status, event.get("description", ""),
+                                     meta=event.get("meta")),
+                        )
+                        if status == "ERROR":
+                            outcome = "ERROR"
+            except GatewayError as e:
+                await self._publish(job_id, session, response(job_id, "ERROR", e.detail))
+                outcome = "NOT_SERVED" if e.status == 404 else "ERROR"
+            except Exception as e:
+                outcome = _failure_outcome(e)
+                await self._publish(
+                    job_id, session, response(job_id, "ERROR", _failure_message(e, envelope))
+                )
+            finally:
+                finished = time.monotonic()
+                if started is not None:
+                    self.metrics.executed(envelope.model_key, finished - started)
+                self.metrics.request(envelope.model_key, outcome)
+                span.set_attribute("ndif.outcome", outcome)
+                logger.info(
+                    "job %s for %s from %s: %s in %.3f s",
+                    job_id,
+                    envelope.model_key,
+                    identity.name if identity else "anonymous",
+                    outcome,
+                    finished - received,
+                )
+
+    def _handle(self, application: str):
+        handle = self._handles.get(application)
+        if handle is None:
+            handle = serve.get_app_handle(application).options(
+                method_name="run_nnsight", stream=True
+            )
+            self._handles[application] = handle
+        return handle
+
+    def _not_served(self, key: str) -> str:
+        served = self.catalog.keys()
+        listing = "; ".join(served) if served else "none"
+        return f"The model {key} is not served here. Models served: {listing}."
+
+    async def _deliver(self, job_id: str, session: str, event: dict, base_url: str) -> None:
+        blob: bytes = event["data"]
+        meta = event.get("meta")
+        if len(blob) > self.settings.max_result_bytes:
+            raise GatewayError(
+                507,
+                f"The result is {len(blob)} bytes, above this gateway's limit of"
+                f" {self.settings.max_result_bytes} bytes; save less.",
+            )
+        if session and len(blob) <= self.settings.max_inline_result_bytes:
+            message = response(job_id, "COMPLETED", COMPLETED, blob, meta)
+            # The latest status of a blocking job is not polled; keep it without the blob.
+            await self.broker.publish.remote(
+                job_id,
+                session,
+                json.dumps(response(job_id, "COMPLETED", COMPLETED, None, meta)),
+                pickled(message),
+                True,
+            )
+            return
+        token = await self.broker.put_result.remote(blob)
+        await self._publish(
+            job_id, session, response(job_id, "COMPLETED", COMPLETED, f"{base_url}/result/{token}", meta)
+        )
+
+
+def _failure_outcome(error: Exception) -> str:
+    from ray.serve.exceptions import BackPressureError
+
+    return "QUEUE_FULL" if isinstance(error, BackPressureError) else "ERROR"
+
+
+def _failure_message(error: Exception, envelope: Envelope) -> str:
+    from ray.serve.exceptions import BackPressureError
+
+    if isinstance(error, BackPressureError):
+        return (
+            f"The queue of the model {envelope.model_key} is full; your job was not queued."
+            " Try again in a moment."
+        )
+    logger.error("job for %s failed in the gateway", envelope.model_key, exc_info=error)
+    return (
+        f"The model replica running your job stopped ({type(error).__name__}); please try"
+        " again."
+    )

@@ -1,0 +1,143 @@
+"""Where a job's statuses and results wait for the client, shared by every gateway replica: the
+frames of each open websocket session, the latest status of each job (for ``GET /response``) and
+the results that are downloaded rather than sent inline. No Ray and no HTTP in it."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+# Frames kept for a session whose websocket has not read them; a client that stops reading
+# cannot make the broker grow without bound.
+MAX_FRAMES_PER_SESSION = 10_000
+
+
+@dataclass
+class Frame:
+    """One websocket message: JSON text, or a pickled ``COMPLETED`` as binary."""
+
+    text: Optional[str] = None
+    binary: Optional[bytes] = None
+
+
+@dataclass
+class _Session:
+    frames: collections.deque = field(default_factory=collections.deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    opened: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Job:
+    owner: Optional[str]
+    latest: Optional[str] = None
+    expires: float = 0.0
+
+
+class JobBroker:
+    def __init__(self, job_ttl_seconds: float = 3600.0, result_ttl_seconds: float = 600.0):
+        self.job_ttl_seconds = job_ttl_seconds
+        self.result_ttl_seconds = result_ttl_seconds
+        self._sessions: dict[str, _Session] = {}
+        self._jobs: dict[str, _Job] = {}
+        self._results: dict[str, tuple[bytes, float]] = {}
+
+    def open_session(self) -> str:
+        session_id = secrets.token_hex(16)
+        self._sessions[session_id] = _Session()
+        return session_id
+
+    def close_session(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is not None:
+            session.wakeup.set()
+
+    def has_session(self, session_id: str) -> bool:
+        return session_id in self._sessions
+
+    async def next_frames(self, session_id: str, timeout: float) -> Optional[list[Frame]]:
+        """The session's waiting frames, after waiting up to ``timeout`` for one; None once the
+        session is closed."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        if not session.frames:
+            session.wakeup.clear()
+            try:
+                await asyncio.wait_for(session.wakeup.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        if self._sessions.get(session_id) is not session:
+            return None
+        frames = list(session.frames)
+        session.frames.clear()
+        return frames
+
+    def register_job(self, job_id: str, owner: Optional[str]) -> None:
+        self._expire()
+        self._jobs[job_id] = _Job(owner, expires=time.monotonic() + self.job_ttl_seconds)
+
+    def publish(
+        self,
+        job_id: str,
+        session_id: str,
+        text: Optional[str],
+        binary: Optional[bytes] = None,
+        keep: bool = True,
+    ) -> bool:
+        """Sends a frame to the job's session (if it has one and it is open) and, when ``keep``,
+        records ``text`` as the job's latest status. Returns whether a session took the frame."""
+        job = self._jobs.get(job_id)
+        if keep and job is not None and text is not None:
+            job.latest = text
+        session = self._sessions.get(session_id) if session_id else None
+        if session is None:
+            return False
+        if len(session.frames) >= MAX_FRAMES_PER_SESSION:
+            session.frames.popleft()
+        session.frames.append(Frame(text=text, binary=binary))
+        session.wakeup.set()
+        return True
+
+    def latest(self, job_id: str, owner: Optional[str]) -> Optional[str]:
+        """The job's latest status as JSON, or None when there is none yet, the job is unknown,
+        or it belongs to another key."""
+        job = self._jobs.get(job_id)
+        if job is None or job.owner != owner:
+            return None
+        return job.latest
+
+    def put_result(self, blob: bytes) -> str:
+        self._expire()
+        token = secrets.token_urlsafe(32)
+        self._results[token] = (blob, time.monotonic() + self.result_ttl_seconds)
+        return token
+
+    def take_result(self, token: str) -> Optional[bytes]:
+        """A stored result, once: the download link works one time, and not after it expired."""
+        entry = self._results.pop(token, None)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "sessions": len(self._sessions),
+            "jobs": len(self._jobs),
+            "results": len(self._results),
+        }
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for job_id in [j for j, job in self._jobs.items() if job.expires < now]:
+            del self._jobs[job_id]
+        for token in [t for t, (_, expires) in self._results.items() if expires < now]:
+            del self._results[token]
+        # A session whose websocket went away without closing it (its gateway replica died).
+        stale = now - self.job_ttl_seconds
+        for session_id in [s for s, session in self._sessions.items() if session.opened < stale]:
+            self.close_session(session_id)

@@ -1,0 +1,387 @@
+"""NDIF's API end to end: the gateway and a model replica on a local Ray Serve, driven by nnsight
+0.8.1's own client (no Hub: the backend is given the model key, as the README tells users)."""
+
+import json
+
+import httpx
+import pytest
+import torch
+
+from remote_client import client_model, key_of, local_model
+
+API_KEY = "researcher-key-0123456789"
+INLINE_LIMIT = 64 * 1024
+REQUEST_LIMIT = 256 * 1024
+
+
+@pytest.fixture(scope="module")
+def gateway(serve_url, tiny_model, tmp_path_factory):
+    from ray import serve
+
+    from ndif_serve.app import build, build_gateway
+
+    keys_file = tmp_path_factory.mktemp("keys") / "keys.yaml"
+    keys_file.write_text(
+        "keys:\n"
+        f"- {{key: {API_KEY}, name: ada@example.org, tags: [trusted]}}\n"
+        "- {key: other-key-9876543210, name: bob@example.org}\n"
+    )
+    serve.run(
+        build(
+            {
+                "model_key": key_of(tiny_model),
+                "repo_id": tiny_model,
+                "dtype": "float32",
+                "execution_timeout_seconds": 3,
+            }
+        ),
+        name="gpt",
+        route_prefix="/models/gpt",
+    )
+    serve.run(
+        build_gateway(
+            {
+                "keys_file": str(keys_file),
+                "max_inline_result_bytes": INLINE_LIMIT,
+                "max_request_bytes": REQUEST_LIMIT,
+                "catalog_refresh_seconds": 1,
+            }
+        ),
+        name="ndif-gateway",
+        route_prefix="/",
+    )
+    import nnsight
+
+    nnsight.CONFIG.API.HOST = serve_url
+    _wait_until_served(serve_url, key_of(tiny_model))
+    yield serve_url
+    serve.delete("ndif-gateway")
+    serve.delete("gpt")
+
+
+def _wait_until_served(url, key, timeout=120):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = httpx.get(url + "/status", timeout=5).json()
+            if any(
+                d.get("model_key") == key and d.get("application_state") == "RUNNING"
+                for d in status.get("deployments", {}).values()
+            ):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{key} was not served by the gateway within {timeout} s")
+
+
+def backend(gateway, tiny_model, key=None, api_key=API_KEY, **kwargs):
+    from nnsight.intervention.backends.remote import RemoteBackend
+
+    model = client_model(tiny_model)
+    return RemoteBackend(
+        model_key=key or key_of(tiny_model),
+        host=gateway,
+        api_key=api_key,
+        env=model._remoteable_get_env(),
+        **kwargs,
+    )
+
+
+def local_hidden(tiny_model, prompt):
+    model = local_model(tiny_model)
+    with model.trace(prompt):
+        h = model.transformer.h[0].output.save()
+    return h
+
+
+def test_a_blocking_remote_trace_returns_what_a_local_one_does(gateway, tiny_model):
+    model = client_model(tiny_model)
+    remote = backend(gateway, tiny_model)
+    with model.trace("The Eiffel Tower is in", backend=remote):
+        h = model.transformer.h[0].output.save()
+    assert torch.allclose(h, local_hidden(tiny_model, "The Eiffel Tower is in"))
+    assert remote.meta["runtime"] > 0
+
+
+def test_remote_true_works_once_the_hub_id_is_known(gateway, tiny_model, monkeypatch):
+    import nnsight
+    from nnsight.modeling import huggingface
+
+    monkeypatch.setitem(huggingface._ID_CACHE, tiny_model, tiny_model)
+    monkeypatch.setattr(nnsight.CONFIG.API, "APIKEY", API_KEY)
+    model = client_model(tiny_model)
+    with model.trace("Kubernetes operators", remote=True):
+        logits = model.lm_head.output.save()
+    local = local_model(tiny_model)
+    with local.trace("Kubernetes operators"):
+        expected = local.lm_head.output.save()
+    assert torch.allclose(logits, expected)
+
+
+def test_a_non_blocking_job_is_submitted_then_polled(gateway, tiny_model):
+    import time
+
+    model = client_model(tiny_model)
+    remote = backend(gateway, tiny_model, blocking=False)
+    with model.trace("Ray Serve runs", backend=remote):
+        h = model.transformer.h[0].output.save()  # noqa: F841
+    assert remote.job_id
+    result = None
+    for _ in range(200):
+        result = remote.poll()
+        if result is not None:
+            break
+        time.sleep(0.1)
+    assert result is not None, f"the job never completed (last status {remote.status})"
+    assert torch.allclose(result["h"], local_hidden(tiny_model, "Ray Serve runs"))
+
+
+def test_generate_with_several_tokens(gateway, tiny_model):
+    model = client_model(tiny_model)
+    with model.generate("Ray Serve", max_new_tokens=4, backend=backend(gateway, tiny_model)):
+        tokens = model.generator.output.save()
+    local = local_model(tiny_model)
+    with local.generate("Ray Serve", max_new_tokens=4):
+        expected = local.generator.output.save()
+    assert tokens.shape[-1] == expected.shape[-1] > 4
+    assert torch.equal(tokens, expected)
+
+
+def test_an_error_in_the_block_shows_the_users_line(gateway, tiny_model):
+    from nnsight.intervention.backends.remote import RemoteError
+
+    model = client_model(tiny_model)
+    with pytest.raises(RemoteError) as error:
+        with model.trace("Ray", backend=backend(gateway, tiny_model)):
+            h = model.transformer.h[0].output
+            broken = h.no_such_attribute.save()  # noqa: F841
+    text = str(error.value)
+    assert "broken = h.no_such_attribute.save()" in text
+    assert "AttributeError" in text
+    assert "ndif_serve" not in text
+
+
+def test_printed_lines_arrive_as_logs(gateway, tiny_model, capsys):
+    model = client_model(tiny_model)
+    with model.trace("Ray", backend=backend(gateway, tiny_model)):
+        print("hello from the server")
+        out = model.lm_head.output.save()
+    assert out.shape[-1] > 0
+    assert "hello from the server" in capsys.readouterr().out
+
+
+def test_the_execution_timeout_stops_the_job(gateway, tiny_model):
+    from nnsight.intervention.backends.remote import RemoteError
+
+    model = client_model(tiny_model)
+    with pytest.raises(RemoteError, match="exceeded the execution timeout of 3 s"):
+        with model.trace("Ray", backend=backend(gateway, tiny_model)):
+            import time as clock
+
+            end = clock.monotonic() + 120
+            while clock.monotonic() < end:
+                pass
+            out = model.lm_head.output.save()  # noqa: F841
+    # The replica serves the next job.
+    with model.trace("Ray", backend=backend(gateway, tiny_model)):
+        h = model.transformer.h[0].output.save()
+    assert torch.allclose(h, local_hidden(tiny_model, "Ray"))
+
+
+@pytest.mark.parametrize(
+    "api_key, message",
+    [
+        ("", "Missing API key"),
+        ("not-a-key", "Invalid API key."),
+    ],
+)
+def test_a_missing_or_wrong_key_is_refused_before_anything_runs(
+    gateway, tiny_model, api_key, message
+):
+    import nnsight
+    from nnsight.intervention.backends.remote import RemoteError
+
+    model = client_model(tiny_model)
+    remote = backend(gateway, tiny_model, api_key=api_key)
+    remote.api_key = api_key  # no fallback to a configured key
+    nnsight.CONFIG.API.APIKEY = None
+    with pytest.raises(RemoteError, match=f"Failed to send request: {message}"):
+        with model.trace("Ray", backend=remote):
+            out = model.lm_head.output.save()  # noqa: F841
+
+
+def test_a_request_above_the_size_limit_is_refused_with_the_limit(gateway, tiny_model):
+    from nnsight.intervention.backends.remote import RemoteError
+
+    model = client_model(tiny_model)
+    big = torch.randn(REQUEST_LIMIT)  # 4 bytes each: four times the limit
+    with pytest.raises(RemoteError, match=f"larger than this gateway's limit of {REQUEST_LIMIT}"):
+        with model.trace("Ray", backend=backend(gateway, tiny_model)):
+            model.transformer.h[0].output[0][:] += big[:32].sum()
+            out = model.lm_head.output.save()  # noqa: F841
+
+
+def test_an_unknown_model_key_names_the_keys_served(gateway, tiny_model):
+    from nnsight.intervention.backends.remote import RemoteError
+
+    model = client_model(tiny_model)
+    other = key_of("/models/not-here")
+    with pytest.raises(RemoteError) as error:
+        with model.trace("Ray", backend=backend(gateway, tiny_model, key=other)):
+            out = model.lm_head.output.save()  # noqa: F841
+    assert f"The model {other} is not served here" in str(error.value)
+    assert key_of(tiny_model) in str(error.value)
+
+
+def test_a_key_spelled_the_legacy_way_reaches_the_same_model(gateway, tiny_model):
+    model = client_model(tiny_model)
+    legacy = 'nnsight.modeling.language.LanguageModel:{"repo_id": "%s", "revision": "main"}' % (
+        tiny_model
+    )
+    with model.trace("Ray", backend=backend(gateway, tiny_model, key=legacy)):
+        h = model.transformer.h[0].output.save()
+    assert torch.allclose(h, local_hidden(tiny_model, "Ray"))
+
+
+def test_a_result_above_the_inline_limit_is_downloaded_once(gateway, tiny_model):
+    import time
+
+    model = client_model(tiny_model)
+    # Blocking: the client follows the link it is sent.
+    with model.trace("Ray", backend=backend(gateway, tiny_model)):
+        big = torch.ones(INLINE_LIMIT).save()
+    assert big.numel() == INLINE_LIMIT
+
+    # Non-blocking: the link in the polled status works once, with no key.
+    remote = backend(gateway, tiny_model, blocking=False)
+    with model.trace("Ray", backend=remote):
+        big = torch.ones(INLINE_LIMIT).save()  # noqa: F841
+    headers = {"ndif-api-key": API_KEY}
+    for _ in range(200):
+        polled = httpx.get(f"{gateway}/response/{remote.job_id}", headers=headers, timeout=10)
+        if polled.status_code == 200 and polled.json()["status"] == "COMPLETED":
+            break
+        time.sleep(0.1)
+    url = polled.json()["data"]
+    assert url.startswith(gateway + "/result/")
+    assert len(url.rsplit("/", 1)[1]) >= 40
+    assert httpx.get(url, timeout=10).status_code == 200
+    again = httpx.get(url, timeout=10)
+    assert again.status_code == 404
+    assert "already downloaded" in again.json()["detail"]
+
+
+def test_a_job_is_polled_only_with_the_key_that_submitted_it(gateway, tiny_model):
+    model = client_model(tiny_model)
+    remote = backend(gateway, tiny_model, blocking=False)
+    with model.trace("Ray", backend=remote):
+        out = model.lm_head.output.save()  # noqa: F841
+    other = httpx.get(
+        f"{gateway}/response/{remote.job_id}",
+        headers={"ndif-api-key": "other-key-9876543210"},
+        timeout=10,
+    )
+    assert other.status_code == 404
+    assert httpx.get(f"{gateway}/response/{remote.job_id}", timeout=10).status_code == 401
+
+
+def test_a_full_queue_answers_at_once(gateway, tiny_model, serve_url):
+    """The model's queue holds 64 by default; a deployment with a queue of 1 and a slow job shows
+    the third concurrent job refused with a sentence."""
+    import time
+
+    from ray import serve
+
+    from ndif_serve.app import ModelDeployment
+    from ndif_serve.settings import ModelSettings
+
+    key = key_of(tiny_model + "/")  # another key for the same weights
+    settings = ModelSettings.from_args({"model_key": key, "repo_id": tiny_model, "dtype": "float32"})
+    serve.run(
+        ModelDeployment.options(max_queued_requests=1).bind(settings),
+        name="queue-of-one",
+        route_prefix="/models/queue-of-one",
+    )
+    try:
+        _wait_until_served(gateway, key)
+        model = client_model(tiny_model)
+        jobs = []
+        for _ in range(3):
+            remote = backend(gateway, tiny_model, key=key, blocking=False)
+            with model.trace("Ray", backend=remote):
+                import time as clock
+
+                end = clock.monotonic() + 1.5
+                while clock.monotonic() < end:
+                    pass
+                out = model.lm_head.output.save()  # noqa: F841
+            jobs.append(remote.job_id)
+        final = {}
+        deadline = time.monotonic() + 60
+        while len(final) < 3 and time.monotonic() < deadline:
+            for job in jobs:
+                polled = httpx.get(
+                    f"{gateway}/response/{job}", headers={"ndif-api-key": API_KEY}, timeout=10
+                )
+                if polled.status_code == 200 and polled.json()["status"] in ("COMPLETED", "ERROR"):
+                    final[job] = polled.json()
+            time.sleep(0.2)
+        statuses = sorted(r["status"] for r in final.values())
+        assert statuses == ["COMPLETED", "COMPLETED", "ERROR"], final
+        refused = next(r for r in final.values() if r["status"] == "ERROR")
+        assert "is full" in refused["description"]
+    finally:
+        serve.delete("queue-of-one")
+
+
+def test_status_lists_each_replica_in_nnsights_shape(gateway, tiny_model, capsys):
+    import nnsight
+
+    raw = nnsight.status(raw=True)
+    entries = [d for d in raw["deployments"].values() if d["model_key"] == key_of(tiny_model)]
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry["application_state"] == "RUNNING"
+    assert entry["deployment_level"] == "HOT"
+    assert entry["repo_id"] == tiny_model
+    assert entry["revision"] is None
+    assert entry["task"] == "text-generation"
+    status = nnsight.status()
+    assert tiny_model in status
+    assert status[tiny_model]["state"] == "RUNNING"
+    assert status[tiny_model]["hot_replicas"] == 1
+    print(status)
+    assert "TransformersModel" in capsys.readouterr().out
+
+
+def test_compare_reads_the_servers_environment(gateway):
+    import nnsight
+    from nnsight import ndif
+
+    comparison = ndif.EnvComparison(ndif.get_local_env(), ndif.get_remote_env(force_refresh=True))
+    assert comparison.python_matches()
+    assert comparison.critical_mismatches() == {}
+    assert "torch" in str(nnsight.compare())
+
+
+def test_whoami_names_the_keys_holder(gateway):
+    from nnsight import ndif
+
+    assert ndif.whoami(API_KEY) == {"email": "ada@example.org", "tags": ["trusted"]}
+    assert httpx.get(gateway + "/whoami", timeout=10).json() == {"email": None, "tags": []}
+    assert httpx.get(gateway + "/ping", timeout=10).json() == "pong"
+
+
+def test_errors_are_a_detail_sentence(gateway):
+    answer = httpx.post(
+        gateway + "/request",
+        headers={"ndif-api-key": API_KEY},
+        files={"blob": ("request", b"x")},
+        data={"data": json.dumps({"session_id": ""})},
+        timeout=10,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("The request's envelope is invalid: model_key")
