@@ -118,7 +118,7 @@ def test_remote_true_works_once_the_hub_id_is_known(gateway, tiny_model, monkeyp
     local = local_model(tiny_model)
     with local.trace("Kubernetes operators"):
         expected = local.lm_head.output.save()
-    assert torch.allclose(logits, expected)
+    assert torch.allclose(logits, expected, atol=1e-6)
 
 
 def test_a_non_blocking_job_is_submitted_then_polled(gateway, tiny_model):
@@ -330,7 +330,10 @@ def test_a_full_queue_answers_at_once(gateway, tiny_model, serve_url):
                     final[job] = polled.json()
             time.sleep(0.2)
         statuses = sorted(r["status"] for r in final.values())
-        assert statuses == ["COMPLETED", "COMPLETED", "ERROR"], final
+        assert statuses == ["COMPLETED", "COMPLETED", "ERROR"], [
+            httpx.get(f"{gateway}/response/{job}", headers={"ndif-api-key": API_KEY}).text
+            for job in jobs
+        ]
         refused = next(r for r in final.values() if r["status"] == "ERROR")
         assert "is full" in refused["description"]
     finally:
@@ -362,8 +365,8 @@ def test_compare_reads_the_servers_environment(gateway):
     from nnsight import ndif
 
     comparison = ndif.EnvComparison(ndif.get_local_env(), ndif.get_remote_env(force_refresh=True))
-    assert comparison.python_matches()
-    assert comparison.critical_mismatches() == {}
+    assert comparison.python_matches
+    assert comparison.critical_mismatches == {}
     assert "torch" in str(nnsight.compare())
 
 

@@ -28,7 +28,10 @@ def test_defaults_follow_ndif():
     assert settings.dtype == "bfloat16"
     assert settings.trust_remote_code is False
     assert settings.execution_timeout_seconds is None
-    assert settings.key == DEFAULT_WRAPPER + ':{"repo_id": "openai-community/gpt2"}'
+    assert settings.key == (
+        'nnsight.modeling.transformers.TransformersModel:{"repo_id": "openai-community/gpt2",'
+        ' "revision": null, "task": "text-generation"}'
+    )
 
 
 def test_a_transformers_wrapper_does_not_use_nnsight():

@@ -18,7 +18,7 @@ from .execution import Request, RequestExecutor
 from .model import LoadedModel
 from .settings import ModelSettings
 
-logger = logging.getLogger("ndif_serve")
+logger = logging.getLogger("ray.serve")
 
 api = FastAPI(title="ndif-serve")
 
@@ -60,6 +60,11 @@ class ModelDeployment:
             else None
         )
         self.unhealthy: str | None = None
+
+    def nnsight_model_key(self) -> str | None:
+        """The key this replica runs nnsight requests for (None: it runs none); the gateway asks
+        when Serve holds no config for the application."""
+        return self.settings.key if self.executor is not None else None
 
     def check_health(self) -> None:
         # Serve replaces a replica whose health check raises.

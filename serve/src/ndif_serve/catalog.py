@@ -47,30 +47,57 @@ class ServedModel:
         return any(r.state == "RUNNING" for r in self.replicas)
 
 
-def served_models(details: dict[str, Any]) -> list[ServedModel]:
+def _value(field: Any) -> str:
+    """A state from Serve's details: an enum in Python, a string in the dashboard's JSON."""
+    return str(getattr(field, "value", field))
+
+
+def undescribed(details: dict[str, Any]) -> list[str]:
+    """Running model applications that Serve holds no config for (deployed from Python rather than
+    declaratively, as the operator does): their replicas must say which key they serve."""
+    return [
+        name
+        for name, app in sorted((details.get("applications") or {}).items())
+        if MODEL_DEPLOYMENT in (app.get("deployments") or {})
+        and not (app.get("deployed_app_config") or {}).get("args")
+        and _value(app.get("status")) == "RUNNING"
+    ]
+
+
+def served_models(
+    details: dict[str, Any], described: Optional[dict[str, Optional[str]]] = None
+) -> list[ServedModel]:
     """The applications of ``ServeInstanceDetails`` that ndif_serve's model builder made, with an
-    nnsight wrapper (the others cannot run a request)."""
+    nnsight wrapper (the others cannot run a request). ``described`` holds the key each
+    undescribed application's replica reported (None: not an nnsight model)."""
+    described = described or {}
     served = []
     for name, app in sorted((details.get("applications") or {}).items()):
         config = app.get("deployed_app_config") or {}
         deployments = app.get("deployments") or {}
-        if MODEL_DEPLOYMENT not in deployments or "args" not in config:
+        if MODEL_DEPLOYMENT not in deployments:
             continue
-        try:
-            settings = ModelSettings.from_args(config.get("args"))
-        except InvalidArguments:
-            continue
-        if not settings.uses_nnsight:
+        if config.get("args"):
+            try:
+                settings = ModelSettings.from_args(config.get("args"))
+            except InvalidArguments:
+                continue
+            if not settings.uses_nnsight:
+                continue
+            key = settings.key
+        elif described.get(name):
+            key = described[name]
+        else:
             continue
         replicas = tuple(
-            Replica(str(r.get("replica_id")), str(r.get("state")))
+            Replica(str(r.get("replica_id")), _value(r.get("state")))
             for r in deployments[MODEL_DEPLOYMENT].get("replicas") or []
         )
         served.append(
             ServedModel(
                 application=name,
-                model_key=settings.key,
-                status=str(app.get("status")),
+                model_key=key,
+                status=_value(app.get("status")),
                 message=str(app.get("message") or ""),
                 replicas=replicas,
             )

@@ -5,6 +5,7 @@ execute on one worker thread, collect the saves, serialize them for the client, 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import gc
 import io
@@ -345,6 +346,22 @@ def _unmount_save() -> None:
     from nnsight._c import unmount
 
     unmount("save")
+
+
+@contextlib.contextmanager
+def without_mounted_save():
+    """Takes nnsight's ``.save`` off every object for the block, if it is on, and puts it back."""
+    if not hasattr(object, "save"):
+        yield
+        return
+    import nnsight
+    from nnsight._c import mount
+
+    _unmount_save()
+    try:
+        yield
+    finally:
+        mount(nnsight.save, "save")
 
 
 def _is_fatal_cuda(description: str) -> bool:

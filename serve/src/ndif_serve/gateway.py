@@ -24,11 +24,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from . import observability
 from .auth import ApiKeys, Identity, KeysUnavailable
-from .catalog import Catalog, served_models
+from .catalog import Catalog, served_models, undescribed
 from .jobs import JobBroker
 from .settings import InvalidArguments, problems
 
-logger = logging.getLogger("ndif_serve")
+logger = logging.getLogger("ray.serve")
 
 MiB = 1024 * 1024
 GATEWAY_APPLICATION = "ndif-gateway"
@@ -111,6 +111,29 @@ def local_env() -> dict[str, Any]:
     return {"python_version": sys.version, "packages": packages}
 
 
+def _failure_outcome(error: BaseException) -> str:
+    from ray.serve.exceptions import BackPressureError
+
+    return "QUEUE_FULL" if isinstance(error, BackPressureError) else "ERROR"
+
+
+def _failure_message(error: BaseException, envelope: Envelope) -> str:
+    from ray.serve.exceptions import BackPressureError
+
+    if isinstance(error, asyncio.CancelledError):
+        return "The gateway stopped while your job was running; please try again."
+    if isinstance(error, BackPressureError):
+        return (
+            f"The queue of the model {envelope.model_key} is full; your job was not queued."
+            " Try again in a moment."
+        )
+    logger.error("job for %s failed in the gateway", envelope.model_key, exc_info=error)
+    return (
+        f"The model replica running your job stopped ({type(error).__name__}); please try"
+        " again."
+    )
+
+
 api = FastAPI(title="ndif-gateway", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -137,6 +160,7 @@ class Gateway:
         self.metrics = observability.GatewayMetrics()
         self.tracer = observability.tracer()
         self._handles: dict[str, Any] = {}
+        self._described: dict[str, Optional[str]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._refresher = asyncio.get_event_loop().create_task(self._refresh_catalog())
 
@@ -146,12 +170,23 @@ class Gateway:
         while True:
             try:
                 details = await asyncio.to_thread(_get_global_client().get_serve_details)
-                self.catalog = Catalog(served_models(details))
+                for name in undescribed(details):
+                    if name not in self._described:
+                        self._described[name] = await self._describe(name)
+                self.catalog = Catalog(served_models(details, self._described))
                 self.catalog_error = None
             except Exception as e:  # Serve's controller restarting, for one
                 self.catalog_error = f"{type(e).__name__}: {e}"
                 logger.warning("cannot read Serve's applications: %s", self.catalog_error)
             await asyncio.sleep(self.settings.catalog_refresh_seconds)
+
+    async def _describe(self, application: str) -> Optional[str]:
+        try:
+            handle = serve.get_app_handle(application).options(method_name="nnsight_model_key")
+            return await asyncio.wait_for(handle.remote(), 10)
+        except Exception as e:
+            logger.info("application %s does not say which model key it serves: %s", application, e)
+            return None
 
     # --- who is calling ---------------------------------------------------------------------
 
@@ -247,8 +282,13 @@ class Gateway:
             self._run_job(job_id, envelope, payload, base_url, identity)
         )
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._job_done)
         return response(job_id, "RECEIVED", RECEIVED)
+
+    def _job_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a job's task failed", exc_info=task.exception())
 
     async def _read_request(self, request: Request) -> tuple[Envelope, bytes]:
         limit = self.settings.max_request_bytes
@@ -367,11 +407,13 @@ class Gateway:
             except GatewayError as e:
                 await self._publish(job_id, session, response(job_id, "ERROR", e.detail))
                 outcome = "NOT_SERVED" if e.status == 404 else "ERROR"
-            except Exception as e:
+            except BaseException as e:  # cancelled too: the user hears of it either way
                 outcome = _failure_outcome(e)
                 await self._publish(
                     job_id, session, response(job_id, "ERROR", _failure_message(e, envelope))
                 )
+                if not isinstance(e, Exception):
+                    raise
             finally:
                 finished = time.monotonic()
                 if started is not None:
@@ -425,24 +467,3 @@ class Gateway:
         await self._publish(
             job_id, session, response(job_id, "COMPLETED", COMPLETED, f"{base_url}/result/{token}", meta)
         )
-
-
-def _failure_outcome(error: Exception) -> str:
-    from ray.serve.exceptions import BackPressureError
-
-    return "QUEUE_FULL" if isinstance(error, BackPressureError) else "ERROR"
-
-
-def _failure_message(error: Exception, envelope: Envelope) -> str:
-    from ray.serve.exceptions import BackPressureError
-
-    if isinstance(error, BackPressureError):
-        return (
-            f"The queue of the model {envelope.model_key} is full; your job was not queued."
-            " Try again in a moment."
-        )
-    logger.error("job for %s failed in the gateway", envelope.model_key, exc_info=error)
-    return (
-        f"The model replica running your job stopped ({type(error).__name__}); please try"
-        " again."
-    )
