@@ -388,3 +388,76 @@ def test_errors_are_a_detail_sentence(gateway):
     )
     assert answer.status_code == 422
     assert answer.json()["detail"].startswith("The request's envelope is invalid: model_key")
+
+
+def test_jobs_reach_their_websocket_whichever_of_two_gateway_replicas_takes_them(
+    gateway, tiny_model, tmp_path
+):
+    import concurrent.futures
+
+    from ray import serve
+
+    from ndif_serve import gateway as transport
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(f"- {{key: {API_KEY}, name: ada@example.org}}\n")
+    settings = transport.GatewaySettings.from_args(
+        {"keys_file": str(keys_file), "catalog_refresh_seconds": 1}
+    )
+    serve.run(
+        transport.Gateway.options(num_replicas=2).bind(
+            settings, transport.JobBrokerDeployment.bind()
+        ),
+        name="two-gateways",
+        route_prefix="/two",
+    )
+    try:
+        host = gateway + "/two"
+        _wait_until_served(host, key_of(tiny_model))
+
+        def trace(prompt):
+            model = client_model(tiny_model)
+            with model.trace(prompt, backend=backend(host, tiny_model)):
+                h = model.transformer.h[0].output.save()
+            return prompt, h
+
+        prompts = [f"prompt number {i}" for i in range(8)]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(trace, prompts))
+        for prompt, h in results:
+            assert torch.allclose(h, local_hidden(tiny_model, prompt), atol=1e-6)
+    finally:
+        serve.delete("two-gateways")
+
+
+def test_an_open_job_survives_another_model_being_admitted(gateway, tiny_model):
+    import concurrent.futures
+
+    from ray import serve
+
+    from ndif_serve.app import build
+
+    model = client_model(tiny_model)
+
+    def slow_trace():
+        with model.trace("Ray", backend=backend(gateway, tiny_model)):
+            import time as clock
+
+            end = clock.monotonic() + 2
+            while clock.monotonic() < end:
+                pass
+            h = model.transformer.h[0].output.save()
+        return h
+
+    other = key_of(tiny_model + "//")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(slow_trace)
+        serve.run(
+            build({"model_key": other, "repo_id": tiny_model, "dtype": "float32"}),
+            name="admitted-later",
+            route_prefix="/models/admitted-later",
+        )
+        try:
+            assert torch.allclose(running.result(timeout=120), local_hidden(tiny_model, "Ray"))
+            _wait_until_served(gateway, other, timeout=30)
+        finally:
+            serve.delete("admitted-later")

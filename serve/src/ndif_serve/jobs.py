@@ -39,6 +39,9 @@ class _Job:
 
 
 class JobBroker:
+    """Every method is a coroutine, so that Serve runs them all on the replica's one event loop
+    (the sessions' asyncio events are not thread-safe)."""
+
     def __init__(self, job_ttl_seconds: float = 3600.0, result_ttl_seconds: float = 600.0):
         self.job_ttl_seconds = job_ttl_seconds
         self.result_ttl_seconds = result_ttl_seconds
@@ -46,17 +49,20 @@ class JobBroker:
         self._jobs: dict[str, _Job] = {}
         self._results: dict[str, tuple[bytes, float]] = {}
 
-    def open_session(self) -> str:
+    async def open_session(self) -> str:
         session_id = secrets.token_hex(16)
         self._sessions[session_id] = _Session()
         return session_id
 
-    def close_session(self, session_id: str) -> None:
+    async def close_session(self, session_id: str) -> None:
+        self._close(session_id)
+
+    def _close(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)
         if session is not None:
             session.wakeup.set()
 
-    def has_session(self, session_id: str) -> bool:
+    async def has_session(self, session_id: str) -> bool:
         return session_id in self._sessions
 
     async def next_frames(self, session_id: str, timeout: float) -> Optional[list[Frame]]:
@@ -77,11 +83,11 @@ class JobBroker:
         session.frames.clear()
         return frames
 
-    def register_job(self, job_id: str, owner: Optional[str]) -> None:
+    async def register_job(self, job_id: str, owner: Optional[str]) -> None:
         self._expire()
         self._jobs[job_id] = _Job(owner, expires=time.monotonic() + self.job_ttl_seconds)
 
-    def publish(
+    async def publish(
         self,
         job_id: str,
         session_id: str,
@@ -103,7 +109,7 @@ class JobBroker:
         session.wakeup.set()
         return True
 
-    def latest(self, job_id: str, owner: Optional[str]) -> Optional[str]:
+    async def latest(self, job_id: str, owner: Optional[str]) -> Optional[str]:
         """The job's latest status as JSON, or None when there is none yet, the job is unknown,
         or it belongs to another key."""
         job = self._jobs.get(job_id)
@@ -111,20 +117,20 @@ class JobBroker:
             return None
         return job.latest
 
-    def put_result(self, blob: bytes) -> str:
+    async def put_result(self, blob: bytes) -> str:
         self._expire()
         token = secrets.token_urlsafe(32)
         self._results[token] = (blob, time.monotonic() + self.result_ttl_seconds)
         return token
 
-    def take_result(self, token: str) -> Optional[bytes]:
+    async def take_result(self, token: str) -> Optional[bytes]:
         """A stored result, once: the download link works one time, and not after it expired."""
         entry = self._results.pop(token, None)
         if entry is None or entry[1] < time.monotonic():
             return None
         return entry[0]
 
-    def counts(self) -> dict[str, int]:
+    async def counts(self) -> dict[str, int]:
         return {
             "sessions": len(self._sessions),
             "jobs": len(self._jobs),
@@ -140,4 +146,4 @@ class JobBroker:
         # A session whose websocket went away without closing it (its gateway replica died).
         stale = now - self.job_ttl_seconds
         for session_id in [s for s, session in self._sessions.items() if session.opened < stale]:
-            self.close_session(session_id)
+            self._close(session_id)
