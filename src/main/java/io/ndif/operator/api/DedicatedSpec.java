@@ -19,6 +19,11 @@ public class DedicatedSpec {
   @io.fabric8.generator.annotation.Size(max = 32)
   public String rayVersion;
 
+  @JsonPropertyDescription(
+      "NDIF's API for this model on its own RayService (as spec.gateway of an NdifCluster; the"
+          + " key Secret defaults to <deployment>-api-keys).")
+  public GatewaySpec gateway;
+
   @JsonPropertyDescription("RayService upgrade strategy.")
   public UpgradeStrategy upgradeStrategy;
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
@@ -12,6 +13,7 @@ import io.fabric8.generator.annotation.ValidationRule;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ModelSpec {
   public static final String DEFAULT_WRAPPER = "nnsight.modeling.language.LanguageModel";
+  public static final String TRANSFORMERS_MODEL = "nnsight.modeling.transformers.TransformersModel";
 
   @JsonPropertyDescription("Hugging Face repository id, e.g. meta-llama/Llama-3.1-8B.")
   @Required
@@ -26,6 +28,14 @@ public class ModelSpec {
   @Default(DEFAULT_WRAPPER)
   @Size(max = 256)
   public String wrapper;
+
+  @JsonPropertyDescription(
+      "transformers task of a TransformersModel wrapper, as in its model key (aliases such as"
+          + " sentiment-analysis resolve as transformers does); LanguageModel pins"
+          + " text-generation.")
+  @Pattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+  @Size(max = 64)
+  public String task;
 
   @JsonPropertyDescription("Weights dtype: bfloat16 (default), float16 or float32.")
   @Default("bfloat16")

@@ -30,6 +30,11 @@ import io.fabric8.kubernetes.model.annotation.Version;
     jsonPath = ".status.totals.gpus",
     type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(
+    name = "NDIF_HOST",
+    jsonPath = ".status.gateway.url",
+    type = AdditionalPrinterColumn.Type.STRING,
+    priority = 1)
+@AdditionalPrinterColumn(
     name = "Age",
     jsonPath = ".metadata.creationTimestamp",
     type = AdditionalPrinterColumn.Type.DATE)

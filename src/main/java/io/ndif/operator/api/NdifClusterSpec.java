@@ -26,6 +26,21 @@ import java.util.List;
     message =
         "env REDIS_PASSWORD and RAY_REDIS_ADDRESS come from faultTolerance.redis (KubeRay refuses"
             + " them beside it)")
+@ValidationRule(
+    value =
+        "!has(self.external) || (has(self.gateway) && ((has(self.gateway.enabled) &&"
+            + " !self.gateway.enabled) || (has(self.gateway.auth) && ((has(self.gateway.auth.mode)"
+            + " && self.gateway.auth.mode == 'None') || has(self.gateway.auth.keysFile)))))",
+    message =
+        "an adopted cluster's gateway needs gateway.auth.keysFile (the API key file's path on its"
+            + " Ray nodes), or gateway.auth.mode None, or gateway.enabled false")
+@ValidationRule(
+    value =
+        "has(self.external) || !has(self.gateway) || !has(self.gateway.auth)"
+            + " || !has(self.gateway.auth.keysFile)",
+    message =
+        "gateway.auth.keysFile is for adopted clusters; a managed cluster mounts"
+            + " gateway.auth.secretName")
 public class NdifClusterSpec {
   @JsonPropertyDescription(
       "Ray version of the cluster (KubeRay's spec.rayVersion); it drives version-dependent"
@@ -65,6 +80,10 @@ public class NdifClusterSpec {
       "Adopt an existing Ray cluster instead of creating a RayCluster; pools then describe its"
           + " capacity for accounting only.")
   public ExternalClusterSpec external;
+
+  @JsonPropertyDescription(
+      "NDIF's API for nnsight clients (NDIF_HOST), as a Serve application on the cluster.")
+  public GatewaySpec gateway;
 
   public boolean usesExternalCluster() {
     return external != null && external.dashboardUrl != null && !external.dashboardUrl.isBlank();

@@ -49,6 +49,28 @@ public class NdifClusterStatus {
       "The Ray Serve config the operator owns on this cluster, and what Ray reports.")
   public ServeStatus serve;
 
+  @JsonPropertyDescription(
+      "NDIF's API on this cluster: the URL to set as NDIF_HOST and its Serve application.")
+  public GatewayStatus gateway;
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class GatewayStatus {
+    @JsonPropertyDescription("Set NDIF_HOST to this URL (no trailing slash) for nnsight's client.")
+    public String url;
+
+    @JsonPropertyDescription("The gateway application's status as Ray reports it.")
+    public String application;
+
+    @JsonPropertyDescription("Whether the gateway answers: its application is RUNNING.")
+    public Boolean ready;
+
+    @JsonPropertyDescription("ApiKeys or None.")
+    public String auth;
+
+    @JsonPropertyDescription("Ray's message when the application is not running.")
+    public String message;
+  }
+
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class ServeStatus {
     @JsonPropertyDescription("SHA-256 of the last multi-application config PUT to the dashboard.")

@@ -18,6 +18,9 @@ import io.fabric8.kubernetes.model.annotation.Version;
     message =
         "a Dedicated deployment's name names its RayService: at most 47 characters, lower-case"
             + " letters, digits and '-', starting with a letter (KubeRay's limits)")
+@ValidationRule(
+    value = "self.metadata.name != 'ndif-gateway'",
+    message = "ndif-gateway is the name of the cluster's NDIF gateway application; choose another")
 @Group(Constants.GROUP)
 @Version(Constants.VERSION)
 @ShortNames("ndd")

@@ -56,6 +56,14 @@ public class NdifDeploymentSpec {
   @Min(1)
   public Integer executionTimeoutSeconds;
 
+  @JsonPropertyDescription(
+      "nnsight requests that may wait for each replica (Serve's max_queued_requests); one runs"
+          + " at a time, and a request beyond the queue is refused at once with a sentence.")
+  @Default("64")
+  @Min(1)
+  @Max(100000)
+  public Integer maxQueuedRequests;
+
   @JsonPropertyDescription("The Ray Serve application.")
   public ServeSpec serve;
 

@@ -39,6 +39,10 @@ public class NdifDeploymentStatus {
   @JsonPropertyDescription("HTTP endpoint of the application.")
   public String endpoint;
 
+  @JsonPropertyDescription(
+      "NDIF_HOST for nnsight's client: the NDIF gateway that runs this model's requests.")
+  public String ndifHost;
+
   @JsonPropertyDescription("RayService of a Dedicated deployment.")
   public String rayServiceName;
 

@@ -24,6 +24,8 @@ import java.util.Map;
     message = "nodes must not exceed maxNodes (0 <= minNodes <= nodes <= maxNodes)")
 public class PoolSpec {
   public static final String DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+  public static final String DNS_SUBDOMAIN =
+      "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
   @JsonPropertyDescription(
       "Pool name, a DNS label; names the KubeRay worker group and the pool's Ray resource.")

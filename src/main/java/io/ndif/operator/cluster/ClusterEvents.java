@@ -60,6 +60,22 @@ public final class ClusterEvents {
             new Event(Type.Warning, degraded.get().getReason(), degraded.get().getMessage()));
       }
     }
+    if (!Conditions.isTrue(old.conditions, ClusterGateway.READY)
+        && Conditions.isTrue(after.conditions, ClusterGateway.READY)) {
+      events.add(
+          new Event(
+              Type.Normal,
+              "GatewayReady",
+              Conditions.find(after.conditions, ClusterGateway.READY).get().getMessage()));
+    }
+    if (!Conditions.isTrue(old.conditions, ClusterGateway.AUTH_DISABLED)
+        && Conditions.isTrue(after.conditions, ClusterGateway.AUTH_DISABLED)) {
+      events.add(
+          new Event(
+              Type.Warning,
+              "GatewayAuthDisabled",
+              Conditions.find(after.conditions, ClusterGateway.AUTH_DISABLED).get().getMessage()));
+    }
     boolean wasReady = Conditions.isTrue(old.conditions, READY);
     boolean isReady = Conditions.isTrue(after.conditions, READY);
     if (!wasReady && isReady) {

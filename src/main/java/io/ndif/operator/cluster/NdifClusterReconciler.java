@@ -218,16 +218,23 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         cluster.getSpec().usesExternalCluster()
             || (status.head != null && Boolean.TRUE.equals(status.head.ready));
     Duration poll = null;
+    String serveError = null;
     if (!reachable) {
       conditions.set(SERVE, Conditions.UNKNOWN, "WaitingForHead", "the Ray head is not ready");
     } else {
-      var result = serveSync.sync(callUrl(cluster, status, context), admitted, previous);
+      var result =
+          serveSync.sync(
+              callUrl(cluster, status, context),
+              admitted,
+              ClusterGateway.application(cluster),
+              previous);
+      serveError = result.error();
       status.serve = result.serve();
       if (result.error() != null) {
         conditions.set(SERVE, false, "DashboardUnreachable", result.error());
         poll = Duration.ofSeconds(15);
       } else if (status.serve == null) {
-        conditions.set(SERVE, true, "NothingToServe", "no deployment is admitted");
+        conditions.set(SERVE, true, "NothingToServe", "no deployment is admitted, no gateway");
       } else {
         conditions.set(
             SERVE,
@@ -237,6 +244,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         poll = result.settled() ? Duration.ofSeconds(30) : Duration.ofSeconds(5);
       }
     }
+    ClusterGateway.build(cluster, status, conditions, reachable, serveError);
     status.conditions = conditions.build();
     ReplicaNodes.assign(status);
     return poll;

@@ -38,6 +38,8 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
     boolean matched =
         SubsetMatch.contains(actual.getMetadata().getLabels(), desired.getMetadata().getLabels())
             && SubsetMatch.contains(
+                actual.getMetadata().getAnnotations(), desired.getMetadata().getAnnotations())
+            && SubsetMatch.contains(
                 actual.getAdditionalProperties().get("spec"),
                 desired.getAdditionalProperties().get("spec"));
     return Matcher.Result.computed(matched, desired);
@@ -54,6 +56,9 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
             .withName(cluster.getMetadata().getName())
             .withNamespace(cluster.getMetadata().getNamespace())
             .withLabels(ClusterLabels.forCluster(cluster))
+            // KubeRay then keeps <name>-serve-svc on the Serve port of the pods whose proxy is up:
+            // the NDIF gateway's address.
+            .withAnnotations(Map.of(KubeRay.ENABLE_SERVE_SERVICE, "true"))
             .build());
     var poolsWithPods =
         context.getSecondaryResources(Pod.class).stream()

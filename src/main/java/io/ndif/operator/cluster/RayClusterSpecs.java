@@ -4,6 +4,8 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.ndif.operator.api.AutoscalingMode;
 import io.ndif.operator.api.FaultToleranceSpec;
+import io.ndif.operator.api.GatewayAuthSpec;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterSpec;
 import io.ndif.operator.api.PoolSpec;
@@ -50,9 +52,11 @@ public final class RayClusterSpecs {
     if (spec.faultTolerance != null && spec.faultTolerance.redis != null) {
       result.put("gcsFaultToleranceOptions", redis(spec.faultTolerance.redis));
     }
+    RayPodTemplates.Mounts mounts = mounts(cluster);
     result.put(
         "headGroupSpec",
-        RayPodTemplates.headGroup(spec.head, spec.image, env, ClusterLabels.forCluster(cluster)));
+        RayPodTemplates.headGroup(
+            spec.head, spec.image, env, ClusterLabels.forCluster(cluster), mounts));
     List<Map<String, Object>> groups = new ArrayList<>();
     for (PoolSpec pool : spec.pools) {
       Map<String, Object> liveGroup = liveGroups.get(pool.name);
@@ -66,7 +70,8 @@ public final class RayClusterSpecs {
               ClusterLabels.forPool(cluster, pool.name),
               sizing.replicas(),
               sizing.minReplicas(),
-              sizing.maxReplicas());
+              sizing.maxReplicas(),
+              mounts);
       if (liveGroup != null && liveGroup.get("scaleStrategy") != null) {
         group.put("scaleStrategy", liveGroup.get("scaleStrategy"));
       }
@@ -86,6 +91,17 @@ public final class RayClusterSpecs {
         });
     result.put("workerGroupSpecs", groups);
     return result;
+  }
+
+  /** The gateway's key Secret goes into every Ray pod: Serve may place a gateway replica on any. */
+  static RayPodTemplates.Mounts mounts(NdifCluster cluster) {
+    GatewaySpec gateway = GatewaySpec.of(cluster.getSpec());
+    GatewayAuthSpec auth = gateway.authOrDefault();
+    if (!gateway.isEnabled() || !auth.required()) {
+      return RayPodTemplates.Mounts.NONE;
+    }
+    return RayPodTemplates.apiKeys(
+        auth.secretName(cluster.getMetadata().getName()), auth.secretKey());
   }
 
   private static Map<String, Object> redis(FaultToleranceSpec.RedisSpec redis) {

@@ -1,6 +1,7 @@
 package io.ndif.operator.cluster;
 
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifClusterStatus.ServeApplication;
 import io.ndif.operator.api.NdifClusterStatus.ServeReplica;
 import io.ndif.operator.api.NdifClusterStatus.ServeStatus;
@@ -60,8 +61,19 @@ public class ServeSync {
 
   public Result sync(
       String dashboardUrl, List<ServeConfigs.Admitted> admitted, ServeStatus previous) {
+    return sync(dashboardUrl, admitted, null, previous);
+  }
+
+  /**
+   * @param gateway the gateway application's config, or null when the cluster has none
+   */
+  public Result sync(
+      String dashboardUrl,
+      List<ServeConfigs.Admitted> admitted,
+      Map<String, Object> gateway,
+      ServeStatus previous) {
     String previousHash = previous == null ? null : previous.appliedConfigHash;
-    if (admitted.isEmpty() && previousHash == null) {
+    if (admitted.isEmpty() && gateway == null && previousHash == null) {
       // Nothing of ours was ever applied: leave an adopted cluster's own applications alone.
       return new Result(previous, null, false);
     }
@@ -73,14 +85,29 @@ public class ServeSync {
     }
     try {
       var apps = dashboard.applications(dashboardUrl);
-      Map<String, String> taken = taken(admitted, apps, previouslyOurs);
+      Map<String, String> routes = new LinkedHashMap<>();
+      admitted.forEach(
+          a ->
+              routes.put(
+                  a.deployment().getMetadata().getName(),
+                  ServeConfigs.routePrefix(a.deployment())));
+      if (gateway != null) {
+        routes.put(GatewaySpec.APPLICATION, String.valueOf(gateway.get("route_prefix")));
+      }
+      Map<String, String> taken = taken(routes, apps, previouslyOurs);
       var served =
           admitted.stream()
               .filter(a -> !taken.containsKey(a.deployment().getMetadata().getName()))
               .toList();
-      Map<String, Object> desired = ServeConfigs.config(served);
+      boolean servesGateway = gateway != null && !taken.containsKey(GatewaySpec.APPLICATION);
+      Map<String, Object> desired = ServeConfigs.config(served, servesGateway ? gateway : null);
       String hash = hash(desired);
-      var names = served.stream().map(a -> a.deployment().getMetadata().getName()).toList();
+      var names =
+          new ArrayList<>(
+              served.stream().map(a -> a.deployment().getMetadata().getName()).toList());
+      if (servesGateway) {
+        names.add(GatewaySpec.APPLICATION);
+      }
       Set<String> ours = new HashSet<>(names);
       ours.addAll(previouslyOurs);
       var others = others(apps, ours);
@@ -146,17 +173,17 @@ public class ServeSync {
    * stopped between a PUT and its status write).
    */
   static Map<String, String> taken(
-      List<ServeConfigs.Admitted> admitted,
+      Map<String, String> routes,
       Map<String, ServeDashboard.Application> apps,
       Set<String> previouslyOurs) {
     Map<String, String> taken = new TreeMap<>();
-    for (var a : admitted) {
-      String name = a.deployment().getMetadata().getName();
+    for (var wanted : routes.entrySet()) {
+      String name = wanted.getKey();
       var app = apps.get(name);
       if (app == null || previouslyOurs.contains(name) || "DELETING".equals(app.status())) {
         continue;
       }
-      String route = ServeConfigs.routePrefix(a.deployment());
+      String route = wanted.getValue();
       Object theirRoute =
           app.deployedConfig() == null ? null : app.deployedConfig().get("route_prefix");
       if (app.deployedConfig() == null || !route.equals(theirRoute)) {
@@ -168,7 +195,9 @@ public class ServeSync {
                 + (app.deployedConfig() == null
                     ? "deployed from Python"
                     : "its route is " + theirRoute + ", this deployment's is " + route)
-                + "); rename the NdifDeployment or remove that application");
+                + (GatewaySpec.APPLICATION.equals(name)
+                    ? "); remove that application or turn this cluster's gateway off"
+                    : "); rename the NdifDeployment or remove that application"));
       }
     }
     return taken;

@@ -2,6 +2,8 @@ package io.ndif.operator.deployment;
 
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.Constants;
+import io.ndif.operator.api.GatewayAuthSpec;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.api.Quantities;
@@ -34,12 +36,30 @@ public final class DedicatedServices {
         : OptionalDouble.empty();
   }
 
+  public static GatewaySpec gateway(NdifDeployment d) {
+    var dedicated = d.getSpec().dedicated;
+    return dedicated == null || dedicated.gateway == null ? new GatewaySpec() : dedicated.gateway;
+  }
+
   public static Map<String, Object> spec(NdifDeployment d) {
     var dedicated = d.getSpec().dedicated;
     PoolSpec pool = dedicated.pool;
     String image = dedicated.image != null ? dedicated.image : DEFAULT_IMAGE;
     double gpus = gpusPerReplica(d).orElse(1.0);
-    var serveConfig = ServeConfigs.config(List.of(new ServeConfigs.Admitted(d, pool.name, gpus)));
+    GatewaySpec gateway = gateway(d);
+    GatewayAuthSpec auth = gateway.authOrDefault();
+    var serveConfig =
+        ServeConfigs.config(
+            List.of(new ServeConfigs.Admitted(d, pool.name, gpus)),
+            ServeConfigs.gateway(
+                gateway,
+                GatewayAuthSpec.MOUNT_PATH + "/" + auth.secretKey(),
+                d.getMetadata().getNamespace() + "/" + d.getMetadata().getName(),
+                null));
+    var mounts =
+        gateway.isEnabled() && auth.required()
+            ? RayPodTemplates.apiKeys(auth.secretName(d.getMetadata().getName()), auth.secretKey())
+            : RayPodTemplates.Mounts.NONE;
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(Constants.LABEL_MANAGED_BY, Constants.OPERATOR_NAME);
     labels.put(Constants.LABEL_DEPLOYMENT, d.getMetadata().getName());
@@ -49,7 +69,7 @@ public final class DedicatedServices {
     Map<String, Object> cluster = new LinkedHashMap<>();
     cluster.put(
         "rayVersion", dedicated.rayVersion != null ? dedicated.rayVersion : DEFAULT_RAY_VERSION);
-    cluster.put("headGroupSpec", RayPodTemplates.headGroup(null, image, List.of(), labels));
+    cluster.put("headGroupSpec", RayPodTemplates.headGroup(null, image, List.of(), labels, mounts));
     cluster.put(
         "workerGroupSpecs",
         List.of(
@@ -60,7 +80,8 @@ public final class DedicatedServices {
                 workerLabels,
                 pool.nodesOrDefault(),
                 pool.minNodesOrDefault(),
-                pool.maxNodesOrDefault())));
+                pool.maxNodesOrDefault(),
+                mounts)));
 
     Map<String, Object> spec = new LinkedHashMap<>();
     spec.put("serveConfigV2", Serialization.asYaml(serveConfig));

@@ -77,14 +77,15 @@ final class DedicatedStatus {
             .sorted(Comparator.comparing(p -> p.getMetadata().getName()))
             .toList();
     placements(live, status);
-    status.endpoint =
+    String serveService =
         "http://"
             + status.rayServiceName
             + "-serve-svc."
             + d.getMetadata().getNamespace()
             + ".svc:"
-            + KubeRay.SERVE_PORT
-            + ServeConfigs.routePrefix(d);
+            + KubeRay.SERVE_PORT;
+    status.endpoint = serveService + ServeConfigs.routePrefix(d);
+    status.ndifHost = DedicatedServices.gateway(d).isEnabled() ? serveService : null;
     Map<?, ?> rs = asMap(rayService.getAdditionalProperties().get("status"));
     Map<?, ?> ready = null;
     if (rs.get("conditions") instanceof java.util.List<?> list) {

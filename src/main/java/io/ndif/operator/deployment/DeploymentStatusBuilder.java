@@ -162,6 +162,7 @@ public final class DeploymentStatusBuilder {
     application.route = app.route;
     status.application = application;
     status.endpoint = endpoint(cluster, app.route);
+    status.ndifHost = cluster.getStatus().gateway == null ? null : cluster.getStatus().gateway.url;
     List<NodeStatus> nodes =
         cluster.getStatus().nodes == null ? List.of() : cluster.getStatus().nodes;
     int running = 0;

@@ -20,6 +20,9 @@ public final class KubeRay {
   public static final int DASHBOARD_PORT = 8265;
   public static final int SERVE_PORT = 8000;
 
+  /** On a standalone RayCluster: KubeRay makes {@code <name>-serve-svc} for it. */
+  public static final String ENABLE_SERVE_SERVICE = "ray.io/enable-serve-service";
+
   private KubeRay() {}
 
   /** Ray Serve's HTTP proxy: port 8000 of the host that serves the dashboard. */
@@ -30,6 +33,10 @@ public final class KubeRay {
 
   public static String headServiceName(String rayClusterName) {
     return rayClusterName + "-head-svc";
+  }
+
+  public static String serveServiceName(String rayClusterName) {
+    return rayClusterName + "-serve-svc";
   }
 
   /** The Ray custom resource that pins work to one pool: {@code ndif_pool_<name>}. */

@@ -11,7 +11,12 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
 import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.GatewayAuthSpec;
 import io.ndif.operator.api.HeadSpec;
 import io.ndif.operator.api.PoolSpec;
 import java.util.LinkedHashMap;
@@ -25,8 +30,48 @@ public final class RayPodTemplates {
 
   private RayPodTemplates() {}
 
+  /** Volumes added to every Ray pod, each mounted into its Ray container. */
+  public record Mounts(List<Volume> volumes, List<VolumeMount> mounts) {
+    public static final Mounts NONE = new Mounts(List.of(), List.of());
+  }
+
+  /**
+   * The gateway's API key file: the Secret mounted read-only where the gateway application reads
+   * it. Optional, so a missing Secret does not stop the pods; the gateway then refuses every
+   * request and says why.
+   */
+  public static Mounts apiKeys(String secretName, String secretKey) {
+    Volume volume =
+        new VolumeBuilder()
+            .withName(API_KEYS_VOLUME)
+            .withNewSecret()
+            .withSecretName(secretName)
+            .withOptional(true)
+            .withDefaultMode(0440)
+            .addNewItem()
+            .withKey(secretKey)
+            .withPath(secretKey)
+            .endItem()
+            .endSecret()
+            .build();
+    VolumeMount mount =
+        new VolumeMountBuilder()
+            .withName(API_KEYS_VOLUME)
+            .withMountPath(GatewayAuthSpec.MOUNT_PATH)
+            .withReadOnly(true)
+            .build();
+    return new Mounts(List.of(volume), List.of(mount));
+  }
+
+  public static final String API_KEYS_VOLUME = "ndif-api-keys";
+
   public static Map<String, Object> headGroup(
       HeadSpec head, String image, List<EnvVar> env, Map<String, String> labels) {
+    return headGroup(head, image, env, labels, Mounts.NONE);
+  }
+
+  public static Map<String, Object> headGroup(
+      HeadSpec head, String image, List<EnvVar> env, Map<String, String> labels, Mounts mounts) {
     HeadSpec spec = head == null ? new HeadSpec() : head;
     ResourceRequirements resources =
         spec.resources != null
@@ -43,7 +88,8 @@ public final class RayPodTemplates {
             env,
             labels,
             spec.nodeSelector,
-            spec.tolerations);
+            spec.tolerations,
+            mounts);
     Map<String, Object> group = new LinkedHashMap<>();
     if (spec.serviceType != null) {
       group.put("serviceType", spec.serviceType.name());
@@ -66,6 +112,18 @@ public final class RayPodTemplates {
       int replicas,
       int minReplicas,
       int maxReplicas) {
+    return workerGroup(pool, image, env, labels, replicas, minReplicas, maxReplicas, Mounts.NONE);
+  }
+
+  public static Map<String, Object> workerGroup(
+      PoolSpec pool,
+      String image,
+      List<EnvVar> env,
+      Map<String, String> labels,
+      int replicas,
+      int minReplicas,
+      int maxReplicas,
+      Mounts mounts) {
     Map<String, Quantity> gpus = Map.of(GPU_RESOURCE, new Quantity(pool.gpusPerNode.toString()));
     ResourceRequirementsBuilder resources =
         pool.resources == null
@@ -88,7 +146,8 @@ public final class RayPodTemplates {
             env,
             labels,
             nodeSelector,
-            pool.tolerations);
+            pool.tolerations,
+            mounts);
 
     Map<String, String> startParams = new LinkedHashMap<>();
     if (pool.rayStartParams != null) {
@@ -117,7 +176,8 @@ public final class RayPodTemplates {
       List<EnvVar> env,
       Map<String, String> labels,
       Map<String, String> nodeSelector,
-      List<Toleration> tolerations) {
+      List<Toleration> tolerations,
+      Mounts mounts) {
     return new PodTemplateSpecBuilder()
         .withNewMetadata()
         .withLabels(labels)
@@ -129,7 +189,9 @@ public final class RayPodTemplates {
                 .withImage(image)
                 .withResources(resources)
                 .withEnv(env)
+                .withVolumeMounts(mounts.mounts().isEmpty() ? null : mounts.mounts())
                 .build())
+        .withVolumes(mounts.volumes().isEmpty() ? null : mounts.volumes())
         .withNodeSelector(nodeSelector == null || nodeSelector.isEmpty() ? null : nodeSelector)
         .withTolerations(tolerations)
         .endSpec()

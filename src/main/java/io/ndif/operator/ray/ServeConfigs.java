@@ -1,8 +1,12 @@
 package io.ndif.operator.ray;
 
+import io.ndif.operator.api.GatewayAuthSpec;
+import io.ndif.operator.api.GatewayLimitsSpec;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.ModelSpec;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec;
+import io.ndif.operator.api.Quantities;
 import io.ndif.operator.deployment.ModelKeys;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,16 +24,29 @@ public final class ServeConfigs {
   /** Name of the Serve deployment inside each application. */
   public static final String MODEL_DEPLOYMENT = "ModelDeployment";
 
+  /** The gateway application's builder, in the same package as the models'. */
+  public static final String GATEWAY_IMPORT_PATH = "ndif_serve.app:build_gateway";
+
+  public static final int DEFAULT_MAX_QUEUED_REQUESTS = 64;
+
   private ServeConfigs() {}
 
   /** One admitted deployment and where the plan put it. */
   public record Admitted(NdifDeployment deployment, String pool, double gpusPerReplica) {}
 
   public static Map<String, Object> config(List<Admitted> admitted) {
+    return config(admitted, null);
+  }
+
+  /** The admitted deployments' applications, then the gateway's when there is one. */
+  public static Map<String, Object> config(List<Admitted> admitted, Map<String, Object> gateway) {
     List<Map<String, Object>> applications = new ArrayList<>();
     admitted.stream()
         .sorted(java.util.Comparator.comparing(a -> a.deployment().getMetadata().getName()))
         .forEach(a -> applications.add(application(a)));
+    if (gateway != null) {
+      applications.add(gateway);
+    }
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("applications", applications);
     return config;
@@ -80,6 +97,11 @@ public final class ServeConfigs {
     } else {
       deployment.put("num_replicas", spec.replicas == null ? 1 : spec.replicas);
     }
+    // One nnsight request at a time per replica, behind a bounded queue.
+    deployment.put("max_ongoing_requests", 1);
+    deployment.put(
+        "max_queued_requests",
+        spec.maxQueuedRequests == null ? DEFAULT_MAX_QUEUED_REQUESTS : spec.maxQueuedRequests);
     deployment.put("ray_actor_options", actorOptions);
 
     Map<String, Object> app = new LinkedHashMap<>();
@@ -95,6 +117,62 @@ public final class ServeConfigs {
             : Map.of());
     app.put("args", args);
     app.put("deployments", List.of(deployment));
+    return app;
+  }
+
+  /**
+   * The gateway application (NDIF's API) for a cluster, or null when it is off.
+   *
+   * @param keysFile where the gateway reads its API keys on the Ray nodes (null when auth is off)
+   * @param cluster {@code <namespace>/<name>}, for the gateway's logs
+   */
+  public static Map<String, Object> gateway(
+      GatewaySpec gateway, String keysFile, String cluster, Map<String, Object> runtimeEnv) {
+    if (!gateway.isEnabled()) {
+      return null;
+    }
+    GatewayAuthSpec auth = gateway.authOrDefault();
+    GatewayLimitsSpec limits = gateway.limitsOrDefault();
+    Map<String, Object> args = new LinkedHashMap<>();
+    args.put("auth", auth.required() ? "ApiKeys" : "None");
+    if (auth.required()) {
+      args.put("keys_file", keysFile);
+    }
+    args.put(
+        "max_request_bytes",
+        Quantities.bytes(
+            limits.maxRequestSize == null
+                ? GatewayLimitsSpec.DEFAULT_MAX_REQUEST_SIZE
+                : limits.maxRequestSize));
+    args.put(
+        "max_inline_result_bytes",
+        Quantities.bytes(
+            limits.maxInlineResultSize == null
+                ? GatewayLimitsSpec.DEFAULT_MAX_INLINE_RESULT_SIZE
+                : limits.maxInlineResultSize));
+    args.put(
+        "result_ttl_seconds",
+        limits.resultTtlSeconds == null
+            ? GatewayLimitsSpec.DEFAULT_RESULT_TTL_SECONDS
+            : limits.resultTtlSeconds);
+    args.put("cluster", cluster);
+
+    Map<String, Object> front = new LinkedHashMap<>();
+    front.put("name", "Gateway");
+    front.put("num_replicas", gateway.replicas == null ? 1 : gateway.replicas);
+    front.put("ray_actor_options", Map.of("num_cpus", gateway.cpus == null ? 1.0 : gateway.cpus));
+    Map<String, Object> broker = new LinkedHashMap<>();
+    broker.put("name", "JobBroker");
+    broker.put("num_replicas", 1);
+    broker.put("ray_actor_options", Map.of("num_cpus", 0.0));
+
+    Map<String, Object> app = new LinkedHashMap<>();
+    app.put("name", GatewaySpec.APPLICATION);
+    app.put("route_prefix", "/");
+    app.put("import_path", GATEWAY_IMPORT_PATH);
+    app.put("runtime_env", runtimeEnv == null ? Map.of() : runtimeEnv);
+    app.put("args", args);
+    app.put("deployments", List.of(front, broker));
     return app;
   }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec;
@@ -74,6 +75,54 @@ class ServeSyncTest {
 
     assertThat(puts).isEmpty();
     assertThat(result.serve()).isNull();
+  }
+
+  @Test
+  void theGatewayIsPutWithTheModelsAndReportedLikeThem() {
+    var gateway = ServeConfigs.gateway(new GatewaySpec(), "/k", "ns/c", null);
+
+    var first = sync.sync("http://ray", List.of(), gateway, null);
+
+    assertThat(puts).hasSize(1);
+    assertThat(applicationNames(puts.get(0))).containsExactly("ndif-gateway");
+    assertThat(first.serve().applications).extracting(a -> a.name).containsExactly("ndif-gateway");
+    assertThat(first.serve().applications.get(0).status).isEqualTo("NOT_STARTED");
+
+    rayApps.put("ndif-gateway", app("ndif-gateway", "RUNNING", gateway));
+    var second = sync.sync("http://ray", List.of(admitted("tiny")), gateway, first.serve());
+    assertThat(applicationNames(puts.get(1))).containsExactly("tiny", "ndif-gateway");
+    rayApps.put("tiny", app("tiny", "RUNNING", Map.of("name", "tiny")));
+
+    // Steady state: nothing new to PUT.
+    sync.sync("http://ray", List.of(admitted("tiny")), gateway, second.serve());
+    assertThat(puts).hasSize(2);
+
+    // The gateway turned off: the next PUT leaves it out, and it is not kept as someone else's.
+    var off = sync.sync("http://ray", List.of(admitted("tiny")), null, second.serve());
+    assertThat(applicationNames(puts.get(2))).containsExactly("tiny");
+    assertThat(off.serve().otherApplications).isNull();
+  }
+
+  @Test
+  void anotherApplicationNamedLikeTheGatewayIsNotTakenOver() {
+    rayApps.put(
+        "ndif-gateway",
+        app("ndif-gateway", "RUNNING", Map.of("name", "ndif-gateway", "route_prefix", "/theirs")));
+    var gateway = ServeConfigs.gateway(new GatewaySpec(), "/k", "ns/c", null);
+
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), gateway, null);
+
+    // Theirs rides along unchanged; ours is not in the PUT.
+    assertThat(applicationNames(puts.get(0))).containsExactly("tiny", "ndif-gateway");
+    assertThat(applications(puts.get(0)).get(1)).containsEntry("route_prefix", "/theirs");
+    var taken = result.serve().applications.stream().filter(a -> a.name.equals("ndif-gateway"));
+    assertThat(taken)
+        .singleElement()
+        .satisfies(
+            a -> {
+              assertThat(a.status).isEqualTo(ServeSync.NAME_TAKEN);
+              assertThat(a.message).contains("turn this cluster's gateway off");
+            });
   }
 
   @Test

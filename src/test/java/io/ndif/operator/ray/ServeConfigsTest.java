@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec;
 import io.ndif.operator.deployment.DedicatedServices;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -34,13 +36,28 @@ public class ServeConfigsTest {
             "defaults",
             "model: {repoId: openai-community/gpt2}",
             Map.of(
-                "/args/wrapper", "nnsight.modeling.language.LanguageModel",
-                "/args/dtype", "bfloat16",
-                "/args/trust_remote_code", "false",
-                "/import_path", "ndif_serve.app:build",
-                "/route_prefix", "/ns/defaults",
-                "/deployments/0/num_replicas", "1",
-                "/deployments/0/ray_actor_options/num_cpus", "1.0")),
+                "/args/wrapper",
+                "nnsight.modeling.language.LanguageModel",
+                "/args/dtype",
+                "bfloat16",
+                "/args/trust_remote_code",
+                "false",
+                "/import_path",
+                "ndif_serve.app:build",
+                "/route_prefix",
+                "/ns/defaults",
+                "/deployments/0/num_replicas",
+                "1",
+                "/deployments/0/max_ongoing_requests",
+                "1",
+                "/deployments/0/max_queued_requests",
+                "64",
+                "/args/model_key",
+                "nnsight.modeling.transformers.TransformersModel:{\"repo_id\":"
+                    + " \"openai-community/gpt2\", \"revision\": null, \"task\":"
+                    + " \"text-generation\"}",
+                "/deployments/0/ray_actor_options/num_cpus",
+                "1.0")),
         Arguments.of(
             "everything",
             """
@@ -51,6 +68,7 @@ public class ServeConfigsTest {
               dtype: float16
               trustRemoteCode: true
             replicas: 3
+            maxQueuedRequests: 5
             executionTimeoutSeconds: 120
             resources: {cpus: 2}
             serve:
@@ -68,6 +86,7 @@ public class ServeConfigsTest {
                 "/route_prefix", "/llama",
                 "/runtime_env/env_vars/HF_HUB_OFFLINE", "1",
                 "/deployments/0/num_replicas", "3",
+                "/deployments/0/max_queued_requests", "5",
                 "/deployments/0/ray_actor_options/num_cpus", "2.0")),
         Arguments.of(
             "autoscaled",
@@ -123,6 +142,10 @@ public class ServeConfigsTest {
     assertThat(app.path("name").asText()).isEqualTo(name);
     assertThat(app.at("/deployments/0/ray_actor_options/resources/ndif_pool_l4").isNumber())
         .isTrue();
+    // Its own NDIF gateway, reading the keys mounted into its pods.
+    JsonNode gateway = config.path("applications").path(1);
+    assertThat(gateway.path("name").asText()).isEqualTo("ndif-gateway");
+    assertThat(gateway.at("/args/keys_file").asText()).isEqualTo("/etc/ndif/api-keys/keys.yaml");
     expected.forEach(
         (pointer, value) -> assertThat(app.at(pointer).asText()).as(pointer).isEqualTo(value));
     JsonNode cluster = JSON.valueToTree(rayService.get("rayClusterConfig"));
@@ -130,8 +153,59 @@ public class ServeConfigsTest {
         .isEqualTo("registry.example/ndif-ray:1");
     assertThat(cluster.at("/workerGroupSpecs/0/template/spec/containers/0/image").asText())
         .isEqualTo("registry.example/ndif-ray:1");
+    for (String group : List.of("/headGroupSpec", "/workerGroupSpecs/0")) {
+      assertThat(cluster.at(group + "/template/spec/volumes/0/secret/secretName").asText())
+          .isEqualTo(name + "-api-keys");
+      assertThat(
+              cluster.at(group + "/template/spec/containers/0/volumeMounts/0/mountPath").asText())
+          .isEqualTo("/etc/ndif/api-keys");
+    }
 
     write("dedicated-" + name, config);
+  }
+
+  @Test
+  void theGatewayApplicationCarriesAuthAndLimits() throws IOException {
+    GatewaySpec spec =
+        Serialization.unmarshal(
+            """
+            replicas: 2
+            cpus: 0.5
+            limits: {maxRequestSize: 1Mi, maxInlineResultSize: "0", resultTtlSeconds: 60}
+            """,
+            GatewaySpec.class);
+    JsonNode app =
+        JSON.valueToTree(ServeConfigs.gateway(spec, "/etc/ndif/api-keys/keys.yaml", "ns/c", null));
+    assertThat(app.path("name").asText()).isEqualTo("ndif-gateway");
+    assertThat(app.path("route_prefix").asText()).isEqualTo("/");
+    assertThat(app.path("import_path").asText()).isEqualTo("ndif_serve.app:build_gateway");
+    assertThat(app.at("/args/auth").asText()).isEqualTo("ApiKeys");
+    assertThat(app.at("/args/keys_file").asText()).isEqualTo("/etc/ndif/api-keys/keys.yaml");
+    assertThat(app.at("/args/max_request_bytes").asLong()).isEqualTo(1024 * 1024);
+    assertThat(app.at("/args/max_inline_result_bytes").asLong()).isZero();
+    assertThat(app.at("/args/result_ttl_seconds").asInt()).isEqualTo(60);
+    assertThat(app.at("/deployments/0/name").asText()).isEqualTo("Gateway");
+    assertThat(app.at("/deployments/0/num_replicas").asInt()).isEqualTo(2);
+    assertThat(app.at("/deployments/0/ray_actor_options/num_cpus").asDouble()).isEqualTo(0.5);
+    assertThat(app.at("/deployments/1/name").asText()).isEqualTo("JobBroker");
+    assertThat(app.at("/deployments/1/num_replicas").asInt()).isEqualTo(1);
+    write("cluster-gateway", JSON.valueToTree(Map.of("applications", List.of(app))));
+
+    JsonNode defaults =
+        JSON.valueToTree(ServeConfigs.gateway(new GatewaySpec(), "/k", "ns/c", null));
+    assertThat(defaults.at("/args/max_request_bytes").asLong()).isEqualTo(64L << 20);
+    assertThat(defaults.at("/args/max_inline_result_bytes").asLong()).isEqualTo(16L << 20);
+    assertThat(defaults.at("/args/result_ttl_seconds").asInt()).isEqualTo(600);
+  }
+
+  @Test
+  void authNoneWritesNoKeyFileAndAGatewayOffIsAbsent() {
+    var open = Serialization.unmarshal("auth: {mode: None}", GatewaySpec.class);
+    JsonNode app = JSON.valueToTree(ServeConfigs.gateway(open, null, "ns/c", null));
+    assertThat(app.at("/args/auth").asText()).isEqualTo("None");
+    assertThat(app.at("/args/keys_file").isMissingNode()).isTrue();
+    var off = Serialization.unmarshal("enabled: false", GatewaySpec.class);
+    assertThat(ServeConfigs.gateway(off, "/k", "ns/c", null)).isNull();
   }
 
   private static NdifDeployment deployment(String name, String spec) {

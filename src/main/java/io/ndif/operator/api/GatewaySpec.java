@@ -1,0 +1,53 @@
+package io.ndif.operator.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+
+/** NDIF's API for nnsight clients, served on the cluster as the Serve application ndif-gateway. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class GatewaySpec {
+  /** The gateway's Serve application name; no NdifDeployment may take it. */
+  public static final String APPLICATION = "ndif-gateway";
+
+  @JsonPropertyDescription(
+      "Serve NDIF's API (what nnsight's client calls with NDIF_HOST set) on this cluster.")
+  @Default("true")
+  public Boolean enabled;
+
+  @JsonPropertyDescription("Gateway replicas; any of them may take a job's request or its poll.")
+  @Default("1")
+  @Min(1)
+  @Max(16)
+  public Integer replicas;
+
+  @JsonPropertyDescription("CPUs of one gateway replica (Ray's num_cpus).")
+  @Default("1")
+  @Min(0)
+  @Max(64)
+  public Double cpus;
+
+  @JsonPropertyDescription("Who may send requests.")
+  public GatewayAuthSpec auth;
+
+  @JsonPropertyDescription("Size and time limits of requests and results.")
+  public GatewayLimitsSpec limits;
+
+  public boolean isEnabled() {
+    return !Boolean.FALSE.equals(enabled);
+  }
+
+  public static GatewaySpec of(NdifClusterSpec spec) {
+    return spec.gateway == null ? new GatewaySpec() : spec.gateway;
+  }
+
+  public GatewayAuthSpec authOrDefault() {
+    return auth == null ? new GatewayAuthSpec() : auth;
+  }
+
+  public GatewayLimitsSpec limitsOrDefault() {
+    return limits == null ? new GatewayLimitsSpec() : limits;
+  }
+}

@@ -1,0 +1,123 @@
+package io.ndif.operator.cluster;
+
+import io.ndif.operator.api.GatewayAuthSpec;
+import io.ndif.operator.api.GatewaySpec;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.ray.KubeRay;
+import io.ndif.operator.ray.ServeConfigs;
+import java.util.Map;
+
+/**
+ * The cluster's NDIF gateway: its Serve application in the config, and what status says of it (the
+ * URL for NDIF_HOST, whether it runs, whether auth is off).
+ */
+public final class ClusterGateway {
+  public static final String READY = "GatewayReady";
+  public static final String AUTH_DISABLED = "GatewayAuthDisabled";
+
+  private ClusterGateway() {}
+
+  /** The gateway application for the cluster's Serve config, or null when it is off. */
+  public static Map<String, Object> application(NdifCluster cluster) {
+    GatewaySpec gateway = GatewaySpec.of(cluster.getSpec());
+    return ServeConfigs.gateway(
+        gateway,
+        keysFile(cluster),
+        cluster.getMetadata().getNamespace() + "/" + cluster.getMetadata().getName(),
+        null);
+  }
+
+  /** Where the gateway reads its keys: the mounted Secret, or an adopted cluster's own path. */
+  static String keysFile(NdifCluster cluster) {
+    GatewayAuthSpec auth = GatewaySpec.of(cluster.getSpec()).authOrDefault();
+    if (cluster.getSpec().usesExternalCluster()) {
+      return auth.keysFile;
+    }
+    return GatewayAuthSpec.MOUNT_PATH + "/" + auth.secretKey();
+  }
+
+  /** The URL nnsight's client is given: KubeRay's serve Service, or an adopted cluster's proxy. */
+  static String url(NdifCluster cluster, NdifClusterStatus status) {
+    if (cluster.getSpec().usesExternalCluster()) {
+      return status.serveUrl;
+    }
+    return "http://"
+        + KubeRay.serveServiceName(cluster.getMetadata().getName())
+        + "."
+        + cluster.getMetadata().getNamespace()
+        + ".svc:"
+        + KubeRay.SERVE_PORT;
+  }
+
+  /**
+   * Fills status.gateway and the gateway's conditions from what the Serve sync saw.
+   *
+   * @param serveError why the dashboard could not be read, or null
+   * @param reachable whether the Ray head could be asked at all
+   */
+  public static void build(
+      NdifCluster cluster,
+      NdifClusterStatus status,
+      Conditions conditions,
+      boolean reachable,
+      String serveError) {
+    GatewaySpec spec = GatewaySpec.of(cluster.getSpec());
+    if (!spec.isEnabled()) {
+      status.gateway = null;
+      conditions.set(READY, false, "Disabled", "spec.gateway.enabled is false");
+      conditions.set(AUTH_DISABLED, false, "Disabled", "there is no gateway");
+      return;
+    }
+    var gateway = new NdifClusterStatus.GatewayStatus();
+    gateway.url = url(cluster, status);
+    boolean auth = spec.authOrDefault().required();
+    gateway.auth = auth ? "ApiKeys" : "None";
+    var app =
+        status.serve == null
+            ? null
+            : status.serve.applications.stream()
+                .filter(a -> GatewaySpec.APPLICATION.equals(a.name))
+                .findFirst()
+                .orElse(null);
+    gateway.application = app == null ? null : app.status;
+    gateway.message = app == null ? null : app.message;
+    gateway.ready = app != null && "RUNNING".equals(app.status);
+    status.gateway = gateway;
+
+    if (!reachable) {
+      conditions.set(READY, Conditions.UNKNOWN, "WaitingForHead", "the Ray head is not ready");
+    } else if (serveError != null) {
+      conditions.set(READY, Conditions.UNKNOWN, "DashboardUnreachable", serveError);
+    } else if (app == null) {
+      conditions.set(READY, false, "NotDeployed", "the gateway is not in Ray's Serve config yet");
+    } else if (gateway.ready) {
+      conditions.set(READY, true, "Serving", "NDIF's API is served at " + gateway.url);
+    } else if ("DEPLOY_FAILED".equals(app.status) || "UNHEALTHY".equals(app.status)) {
+      conditions.set(
+          READY, false, "DeployFailed", "the gateway application is " + app.status + describe(app));
+    } else if (ServeSync.NAME_TAKEN.equals(app.status)) {
+      conditions.set(READY, false, "NameTaken", app.message);
+    } else {
+      conditions.set(
+          READY, false, "Deploying", "the gateway application is " + app.status + describe(app));
+    }
+    if (auth) {
+      conditions.set(
+          AUTH_DISABLED, false, "ApiKeys", "every request needs a key from the key file");
+    } else {
+      conditions.set(
+          AUTH_DISABLED,
+          true,
+          "AuthNone",
+          "gateway.auth.mode is None: anyone who reaches "
+              + gateway.url
+              + " runs code on this cluster's GPUs");
+    }
+  }
+
+  private static String describe(NdifClusterStatus.ServeApplication app) {
+    return app.message == null || app.message.isBlank() ? "" : ": " + app.message;
+  }
+}
