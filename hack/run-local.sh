@@ -39,9 +39,14 @@ if $with_ray; then
   model_dir=$STATE/tiny-model
   echo "run-local: making a tiny model with random weights in $model_dir"
   HF_HUB_OFFLINE=1 "$RAY_PYTHON" -m ndif_serve.tiny "$model_dir" >/dev/null
+  keys_file=$STATE/api-keys.yaml
+  if [[ ! -f "$keys_file" ]]; then
+    (umask 077 && echo "keys: [{key: $(openssl rand -hex 16), name: local-researcher, tags: [trusted]}]" >"$keys_file")
+  fi
+  api_key=$(sed -n 's/.*key: \([0-9a-f]*\),.*/\1/p' "$keys_file")
   sed -e "s|@RAY_DASHBOARD_URL@|$RAY_DASHBOARD_URL|" -e "s|@RAY_SERVE_URL@|$RAY_SERVE_URL|" \
-    -e "s|@RAY_POOL@|$RAY_POOL|" -e "s|@MODEL_DIR@|$model_dir|" examples/real-ray/tiny.yaml |
-    "${kubectl[@]}" apply -f -
+    -e "s|@RAY_POOL@|$RAY_POOL|" -e "s|@MODEL_DIR@|$model_dir|" -e "s|@KEYS_FILE@|$keys_file|" \
+    examples/real-ray/tiny.yaml | "${kubectl[@]}" apply -f -
   "${kubectl[@]}" wait --for=condition=Ready ndifdeployment/tiny --timeout=300s
   endpoint=$("${kubectl[@]}" get ndifdeployment tiny -o jsonpath='{.status.endpoint}')
   "${kubectl[@]}" get ndifdeployment tiny -o wide
@@ -52,6 +57,14 @@ if $with_ray; then
   curl -fsS -H 'Content-Type: application/json' -d '{"prompt": "Ray Serve", "max_new_tokens": 8}' \
     "$endpoint/generate"
   echo
+  "${kubectl[@]}" wait --for=condition=GatewayReady ndifcluster/local-ray --timeout=300s
+  ndif_host=$("${kubectl[@]}" get ndifcluster local-ray -o jsonpath='{.status.gateway.url}')
+  model_key=$("${kubectl[@]}" get ndifdeployment tiny -o jsonpath='{.status.modelKey}')
+  echo "run-local: a remote trace with nnsight's client, NDIF_HOST=$ndif_host"
+  echo "run-local:   model key $model_key"
+  "$RAY_PYTHON" serve/scripts/remote_trace.py --host "$ndif_host" --model-key "$model_key" \
+    --model-dir "$model_dir" --api-key "$api_key"
+  echo "run-local: your API key is in $keys_file (NDIF_API_KEY)"
 fi
 
 echo

@@ -84,11 +84,51 @@ class CrdValidationIT {
         Arguments.of(
             "unknown autoscaling mode",
             "pools: [" + POOL + "]\nautoscaling: {mode: Sometimes}",
-            "spec.autoscaling.mode: Unsupported value"));
+            "spec.autoscaling.mode: Unsupported value"),
+        Arguments.of(
+            "adopted cluster's gateway without a key file",
+            "pools: [" + POOL + "]\nexternal: {dashboardUrl: 'http://ray:8265'}",
+            "an adopted cluster's gateway needs gateway.auth.keysFile"),
+        Arguments.of(
+            "managed cluster with a key file path",
+            "pools: [" + POOL + "]\ngateway: {auth: {keysFile: /keys.yaml}}",
+            "gateway.auth.keysFile is for adopted clusters"),
+        Arguments.of(
+            "unknown auth mode",
+            "pools: [" + POOL + "]\ngateway: {auth: {mode: Maybe}}",
+            "spec.gateway.auth.mode: Unsupported value"),
+        Arguments.of(
+            "gateway replicas 0",
+            "pools: [" + POOL + "]\ngateway: {replicas: 0}",
+            "spec.gateway.replicas"),
+        Arguments.of(
+            "request size not a quantity",
+            "pools: [" + POOL + "]\ngateway: {limits: {maxRequestSize: big}}",
+            "maxRequestSize must be a positive quantity"),
+        Arguments.of(
+            "negative inline result size",
+            "pools: [" + POOL + "]\ngateway: {limits: {maxInlineResultSize: '-1'}}",
+            "maxInlineResultSize must be a quantity"),
+        Arguments.of(
+            "result links that live too short",
+            "pools: [" + POOL + "]\ngateway: {limits: {resultTtlSeconds: 1}}",
+            "spec.gateway.limits.resultTtlSeconds"),
+        Arguments.of(
+            "key Secret name not a DNS name",
+            "pools: [" + POOL + "]\ngateway: {auth: {secretName: Not_A_Name}}",
+            "spec.gateway.auth.secretName"));
   }
 
   static Stream<Arguments> invalidDeployments() {
     return Stream.of(
+        Arguments.of(
+            "a queue of none",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nmaxQueuedRequests: 0",
+            "spec.maxQueuedRequests"),
+        Arguments.of(
+            "task not a task name",
+            "clusterRef: fleet\nmodel: {repoId: gpt2, task: 'Text Generation'}",
+            "spec.model.task"),
         Arguments.of(
             "unknown dtype",
             "clusterRef: fleet\nmodel: {repoId: gpt2, dtype: int3}",
@@ -151,6 +191,27 @@ class CrdValidationIT {
   }
 
   @Test
+  void theGatewaysApplicationNameIsNoDeploymentsName() {
+    assertThatThrownBy(
+            () ->
+                create(
+                    "NdifDeployment", "ndif-gateway", "clusterRef: fleet\nmodel: {repoId: gpt2}"))
+        .hasMessageContaining("ndif-gateway is the name of the cluster's NDIF gateway application");
+  }
+
+  @Test
+  void anAdoptedClusterMayTurnAuthOffOrTheGatewayOffExplicitly() {
+    String external = "pools: [" + POOL + "]\nexternal: {dashboardUrl: 'http://ray:8265'}\n";
+    assertThat(create("NdifCluster", "open", external + "gateway: {auth: {mode: None}}"))
+        .isNotNull();
+    assertThat(create("NdifCluster", "off", external + "gateway: {enabled: false}")).isNotNull();
+    assertThat(
+            create(
+                "NdifCluster", "keys", external + "gateway: {auth: {keysFile: /etc/ndif/k.yaml}}"))
+        .isNotNull();
+  }
+
+  @Test
   void acceptsAutoscalerV2WithTheInTreeAutoscaler() {
     var created =
         create(
@@ -170,6 +231,11 @@ class CrdValidationIT {
     @SuppressWarnings("unchecked")
     var pool = ((java.util.List<java.util.Map<String, Object>>) spec.get("pools")).get(0);
     assertThat(pool).containsEntry("nodes", 1).containsEntry("minNodes", 0);
+    // The gateway is on, with API keys, unless spec.gateway says otherwise.
+    assertThat(spec.get("gateway")).isNull();
+    var gateway = create("NdifCluster", "gw", "pools: [" + POOL + "]\ngateway: {auth: {}}");
+    assertThat(spec(gateway).get("gateway").toString())
+        .contains("enabled=true", "replicas=1", "mode=ApiKeys");
   }
 
   @Test
@@ -184,7 +250,10 @@ class CrdValidationIT {
     assertThat(model)
         .containsEntry("dtype", "bfloat16")
         .containsEntry("wrapper", "nnsight.modeling.language.LanguageModel");
-    assertThat(spec(created)).containsEntry("isolation", "Shared").containsEntry("replicas", 1);
+    assertThat(spec(created))
+        .containsEntry("isolation", "Shared")
+        .containsEntry("replicas", 1)
+        .containsEntry("maxQueuedRequests", 64);
   }
 
   private static void assertRejected(String kind, String spec, String message) {

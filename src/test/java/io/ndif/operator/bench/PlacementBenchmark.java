@@ -176,6 +176,7 @@ public final class PlacementBenchmark {
         metadata: {name: %s}
         spec:
           external: {dashboardUrl: "%s"}
+          gateway: {auth: {keysFile: /etc/ndif/api-keys/keys.yaml}}
           pools:
           - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 4}
           - {name: l4, gpusPerNode: 8, gpuMemory: 24Gi, nodes: 4}

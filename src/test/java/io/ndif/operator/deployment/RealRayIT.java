@@ -46,8 +46,10 @@ class RealRayIT {
           .version(HttpClient.Version.HTTP_1_1)
           .connectTimeout(Duration.ofSeconds(5))
           .build();
+  private static final String API_KEY = "real-ray-it-key-0123456789";
   private static LocalRay ray;
   private static Path modelDir;
+  private static Path keysFile;
   private static String theirReplica;
 
   @BeforeAll
@@ -80,6 +82,10 @@ class RealRayIT {
                     .isEqualTo("RUNNING"));
     theirReplica = theirReplica();
 
+    keysFile = Path.of("target/it-api-keys.yaml").toAbsolutePath();
+    Files.writeString(
+        keysFile, "keys:\n- {key: " + API_KEY + ", name: it@example.org, tags: [trusted]}\n");
+
     cluster.startOperator(new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
     String yaml =
         """
@@ -88,10 +94,11 @@ class RealRayIT {
         metadata: {name: local}
         spec:
           external: {dashboardUrl: "%s", serveUrl: "%s"}
+          gateway: {cpus: 0.25, auth: {keysFile: "%s"}}
           pools:
           - {name: %s, gpusPerNode: 1, gpuMemory: 4Gi, nodes: 1}
         """
-            .formatted(ray.dashboardUrl(), ray.serveUrl(), ray.pool());
+            .formatted(ray.dashboardUrl(), ray.serveUrl(), keysFile, ray.pool());
     cluster
         .client()
         .resource(Serialization.unmarshal(yaml, NdifCluster.class))
@@ -191,6 +198,79 @@ class RealRayIT {
 
   @Test
   @Order(3)
+  void nnsightsOwnClientRunsARemoteTraceThroughTheGateway() throws Exception {
+    await()
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              var status = clusterStatus();
+              assertThat(Conditions.reason(status.conditions, "GatewayReady")).isEqualTo("Serving");
+              assertThat(status.gateway.url).isEqualTo(ray.serveUrl());
+              assertThat(status.gateway.ready).isTrue();
+            });
+    var deployment = cluster.deployment("tiny").getStatus();
+    assertThat(deployment.ndifHost).isEqualTo(ray.serveUrl());
+    assertThat(deployment.modelKey)
+        .isEqualTo(
+            "nnsight.modeling.transformers.TransformersModel:{\"repo_id\": \""
+                + modelDir
+                + "\", \"revision\": null, \"task\": \"text-generation\"}");
+    assertThat(rayApplications().path("ndif-gateway").path("status").asText()).isEqualTo("RUNNING");
+
+    JsonNode traced = remoteTrace(deployment.modelKey, API_KEY);
+    assertThat(traced.path("matches_local").asBoolean()).as(traced.toString()).isTrue();
+    assertThat(traced.path("shape").get(2).asInt()).isEqualTo(32);
+
+    JsonNode refused =
+        remoteTrace(deployment.modelKey, "not-a-key", "--expect-error", "Invalid API key.");
+    assertThat(refused.path("error").asText()).contains("Failed to send request: Invalid API key.");
+  }
+
+  @Test
+  @Order(4)
+  void aJobWithItsWebsocketOpenSurvivesAnotherModelBeingAdmitted() throws Exception {
+    String key = cluster.deployment("tiny").getStatus().modelKey;
+    var job =
+        ray.start(
+            "serve/scripts/remote_trace.py",
+            "--host",
+            ray.serveUrl(),
+            "--model-key",
+            key,
+            "--model-dir",
+            modelDir.toString(),
+            "--api-key",
+            API_KEY,
+            "--busy",
+            "20");
+    cluster.createDeployment(
+        "second",
+        "local",
+        """
+        model: {repoId: "%s", dtype: float32, sizeBytes: 1Mi, trustRemoteCode: true}
+        resources: {cpus: 0.25}
+        """
+            .formatted(modelDir));
+    cluster.awaitReady("second", 1, Duration.ofMinutes(5));
+    var finished = job.await(300);
+    assertThat(finished.exitCode()).as(finished.output()).isZero();
+    assertThat(finished.output()).contains("\"matches_local\": true");
+
+    // The gateway serves the new key without being redeployed.
+    String secondKey = cluster.deployment("second").getStatus().modelKey;
+    assertThat(secondKey).contains("\"trust_remote_code\": true");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () ->
+                assertThat(remoteTrace(secondKey, API_KEY).path("matches_local").asBoolean())
+                    .isTrue());
+    cluster.ndifDeployment("second").delete();
+  }
+
+  @Test
+  @Order(5)
   void scalingToTwoReplicasShowsTwoRunningReplicas() throws Exception {
     cluster.editDeployment("tiny", d -> d.getSpec().replicas = 2);
     cluster.awaitReady("tiny", 2, Duration.ofMinutes(5));
@@ -206,7 +286,7 @@ class RealRayIT {
   }
 
   @Test
-  @Order(4)
+  @Order(6)
   void aModelThatCannotLoadIsDegradedWithTheReason() {
     cluster.createDeployment(
         "missing",
@@ -231,7 +311,7 @@ class RealRayIT {
   }
 
   @Test
-  @Order(5)
+  @Order(7)
   void badApplicationArgumentsAreDegradedWithTheFieldNamed() {
     cluster.createDeployment(
         "typo",
@@ -256,8 +336,9 @@ class RealRayIT {
   }
 
   @Test
-  @Order(6)
+  @Order(8)
   void deletingDeploymentsRemovesTheirApplicationsFromRayAndKeepsTheClustersOwn() throws Exception {
+    String tinyKey = cluster.deployment("tiny").getStatus().modelKey;
     var clusterStatus = clusterStatus();
     assertThat(clusterStatus.serve.otherApplications).containsExactly("theirs");
 
@@ -285,10 +366,43 @@ class RealRayIT {
     await()
         .atMost(Duration.ofMinutes(2))
         .pollInterval(Duration.ofSeconds(2))
-        .untilAsserted(() -> assertThat(names(rayApplications())).containsExactly("theirs"));
+        .untilAsserted(
+            () -> assertThat(names(rayApplications())).containsExactly("theirs", "ndif-gateway"));
     // Every PUT of the operator carried it unchanged: the replica deployed first still serves.
     assertThat(rayApplications().path("theirs").path("status").asText()).isEqualTo("RUNNING");
     assertThat(theirReplica()).isEqualTo(theirReplica);
+
+    // A researcher still asking for the deleted model hears that it is not served here.
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        remoteTrace(tinyKey, API_KEY, "--expect-error", "is not served here")
+                            .path("error")
+                            .asText())
+                    .contains("The model " + tinyKey + " is not served here"));
+  }
+
+  /** nnsight's own client, in the Ray environment, against the cluster's gateway. */
+  private static JsonNode remoteTrace(String key, String apiKey, String... more) throws Exception {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "serve/scripts/remote_trace.py",
+                "--host",
+                ray.serveUrl(),
+                "--model-key",
+                key,
+                "--model-dir",
+                modelDir.toString(),
+                "--api-key",
+                apiKey));
+    args.addAll(List.of(more));
+    var run = ray.python(300, args.toArray(String[]::new));
+    String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    return JSON.readTree(last);
   }
 
   private static NdifClusterStatus clusterStatus() {

@@ -57,13 +57,21 @@ class ServeIT {
     var config = dashboard.lastConfig();
     var apps = new ArrayList<String>();
     config.path("applications").forEach(a -> apps.add(a.path("name").asText()));
-    assertThat(apps).containsExactly("gpt2", "llama");
+    assertThat(apps).containsExactly("gpt2", "llama", "ndif-gateway");
     var gpt2 = config.path("applications").path(0);
     assertThat(gpt2.path("route_prefix").asText()).isEqualTo("/" + cluster.namespace() + "/gpt2");
     assertThat(gpt2.path("import_path").asText()).isEqualTo("ndif_serve.app:build");
     assertThat(gpt2.path("args").path("model_key").asText())
         .isEqualTo(
-            "nnsight.modeling.language.LanguageModel:{\"repo_id\": \"openai-community/gpt2\", \"revision\": \"main\"}");
+            "nnsight.modeling.transformers.TransformersModel:{\"repo_id\":"
+                + " \"openai-community/gpt2\", \"revision\": \"main\", \"task\":"
+                + " \"text-generation\"}");
+    assertThat(gpt2.path("deployments").path(0).path("max_ongoing_requests").asInt()).isEqualTo(1);
+    var gateway = config.path("applications").path(2);
+    assertThat(gateway.path("route_prefix").asText()).isEqualTo("/");
+    assertThat(gateway.path("import_path").asText()).isEqualTo("ndif_serve.app:build_gateway");
+    assertThat(gateway.path("args").path("keys_file").asText())
+        .isEqualTo("/etc/ndif/api-keys/keys.yaml");
     assertThat(gpt2.path("args").path("execution_timeout_seconds").asInt()).isEqualTo(60);
     var deployment = gpt2.path("deployments").path(0);
     assertThat(deployment.path("num_replicas").asInt()).isEqualTo(1);
@@ -92,6 +100,21 @@ class ServeIT {
                 + cluster.namespace()
                 + "/llama");
     assertThat(status.replicaSummary).isEqualTo("2/2");
+
+    String serveUrl = dashboard.url().replaceFirst(":\\d+$", "") + ":" + KubeRay.SERVE_PORT;
+    assertThat(status.ndifHost).isEqualTo(serveUrl);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var compose = cluster.ndifCluster("compose").get().getStatus();
+              assertThat(compose.gateway.url).isEqualTo(serveUrl);
+              assertThat(compose.gateway.ready).isTrue();
+              assertThat(compose.gateway.auth).isEqualTo("ApiKeys");
+              assertThat(Conditions.reason(compose.conditions, "GatewayReady"))
+                  .isEqualTo("Serving");
+              assertThat(Conditions.isTrue(compose.conditions, "GatewayAuthDisabled")).isFalse();
+            });
   }
 
   @Test
@@ -145,7 +168,7 @@ class ServeIT {
                   .lastConfig()
                   .path("applications")
                   .forEach(a -> apps.add(a.path("name").asText()));
-              assertThat(apps).containsExactly("llama");
+              assertThat(apps).containsExactly("llama", "ndif-gateway");
             });
   }
 

@@ -101,7 +101,7 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
 
   /**
    * Creates an NdifCluster that adopts the Ray cluster at {@code dashboardUrl}, with one pool of
-   * {@code nodes} x 8 A100 80Gi GPUs for accounting.
+   * {@code nodes} x 8 A100 80Gi GPUs for accounting, and its gateway on.
    */
   public void createExternalCluster(String name, String dashboardUrl, int nodes) {
     String yaml =
@@ -111,6 +111,7 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
         metadata: {name: %s}
         spec:
           external: {dashboardUrl: "%s"}
+          gateway: {auth: {keysFile: /etc/ndif/api-keys/keys.yaml}}
           pools:
           - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: %d}
         """

@@ -53,6 +53,30 @@ public final class LocalRay {
     return LocalCluster.exec(command, Map.of("HF_HUB_OFFLINE", "1"), projectDir, timeoutSeconds);
   }
 
+  /** A Python process of the Ray environment running in the background. */
+  public Started start(String... args) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(env.get("RAY_PYTHON"));
+    command.addAll(List.of(args));
+    var builder =
+        new ProcessBuilder(command).directory(projectDir.toFile()).redirectErrorStream(true);
+    builder.environment().put("HF_HUB_OFFLINE", "1");
+    Path log = Files.createTempFile("ray-python", ".log");
+    builder.redirectOutput(log.toFile());
+    return new Started(builder.start(), log);
+  }
+
+  public record Started(Process process, Path log) {
+    public Result await(int timeoutSeconds) throws Exception {
+      if (!process.waitFor(timeoutSeconds, java.util.concurrent.TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new IllegalStateException(
+            "still running after " + timeoutSeconds + " s:\n" + Files.readString(log));
+      }
+      return new Result(process.exitValue(), Files.readString(log));
+    }
+  }
+
   private static LocalRay startOrConnect() {
     Path projectDir = Path.of(System.getProperty("ndif.projectDir", ".")).toAbsolutePath();
     String external = System.getenv(ENV_FILE_ENV);
