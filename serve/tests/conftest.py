@@ -29,6 +29,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+METRICS_PORT = free_port()
+
+
+@pytest.fixture(scope="session")
+def metrics_url(serve_url):
+    """Ray's Prometheus export of this node, where applications' ray.util.metrics appear."""
+    return f"http://127.0.0.1:{METRICS_PORT}/metrics"
+
+
 @pytest.fixture(scope="session")
 def serve_url():
     """A local, in-process Ray with Serve's HTTP proxy on a free loopback port, for every test
@@ -37,7 +46,13 @@ def serve_url():
     from ray import serve
 
     port = free_port()
-    ray.init(num_cpus=8, num_gpus=0, include_dashboard=False, log_to_driver=False)
+    ray.init(
+        num_cpus=8,
+        num_gpus=0,
+        include_dashboard=False,
+        log_to_driver=False,
+        _metrics_export_port=METRICS_PORT,
+    )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()

@@ -461,3 +461,80 @@ def test_an_open_job_survives_another_model_being_admitted(gateway, tiny_model):
             _wait_until_served(gateway, other, timeout=30)
         finally:
             serve.delete("admitted-later")
+
+
+def test_requests_are_counted_by_key_and_outcome_in_rays_metrics(gateway, tiny_model, metrics_url):
+    import time
+
+    model = client_model(tiny_model)
+    with model.trace("Ray", backend=backend(gateway, tiny_model)):
+        out = model.lm_head.output.save()  # noqa: F841
+    wanted = ('ray_ndif_gateway_requests_total', 'outcome="COMPLETED"', "ray_ndif_gateway_queue_seconds")
+    text = ""
+    deadline = time.monotonic() + 90  # Ray exports every few seconds
+    while time.monotonic() < deadline:
+        try:
+            text = httpx.get(metrics_url, timeout=10).text
+        except httpx.HTTPError:
+            text = ""
+        if all(w in text for w in wanted) and "ray_ndif_gateway_execution_seconds" in text:
+            break
+        time.sleep(2)
+    counted = [line for line in text.splitlines() if line.startswith("ray_ndif_gateway_requests")]
+    assert any('outcome="COMPLETED"' in line and tiny_model in line for line in counted), counted
+    assert any('outcome="NOT_SERVED"' in line for line in counted), counted
+    assert "ray_ndif_gateway_execution_seconds_bucket" in text
+
+
+def test_each_request_is_a_span_when_an_otlp_endpoint_is_set(gateway, tiny_model, tmp_path):
+    import http.server
+    import threading
+    import time
+
+    from ray import serve
+
+    from ndif_serve import gateway as transport
+
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(f"- {{key: {API_KEY}}}\n")
+    settings = transport.GatewaySettings.from_args(
+        {"keys_file": str(keys_file), "catalog_refresh_seconds": 1}
+    )
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    serve.run(
+        transport.Gateway.options(
+            ray_actor_options={"runtime_env": {"env_vars": {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}}}
+        ).bind(settings, transport.JobBrokerDeployment.bind()),
+        name="traced-gateway",
+        route_prefix="/traced",
+    )
+    try:
+        host = gateway + "/traced"
+        _wait_until_served(host, key_of(tiny_model))
+        model = client_model(tiny_model)
+        with model.trace("Ray", backend=backend(host, tiny_model)):
+            out = model.lm_head.output.save()  # noqa: F841
+        deadline = time.monotonic() + 60  # the batch processor sends every 5 s
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert received, "no span reached the OTLP endpoint"
+        path, body = received[0]
+        assert path == "/v1/traces"
+        assert b"nnsight.request" in body
+        assert tiny_model.encode() in body  # the model key attribute
+    finally:
+        serve.delete("traced-gateway")
+        server.shutdown()

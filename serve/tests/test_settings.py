@@ -52,6 +52,7 @@ def test_a_transformers_wrapper_does_not_use_nnsight():
         ({"repo_id": "a/b", "wrapper": "LanguageModel"}, "wrapper: Value error, must be a dotted"),
         ({"repo_id": "a/b", "temperature": 0.5}, "temperature: Extra inputs are not permitted"),
         ({"repo_id": "a/b", "max_new_tokens_limit": 0}, "max_new_tokens_limit"),
+        ({"repo_id": "a/b", "model_key": "gpt2"}, "model_key must be '<wrapper class path>:"),
     ],
 )
 def test_bad_arguments_name_the_field(args, message):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import keys
 
@@ -41,6 +42,22 @@ class ModelSettings(BaseModel):
         if not module or not name:
             raise ValueError("must be a dotted class path such as " + DEFAULT_WRAPPER)
         return value
+
+    @model_validator(mode="after")
+    def _nnsight_key(self) -> "ModelSettings":
+        # An nnsight wrapper is loaded from its key, as NDIF does; any other class only reports it.
+        if self.uses_nnsight and self.model_key is not None:
+            prefix, _, suffix = self.model_key.partition(":")
+            try:
+                parsed = json.loads(suffix)
+            except ValueError:
+                parsed = None
+            if not prefix or not isinstance(parsed, dict) or "repo_id" not in parsed:
+                raise ValueError(
+                    "model_key must be '<wrapper class path>:<JSON with repo_id>' as nnsight's"
+                    " to_model_key() writes it, e.g. " + keys.model_key(DEFAULT_WRAPPER, "org/model")
+                )
+        return self
 
     @property
     def key(self) -> str:

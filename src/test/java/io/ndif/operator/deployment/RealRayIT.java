@@ -67,7 +67,8 @@ class RealRayIT {
             """
             {"applications": [{"name": "theirs", "route_prefix": "/theirs",
               "import_path": "ndif_serve.app:build",
-              "args": {"model_key": "theirs", "repo_id": "%s", "dtype": "float32"},
+              "args": {"model_key": "theirs", "repo_id": "%s", "dtype": "float32",
+                       "wrapper": "transformers.AutoModelForCausalLM"},
               "deployments": [{"name": "ModelDeployment",
                 "ray_actor_options": {"num_cpus": 0.25}}]}]}
             """
@@ -367,7 +368,9 @@ class RealRayIT {
         .atMost(Duration.ofMinutes(2))
         .pollInterval(Duration.ofSeconds(2))
         .untilAsserted(
-            () -> assertThat(names(rayApplications())).containsExactly("theirs", "ndif-gateway"));
+            () ->
+                assertThat(names(rayApplications()))
+                    .containsExactlyInAnyOrder("theirs", "ndif-gateway"));
     // Every PUT of the operator carried it unchanged: the replica deployed first still serves.
     assertThat(rayApplications().path("theirs").path("status").asText()).isEqualTo("RUNNING");
     assertThat(theirReplica()).isEqualTo(theirReplica);

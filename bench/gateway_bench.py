@@ -1,0 +1,178 @@
+"""The NDIF gateway's cost, measured with nnsight's own client on a local Ray (loopback only).
+
+1. Latency of a trivial trace (one hidden state saved) through the gateway, next to the same trace
+   run in-process with remote="local" (nnsight's LocalSimulationBackend: the same serialization,
+   no server), as p50/p99 and their ratio from the same run.
+2. Throughput with 1, 4 and 16 concurrent clients (threads) on 1 and 2 model replicas.
+
+Usage: python bench/gateway_bench.py [--requests N] [--throughput-requests N] [--json FILE]
+Run it through bench/gateway.sh, which uses the project's Ray environment.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+
+import nnsight  # noqa: E402,F401  (the client's nnsight, before the server code configures its own)
+
+API_KEY = "bench-key-0123456789abcdef"
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="sequential traces per mode")
+    parser.add_argument("--throughput-requests", type=int, default=96)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    import ray
+    from nnsight.intervention.backends.remote import RemoteBackend
+    from nnsight.modeling.language import LanguageModel
+    from ray import serve
+    from transformers import AutoTokenizer
+
+    from ndif_serve import keys
+    from ndif_serve.app import ModelDeployment, build_gateway
+    from ndif_serve.settings import ModelSettings
+    from ndif_serve.tiny import build_tiny_model
+
+    work = tempfile.mkdtemp(prefix="ndif-gateway-bench-")
+    model_dir = str(build_tiny_model(os.path.join(work, "tiny")))
+    keys_file = os.path.join(work, "keys.yaml")
+    with open(keys_file, "w") as f:
+        f.write(f"keys: [{{key: {API_KEY}, name: bench}}]\n")
+    key = keys.model_key(keys.LANGUAGE_MODEL, model_dir)
+
+    port = free_port()
+    ray.init(include_dashboard=False, log_to_driver=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    host = f"http://127.0.0.1:{port}"
+    settings = ModelSettings.from_args({"model_key": key, "repo_id": model_dir, "dtype": "float32"})
+
+    def deploy_model(replicas):
+        serve.run(
+            ModelDeployment.options(num_replicas=replicas, ray_actor_options={"num_cpus": 0})
+            .bind(settings),
+            name="tiny",
+            route_prefix="/models/tiny",
+        )
+
+    deploy_model(1)
+    serve.run(
+        build_gateway({"keys_file": keys_file, "catalog_refresh_seconds": 1}),
+        name="ndif-gateway",
+        route_prefix="/",
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    client = LanguageModel(model_dir, tokenizer=tokenizer)
+    local = LanguageModel(model_dir, tokenizer=tokenizer, dispatch=True, dtype="float32")
+    env = client._remoteable_get_env()
+    nnsight.CONFIG.APP.REMOTE_LOGGING = False
+
+    def remote_trace():
+        backend = RemoteBackend(model_key=key, host=host, api_key=API_KEY, env=env)
+        with client.trace("The Eiffel Tower is in", backend=backend):
+            h = client.transformer.h[0].output.save()
+        return h
+
+    def local_trace():
+        with local.trace("The Eiffel Tower is in", remote="local"):
+            h = local.transformer.h[0].output.save()
+        return h
+
+    def timed(fn, n):
+        fn()  # warm
+        times = []
+        for _ in range(n):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return times
+
+    wait_until = time.monotonic() + 120
+    while True:
+        try:
+            remote_trace()
+            break
+        except Exception:
+            if time.monotonic() > wait_until:
+                raise
+            time.sleep(1)
+
+    remote_times = timed(remote_trace, args.requests)
+    local_times = timed(local_trace, args.requests)
+    latency = {
+        "requests": args.requests,
+        "gateway_p50_ms": round(statistics.median(remote_times) * 1000, 2),
+        "gateway_p99_ms": round(percentile(remote_times, 99) * 1000, 2),
+        "local_p50_ms": round(statistics.median(local_times) * 1000, 2),
+        "local_p99_ms": round(percentile(local_times, 99) * 1000, 2),
+    }
+    latency["p50_ratio"] = round(latency["gateway_p50_ms"] / latency["local_p50_ms"], 2)
+    latency["p50_added_ms"] = round(latency["gateway_p50_ms"] - latency["local_p50_ms"], 2)
+    print(json.dumps({"latency": latency}), flush=True)
+
+    throughput = []
+    for replicas in (1, 2):
+        deploy_model(replicas)
+        time.sleep(3)  # the gateway's catalog sees the new replicas
+        remote_trace()
+        for clients in (1, 4, 16):
+            n = args.throughput_requests
+            started = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+                list(pool.map(lambda _: remote_trace(), range(n)))
+            elapsed = time.perf_counter() - started
+            row = {
+                "replicas": replicas,
+                "clients": clients,
+                "requests": n,
+                "per_second": round(n / elapsed, 1),
+            }
+            throughput.append(row)
+            print(json.dumps({"throughput": row}), flush=True)
+
+    result = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": sys.version.split()[0],
+        },
+        "latency": latency,
+        "throughput": throughput,
+    }
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    serve.shutdown()
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
