@@ -389,6 +389,17 @@ def test_errors_are_a_detail_sentence(gateway):
     assert answer.status_code == 422
     assert answer.json()["detail"].startswith("The request's envelope is invalid: model_key")
 
+    # A session that no websocket opened: its statuses would reach nobody, so it is refused.
+    orphan = httpx.post(
+        gateway + "/request",
+        headers={"ndif-api-key": API_KEY},
+        files={"blob": ("request", b"x")},
+        data={"data": json.dumps({"model_key": "k", "session_id": "not-open"})},
+        timeout=10,
+    )
+    assert orphan.status_code == 400
+    assert "is not open on this gateway" in orphan.json()["detail"]
+
 
 def test_jobs_reach_their_websocket_whichever_of_two_gateway_replicas_takes_them(
     gateway, tiny_model, tmp_path

@@ -270,13 +270,12 @@ class Gateway:
         envelope, payload = await self._read_request(request)
         job_id = uuid.uuid4().hex
         owner = identity.name if identity else None
-        if envelope.session_id and not await self.broker.has_session.remote(envelope.session_id):
+        if not await self.broker.register_job.remote(job_id, owner, envelope.session_id):
             raise GatewayError(
                 400,
                 f"Session {envelope.session_id} is not open on this gateway: open the websocket"
                 " /subscribe first and send the session id it answers.",
             )
-        await self.broker.register_job.remote(job_id, owner)
         base_url = str(request.base_url).rstrip("/")
         task = asyncio.get_running_loop().create_task(
             self._run_job(job_id, envelope, payload, base_url, identity)

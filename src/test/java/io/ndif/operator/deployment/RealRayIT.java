@@ -176,7 +176,9 @@ class RealRayIT {
     assertThat(node.nodeIp).isEqualTo("127.0.0.1");
     assertThat(node.pool).isEqualTo(ray.pool());
     assertThat(node.gpus).isEqualTo(headNode().at("/resources_total/GPU").asInt());
-    assertThat(node.replicas).containsExactly("tiny/" + placement.replicaId);
+    // The model's replica, and the gateway's two (Gateway and JobBroker) beside it.
+    assertThat(node.replicas).contains("tiny/" + placement.replicaId).hasSize(3);
+    assertThat(node.replicas.stream().filter(r -> r.startsWith("ndif-gateway/"))).hasSize(2);
     assertThat(clusterStatus.nodeSummary).isEqualTo("1/1");
     assertThat(Conditions.reason(clusterStatus.conditions, "Ready")).isEqualTo("ExternalCluster");
 
