@@ -141,11 +141,11 @@ def test_a_non_blocking_job_is_submitted_then_polled(gateway, tiny_model):
 
 def test_generate_with_several_tokens(gateway, tiny_model):
     model = client_model(tiny_model)
-    with model.generate("Ray Serve", max_new_tokens=4, backend=backend(gateway, tiny_model)):
-        tokens = model.generator.output.save()
+    with model.generate("Ray Serve", max_new_tokens=4, backend=backend(gateway, tiny_model)) as t:
+        tokens = t.result.save()
     local = local_model(tiny_model)
-    with local.generate("Ray Serve", max_new_tokens=4):
-        expected = local.generator.output.save()
+    with local.generate("Ray Serve", max_new_tokens=4) as t:
+        expected = t.result.save()
     assert tokens.shape[-1] == expected.shape[-1] > 4
     assert torch.equal(tokens, expected)
 

@@ -270,19 +270,50 @@ class Gateway:
         envelope, payload = await self._read_request(request)
         job_id = uuid.uuid4().hex
         owner = identity.name if identity else None
-        if not await self.broker.register_job.remote(job_id, owner, envelope.session_id):
+        model, first = self._first_status(job_id, envelope.model_key)
+        if not await self.broker.register_job.remote(
+            job_id, owner, envelope.session_id, json.dumps(first)
+        ):
             raise GatewayError(
                 400,
                 f"Session {envelope.session_id} is not open on this gateway: open the websocket"
                 " /subscribe first and send the session id it answers.",
             )
-        base_url = str(request.base_url).rstrip("/")
-        task = asyncio.get_running_loop().create_task(
-            self._run_job(job_id, envelope, payload, base_url, identity)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._job_done)
+        if model is None:
+            self.metrics.request(envelope.model_key, "NOT_SERVED")
+            logger.info(
+                "job %s for %s from %s: %s",
+                job_id,
+                envelope.model_key,
+                owner or "anonymous",
+                first["description"],
+            )
+        else:
+            base_url = str(request.base_url).rstrip("/")
+            task = asyncio.get_running_loop().create_task(
+                self._run_job(job_id, envelope, payload, base_url, identity, model)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._job_done)
         return response(job_id, "RECEIVED", RECEIVED)
+
+    def _first_status(self, job_id: str, model_key: str):
+        """The model that runs the job and the job's first status (QUEUED, DEPLOYING), or no
+        model and the ERROR that says why none can."""
+        models = self.catalog.find(model_key)
+        if not models:
+            return None, response(job_id, "ERROR", self._not_served(model_key))
+        model = next((m for m in models if m.running), models[0])
+        if not model.running and model.status in ("DEPLOY_FAILED", "UNHEALTHY"):
+            return None, response(
+                job_id,
+                "ERROR",
+                f"The model {model_key} cannot run now: its deployment is {model.status}."
+                f" {model.message}".rstrip(),
+            )
+        if model.running:
+            return model, response(job_id, "QUEUED", QUEUED)
+        return model, response(job_id, "DEPLOYING", DEPLOYING)
 
     def _job_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
@@ -355,6 +386,7 @@ class Gateway:
         payload: bytes,
         base_url: str,
         identity: Optional[Identity],
+        model,
     ) -> None:
         session = envelope.session_id
         received = time.monotonic()
@@ -364,22 +396,6 @@ class Gateway:
             span.set_attribute("ndif.job_id", job_id)
             span.set_attribute("ndif.model_key", envelope.model_key)
             try:
-                models = self.catalog.find(envelope.model_key)
-                if not models:
-                    raise GatewayError(404, self._not_served(envelope.model_key))
-                model = next((m for m in models if m.running), models[0])
-                if not model.running and model.status in ("DEPLOY_FAILED", "UNHEALTHY"):
-                    raise GatewayError(
-                        503,
-                        f"The model {envelope.model_key} cannot run now: its deployment is"
-                        f" {model.status}. {model.message}".rstrip(),
-                    )
-                await self._publish(
-                    job_id,
-                    session,
-                    response(job_id, "QUEUED" if model.running else "DEPLOYING",
-                             QUEUED if model.running else DEPLOYING),
-                )
                 job = {
                     "id": job_id,
                     "payload": payload,
@@ -405,7 +421,6 @@ class Gateway:
                             outcome = "ERROR"
             except GatewayError as e:
                 await self._publish(job_id, session, response(job_id, "ERROR", e.detail))
-                outcome = "NOT_SERVED" if e.status == 404 else "ERROR"
             except BaseException as e:  # cancelled too: the user hears of it either way
                 outcome = _failure_outcome(e)
                 await self._publish(

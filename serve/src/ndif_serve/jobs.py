@@ -83,13 +83,18 @@ class JobBroker:
         session.frames.clear()
         return frames
 
-    async def register_job(self, job_id: str, owner: Optional[str], session_id: str = "") -> bool:
-        """Records a new job; False (and nothing recorded) when it names a session that is not
-        open, whose statuses would reach nobody."""
+    async def register_job(
+        self, job_id: str, owner: Optional[str], session_id: str = "", first: Optional[str] = None
+    ) -> bool:
+        """Records a new job, with its first status when given (one call on the request's path);
+        False (and nothing recorded) when it names a session that is not open, whose statuses
+        would reach nobody."""
         if session_id and session_id not in self._sessions:
             return False
         self._expire()
         self._jobs[job_id] = _Job(owner, expires=time.monotonic() + self.job_ttl_seconds)
+        if first is not None:
+            await self.publish(job_id, session_id, first)
         return True
 
     async def publish(

@@ -104,6 +104,27 @@ class NdifClusterIT {
         .contains("fleet")
         .contains("3/3")
         .contains("24");
+
+    // The NDIF gateway: KubeRay's serve Service is its address, the key Secret is in every pod.
+    String url = "http://fleet-serve-svc." + cluster.namespace() + ".svc:8000";
+    assertThat(status.gateway.url).isEqualTo(url);
+    assertThat(status.gateway.auth).isEqualTo("ApiKeys");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var service =
+                  cluster.client().services().inNamespace(cluster.namespace()).withName("fleet-serve-svc").get();
+              assertThat(service).as("KubeRay's serve Service").isNotNull();
+              assertThat(service.getSpec().getPorts()).anyMatch(p -> p.getPort() == 8000);
+            });
+    var pods = cluster.client().pods().inNamespace(cluster.namespace()).withLabel("ray.io/cluster", "fleet").list().getItems();
+    assertThat(pods).isNotEmpty().allSatisfy(
+        pod ->
+            assertThat(pod.getSpec().getVolumes())
+                .anyMatch(v -> v.getSecret() != null && "fleet-api-keys".equals(v.getSecret().getSecretName())));
+    var wide = cluster.cluster().run("kubectl", "get", "ndc", "-o", "wide", "-n", cluster.namespace());
+    assertThat(wide.output()).contains("NDIF_HOST").contains(url);
   }
 
   @Test
