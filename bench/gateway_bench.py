@@ -125,6 +125,19 @@ def main():
                 raise
             time.sleep(1)
 
+    import httpx
+
+    def client_floor():
+        # What nnsight 0.8.1's RemoteBackend does per request before any byte is sent: a new
+        # httpx.Client (its SSL context included), even for http://.
+        httpx.Client(timeout=httpx.Timeout(10, read=600)).close()
+
+    def ping():
+        with httpx.Client(timeout=10) as c:
+            c.get(host + "/ping")
+
+    floor_times = timed(client_floor, 50)
+    ping_times = timed(ping, 50)
     remote_times = timed(remote_trace, args.requests)
     local_times = timed(local_trace, args.requests)
     latency = {
@@ -136,6 +149,10 @@ def main():
     }
     latency["p50_ratio"] = round(latency["gateway_p50_ms"] / latency["local_p50_ms"], 2)
     latency["p50_added_ms"] = round(latency["gateway_p50_ms"] - latency["local_p50_ms"], 2)
+    # Two floors any server of this client pays: the client's own httpx.Client per request, and a
+    # bare GET through Ray Serve's HTTP proxy with a fresh client.
+    latency["client_new_httpx_p50_ms"] = round(statistics.median(floor_times) * 1000, 2)
+    latency["serve_proxy_ping_p50_ms"] = round(statistics.median(ping_times) * 1000, 2)
     print(json.dumps({"latency": latency}), flush=True)
 
     throughput = []
