@@ -25,7 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 from . import observability
 from .auth import ApiKeys, Identity, KeysUnavailable
 from .catalog import Catalog, served_models, undescribed
-from .jobs import JobBroker
+from .jobs import Frame, JobBroker
 from .settings import InvalidArguments, problems
 
 logger = logging.getLogger("ray.serve")
@@ -161,6 +161,8 @@ class Gateway:
         self.tracer = observability.tracer()
         self._handles: dict[str, Any] = {}
         self._described: dict[str, Optional[str]] = {}
+        self._local: dict[str, asyncio.Queue] = {}
+        self._latest: dict[str, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
         self._refresher = asyncio.get_event_loop().create_task(self._refresh_catalog())
 
@@ -238,19 +240,35 @@ class Gateway:
     async def subscribe(self, websocket: WebSocket) -> None:
         await websocket.accept()
         session_id = await self.broker.open_session.remote()
+        # Jobs posted to this replica send this session's frames here directly; jobs posted to
+        # another replica send them through the broker.
+        local: asyncio.Queue = asyncio.Queue()
+        self._local[session_id] = local
         disconnected = asyncio.ensure_future(websocket.receive())
+        relayed = None
         try:
             await websocket.send_text(json.dumps({"session_id": session_id}))
             while not disconnected.done():
-                frames = asyncio.ensure_future(self._next_frames(session_id))
-                await asyncio.wait({frames, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-                if not frames.done():
-                    frames.cancel()
-                    break
-                batch = frames.result()
-                if batch is None:
-                    break
-                for frame in batch:
+                if relayed is None:
+                    relayed = asyncio.ensure_future(self._next_frames(session_id))
+                here = asyncio.ensure_future(local.get())
+                await asyncio.wait(
+                    {here, relayed, disconnected}, return_when=asyncio.FIRST_COMPLETED
+                )
+                frames = []
+                if here.done():
+                    frames.append(here.result())
+                    while not local.empty():
+                        frames.append(local.get_nowait())
+                else:
+                    here.cancel()
+                if relayed.done():
+                    batch = relayed.result()
+                    relayed = None
+                    if batch is None:
+                        break
+                    frames.extend(batch)
+                for frame in frames:
                     if frame.binary is not None:
                         await websocket.send_bytes(frame.binary)
                     else:
@@ -258,7 +276,10 @@ class Gateway:
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
+            self._local.pop(session_id, None)
             disconnected.cancel()
+            if relayed is not None:
+                relayed.cancel()
             self.broker.close_session.remote(session_id)
 
     async def _next_frames(self, session_id: str):
@@ -271,7 +292,12 @@ class Gateway:
         job_id = uuid.uuid4().hex
         owner = identity.name if identity else None
         model, first = self._first_status(job_id, envelope.model_key)
-        if not await self.broker.register_job.remote(
+        local = self._local.get(envelope.session_id) if envelope.session_id else None
+        if local is not None:
+            # The broker keeps the job for polls; its frames stay on this replica, in order.
+            self._keep_latest(job_id, json.dumps(first), register=owner)
+            local.put_nowait(Frame(text=json.dumps(first)))
+        elif not await self.broker.register_job.remote(
             job_id, owner, envelope.session_id, json.dumps(first)
         ):
             raise GatewayError(
@@ -375,9 +401,39 @@ class Gateway:
 
     # --- running a job ------------------------------------------------------------------------
 
-    async def _publish(self, job_id: str, session_id: str, message: dict) -> None:
+    async def _publish(
+        self, job_id: str, session_id: str, message: dict, binary: Optional[bytes] = None
+    ) -> None:
+        """Sends a status to the job's websocket (directly when it is open on this replica) and
+        keeps it, unless it is a LOG line, as the job's latest for polls."""
+        text = json.dumps(message)
         keep = message["status"] != "LOG"
-        await self.broker.publish.remote(job_id, session_id, json.dumps(message), None, keep)
+        local = self._local.get(session_id) if session_id else None
+        if local is None:
+            await self.broker.publish.remote(job_id, session_id, text, binary, keep)
+            return
+        local.put_nowait(Frame(text=None if binary is not None else text, binary=binary))
+        if keep:
+            self._keep_latest(job_id, text)
+
+    def _keep_latest(self, job_id: str, text: str, register=False) -> None:
+        """Records a job's latest status in the broker without waiting for it, in order:
+        each update waits for the one before it. ``register`` (the owner) records the job too."""
+        previous = self._latest.get(job_id)
+
+        async def send():
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            if register is not False:
+                await self.broker.register_job.remote(job_id, register, "", text)
+            else:
+                await self.broker.publish.remote(job_id, "", text, None, True)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._latest[job_id] = task
+        task.add_done_callback(
+            lambda t: self._latest.pop(job_id, None) if self._latest.get(job_id) is t else None
+        )
 
     async def _run_job(
         self,
@@ -467,14 +523,12 @@ class Gateway:
                 f" {self.settings.max_result_bytes} bytes; save less.",
             )
         if session and len(blob) <= self.settings.max_inline_result_bytes:
-            message = response(job_id, "COMPLETED", COMPLETED, blob, meta)
-            # The latest status of a blocking job is not polled; keep it without the blob.
-            await self.broker.publish.remote(
+            # The frame carries the blob; the latest status kept for polls does not.
+            await self._publish(
                 job_id,
                 session,
-                json.dumps(response(job_id, "COMPLETED", COMPLETED, None, meta)),
-                pickled(message),
-                True,
+                response(job_id, "COMPLETED", COMPLETED, None, meta),
+                pickled(response(job_id, "COMPLETED", COMPLETED, blob, meta)),
             )
             return
         token = await self.broker.put_result.remote(blob)

@@ -60,22 +60,8 @@ public final class ClusterEvents {
             new Event(Type.Warning, degraded.get().getReason(), degraded.get().getMessage()));
       }
     }
-    if (!Conditions.isTrue(old.conditions, ClusterGateway.READY)
-        && Conditions.isTrue(after.conditions, ClusterGateway.READY)) {
-      events.add(
-          new Event(
-              Type.Normal,
-              "GatewayReady",
-              Conditions.find(after.conditions, ClusterGateway.READY).get().getMessage()));
-    }
-    if (!Conditions.isTrue(old.conditions, ClusterGateway.AUTH_DISABLED)
-        && Conditions.isTrue(after.conditions, ClusterGateway.AUTH_DISABLED)) {
-      events.add(
-          new Event(
-              Type.Warning,
-              "GatewayAuthDisabled",
-              Conditions.find(after.conditions, ClusterGateway.AUTH_DISABLED).get().getMessage()));
-    }
+    turnedTrue(old, after, ClusterGateway.READY, Type.Normal).ifPresent(events::add);
+    turnedTrue(old, after, ClusterGateway.AUTH_DISABLED, Type.Warning).ifPresent(events::add);
     boolean wasReady = Conditions.isTrue(old.conditions, READY);
     boolean isReady = Conditions.isTrue(after.conditions, READY);
     if (!wasReady && isReady) {
@@ -87,6 +73,17 @@ public final class ClusterEvents {
       events.add(new Event(Type.Warning, ready.getReason(), ready.getMessage()));
     }
     return events;
+  }
+
+  /** An Event named like the condition when it turned True, with the condition's message. */
+  private static java.util.Optional<Event> turnedTrue(
+      NdifClusterStatus before, NdifClusterStatus after, String condition, Type type) {
+    if (Conditions.isTrue(before.conditions, condition)
+        || !Conditions.isTrue(after.conditions, condition)) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(
+        new Event(type, condition, Conditions.find(after.conditions, condition).get().getMessage()));
   }
 
   public static void record(EventRecorder recorder, NdifCluster cluster, List<Event> events) {

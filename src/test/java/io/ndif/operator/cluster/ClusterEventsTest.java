@@ -37,6 +37,27 @@ class ClusterEventsTest {
         .isEmpty();
   }
 
+  @Test
+  void theGatewayTurningReadyAndAuthTurningOffAreEventsOnce() {
+    var before = status("fleet", 2, true, false, null);
+    var after = status("fleet", 2, true, false, null);
+    after.conditions =
+        new Conditions(after.conditions, 1L, Clock.systemUTC())
+            .keep(after.conditions)
+            .set("GatewayReady", true, "Serving", "NDIF's API is served at http://x:8000")
+            .set("GatewayAuthDisabled", true, "AuthNone", "anyone who reaches http://x:8000")
+            .build();
+    var events = ClusterEvents.between(before, after);
+    assertThat(events)
+        .extracting(ClusterEvents.Event::reason, e -> e.type().name(), ClusterEvents.Event::message)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(
+                "GatewayReady", "Normal", "NDIF's API is served at http://x:8000"),
+            org.assertj.core.groups.Tuple.tuple(
+                "GatewayAuthDisabled", "Warning", "anyone who reaches http://x:8000"));
+    assertThat(ClusterEvents.between(after, after)).isEmpty();
+  }
+
   private static NdifClusterStatus status(
       String rayCluster, int desired, boolean ready, boolean degraded, String degradedReason) {
     var status = new NdifClusterStatus();

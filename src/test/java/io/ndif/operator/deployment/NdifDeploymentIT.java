@@ -84,7 +84,9 @@ class NdifDeploymentIT {
     assertAdmitted("big", "a100", 4.0);
     var small = cluster.deployment("small");
     assertThat(small.getStatus().modelKey)
-        .isEqualTo("nnsight.modeling.language.LanguageModel:{\"repo_id\": \"org/small\"}");
+        .isEqualTo(
+            "nnsight.modeling.transformers.TransformersModel:{\"repo_id\": \"org/small\","
+                + " \"revision\": null, \"task\": \"text-generation\"}");
     assertThat(small.getStatus().sizeBytes).isEqualTo(10L << 30);
 
     await()

@@ -234,19 +234,7 @@ class RealRayIT {
   @Order(4)
   void aJobWithItsWebsocketOpenSurvivesAnotherModelBeingAdmitted() throws Exception {
     String key = cluster.deployment("tiny").getStatus().modelKey;
-    var job =
-        ray.start(
-            "serve/scripts/remote_trace.py",
-            "--host",
-            ray.serveUrl(),
-            "--model-key",
-            key,
-            "--model-dir",
-            modelDir.toString(),
-            "--api-key",
-            API_KEY,
-            "--busy",
-            "20");
+    var job = ray.start(remoteTraceArgs(key, API_KEY, "--busy", "20"));
     cluster.createDeployment(
         "second",
         "local",
@@ -389,8 +377,7 @@ class RealRayIT {
                     .contains("The model " + tinyKey + " is not served here"));
   }
 
-  /** nnsight's own client, in the Ray environment, against the cluster's gateway. */
-  private static JsonNode remoteTrace(String key, String apiKey, String... more) throws Exception {
+  private static String[] remoteTraceArgs(String key, String apiKey, String... more) {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -404,7 +391,12 @@ class RealRayIT {
                 "--api-key",
                 apiKey));
     args.addAll(List.of(more));
-    var run = ray.python(300, args.toArray(String[]::new));
+    return args.toArray(String[]::new);
+  }
+
+  /** nnsight's own client, in the Ray environment, against the cluster's gateway. */
+  private static JsonNode remoteTrace(String key, String apiKey, String... more) throws Exception {
+    var run = ray.python(300, remoteTraceArgs(key, apiKey, more));
     String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
     assertThat(run.exitCode()).as(run.output()).isZero();
     return JSON.readTree(last);
