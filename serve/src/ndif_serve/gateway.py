@@ -160,7 +160,7 @@ class Gateway:
         self.metrics = observability.GatewayMetrics()
         self.tracer = observability.tracer()
         self._handles: dict[str, Any] = {}
-        self._described: dict[str, Optional[str]] = {}
+        self._described: dict[tuple, Optional[str]] = {}
         self._local: dict[str, asyncio.Queue] = {}
         self._latest: dict[str, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -172,10 +172,14 @@ class Gateway:
         while True:
             try:
                 details = await asyncio.to_thread(_get_global_client().get_serve_details)
+                described = {}
                 for name in undescribed(details):
-                    if name not in self._described:
-                        self._described[name] = await self._describe(name)
-                self.catalog = Catalog(served_models(details, self._described))
+                    # Asked again when the application is redeployed, perhaps with another model.
+                    deployed = (details["applications"][name].get("last_deployed_time_s"), name)
+                    if deployed not in self._described:
+                        self._described[deployed] = await self._describe(name)
+                    described[name] = self._described[deployed]
+                self.catalog = Catalog(served_models(details, described))
                 self.catalog_error = None
             except Exception as e:  # Serve's controller restarting, for one
                 self.catalog_error = f"{type(e).__name__}: {e}"

@@ -83,7 +83,8 @@ public final class ClusterEvents {
       return java.util.Optional.empty();
     }
     return java.util.Optional.of(
-        new Event(type, condition, Conditions.find(after.conditions, condition).get().getMessage()));
+        new Event(
+            type, condition, Conditions.find(after.conditions, condition).get().getMessage()));
   }
 
   public static void record(EventRecorder recorder, NdifCluster cluster, List<Event> events) {

@@ -114,16 +114,34 @@ class NdifClusterIT {
         .untilAsserted(
             () -> {
               var service =
-                  cluster.client().services().inNamespace(cluster.namespace()).withName("fleet-serve-svc").get();
+                  cluster
+                      .client()
+                      .services()
+                      .inNamespace(cluster.namespace())
+                      .withName("fleet-serve-svc")
+                      .get();
               assertThat(service).as("KubeRay's serve Service").isNotNull();
               assertThat(service.getSpec().getPorts()).anyMatch(p -> p.getPort() == 8000);
             });
-    var pods = cluster.client().pods().inNamespace(cluster.namespace()).withLabel("ray.io/cluster", "fleet").list().getItems();
-    assertThat(pods).isNotEmpty().allSatisfy(
-        pod ->
-            assertThat(pod.getSpec().getVolumes())
-                .anyMatch(v -> v.getSecret() != null && "fleet-api-keys".equals(v.getSecret().getSecretName())));
-    var wide = cluster.cluster().run("kubectl", "get", "ndc", "-o", "wide", "-n", cluster.namespace());
+    var pods =
+        cluster
+            .client()
+            .pods()
+            .inNamespace(cluster.namespace())
+            .withLabel("ray.io/cluster", "fleet")
+            .list()
+            .getItems();
+    assertThat(pods)
+        .isNotEmpty()
+        .allSatisfy(
+            pod ->
+                assertThat(pod.getSpec().getVolumes())
+                    .anyMatch(
+                        v ->
+                            v.getSecret() != null
+                                && "fleet-api-keys".equals(v.getSecret().getSecretName())));
+    var wide =
+        cluster.cluster().run("kubectl", "get", "ndc", "-o", "wide", "-n", cluster.namespace());
     assertThat(wide.output()).contains("NDIF_HOST").contains(url);
   }
 
