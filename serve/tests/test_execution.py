@@ -152,3 +152,40 @@ def test_a_model_without_nnsight_cannot_execute(tiny_model):
         {"repo_id": tiny_model, "wrapper": "transformers.AutoModelForCausalLM", "dtype": "float32"}
     )
     assert LoadedModel.load(settings, gpu_ids=[]).nnsight_model is None
+
+
+def test_work_that_does_not_stop_marks_the_replica_for_replacement(served, tiny_model, monkeypatch):
+    from ndif_serve import execution
+
+    monkeypatch.setattr(execution, "STOP_GRACE_SECONDS", 1.0)
+
+    def block(model, prompt, backend):
+        with model.trace(prompt, backend=backend):
+            import time as clock
+
+            clock.sleep(5)  # one C call: the interrupt lands only when it returns
+            out = model.lm_head.output.save()  # noqa: F841
+
+    executor = RequestExecutor(served.nnsight_model, timeout_seconds=0.5)
+    outcome = executor.run(Request("stuck", payload(tiny_model, block)))
+    assert outcome.status == "ERROR"
+    assert outcome.fatal
+    assert "could not be stopped; this replica is restarting" in executor.stuck
+    # Until it is replaced, the replica refuses work and says why.
+    refused = executor.run(Request("after", payload(tiny_model, hidden_state)))
+    assert refused.fatal and refused.description == executor.stuck
+
+
+@pytest.mark.parametrize(
+    "message, fatal",
+    [
+        ("RuntimeError: CUDA error: device-side assert triggered", True),
+        ("RuntimeError: CUDA error: an illegal memory access was encountered", True),
+        ("torch.OutOfMemoryError: CUDA out of memory", False),
+        ("NameError: name 'x' is not defined", False),
+    ],
+)
+def test_only_the_fatal_cuda_errors_restart_a_replica(message, fatal):
+    from ndif_serve.execution import _is_fatal_cuda
+
+    assert _is_fatal_cuda(message) is fatal
