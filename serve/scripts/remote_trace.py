@@ -30,11 +30,11 @@ def main() -> int:
 
     import torch
     from nnsight.intervention.backends.remote import RemoteBackend, RemoteError
-    from nnsight.modeling.language import LanguageModel
+    from nnsight.modeling.transformers import TransformersModel
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
-    model = LanguageModel(args.model_dir, tokenizer=tokenizer)
+    model = TransformersModel(args.model_dir, task="text-generation", tokenizer=tokenizer)
     backend = RemoteBackend(
         model_key=args.model_key,
         host=args.host.rstrip("/"),
@@ -58,9 +58,12 @@ def main() -> int:
         print(json.dumps({"error": None, "expected": args.expect_error}))
         return 1
 
-    local = LanguageModel(args.model_dir, tokenizer=tokenizer, dispatch=True, dtype="float32")
+    local = TransformersModel(
+        args.model_dir, task="text-generation", tokenizer=tokenizer, dispatch=True, dtype="float32"
+    )
     with local.trace(args.prompt):
         expected = local.transformer.h[0].output.save()
+    hidden, expected = hidden.detach(), expected.detach()
     same = bool(torch.allclose(hidden, expected, atol=1e-6))
     print(
         json.dumps(
