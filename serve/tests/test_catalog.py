@@ -57,3 +57,26 @@ def test_status_has_an_entry_per_replica_in_nnsights_shape():
     assert deploying["application_state"] == "DEPLOYING"
     assert deploying["repo_id"] == "org/d"
     assert all(v["deployment_level"] == "HOT" for v in status.values())
+
+
+def test_a_job_is_routed_to_a_running_replica_else_a_deploying_one_else_refused():
+    def catalog(*apps):
+        return Catalog(served_models({"applications": dict(apps)}))
+
+    running = ("m", app("RUNNING", {"model_key": KEY, "repo_id": "org/m"}, [("r", "RUNNING")]))
+    starting = ("s", app("DEPLOYING", {"model_key": KEY, "repo_id": "org/m"}, [("x", "STARTING")]))
+    failed = ("f", app("DEPLOY_FAILED", {"model_key": KEY, "repo_id": "org/m"}, []))
+
+    route = catalog(starting, running).route(KEY)
+    assert (route.model.application, route.status) == ("m", "QUEUED")
+    route = catalog(starting).route(KEY)
+    assert (route.model.application, route.status) == ("s", "DEPLOYING")
+    route = catalog(failed).route(KEY)
+    assert route.model is None and route.status == "ERROR"
+    assert route.description == (
+        f"The model {KEY} cannot run now: its deployment is DEPLOY_FAILED. it broke"
+    )
+    other = keys.model_key(keys.LANGUAGE_MODEL, "org/other")
+    route = catalog(running).route(other)
+    assert route.model is None
+    assert route.description == f"The model {other} is not served here. Models served: {KEY}."

@@ -105,9 +105,43 @@ def served_models(
     return served
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where a job goes and the status it starts with: QUEUED or DEPLOYING with a model, or
+    ERROR (and no model) with the sentence that says why nothing can run it."""
+
+    model: Optional[ServedModel]
+    status: str
+    description: str
+
+
+QUEUED = "Your job is waiting for a replica of the model."
+DEPLOYING = "The model is deploying; your job runs once a replica is up."
+
+
 class Catalog:
     def __init__(self, models: Optional[list[ServedModel]] = None):
         self.models = models or []
+
+    def route(self, model_key: str) -> Route:
+        """A running model for the key if there is one, else one still deploying."""
+        models = self.find(model_key)
+        if not models:
+            served = "; ".join(self.keys()) or "none"
+            return Route(
+                None, "ERROR", f"The model {model_key} is not served here. Models served: {served}."
+            )
+        model = next((m for m in models if m.running), models[0])
+        if model.running:
+            return Route(model, "QUEUED", QUEUED)
+        if model.status in ("DEPLOY_FAILED", "UNHEALTHY"):
+            return Route(
+                None,
+                "ERROR",
+                f"The model {model_key} cannot run now: its deployment is {model.status}."
+                f" {model.message}".rstrip(),
+            )
+        return Route(model, "DEPLOYING", DEPLOYING)
 
     def find(self, model_key: str) -> list[ServedModel]:
         wanted = keys.normalize(model_key)

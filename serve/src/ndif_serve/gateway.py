@@ -35,8 +35,6 @@ GATEWAY_APPLICATION = "ndif-gateway"
 API_KEY_HEADER = "ndif-api-key"
 
 RECEIVED = "Your job has been received and is waiting to be queued."
-QUEUED = "Your job is waiting for a replica of the model."
-DEPLOYING = "The model is deploying; your job runs once a replica is up."
 COMPLETED = "Your job has been completed."
 
 
@@ -96,7 +94,9 @@ def pickled(message: dict) -> bytes:
 
 
 def local_env() -> dict[str, Any]:
-    """``GET /env``: this Python and its packages by import name, as nnsight.compare() reads."""
+    """``GET /env``: this Python and its packages by import name, as nnsight.compare() reads
+    (nnsight's own get_local_env, without its scan for local modules). Written here so that the
+    gateway never imports nnsight, which would put `.save` on every object in this process."""
     from importlib.metadata import distributions, packages_distributions
 
     imports: dict[str, list[str]] = {}
@@ -295,11 +295,13 @@ class Gateway:
         envelope, payload = await self._read_request(request)
         job_id = uuid.uuid4().hex
         owner = identity.name if identity else None
-        model, first = self._first_status(job_id, envelope.model_key)
+        route = self.catalog.route(envelope.model_key)
+        model = route.model
+        first = response(job_id, route.status, route.description)
         local = self._local.get(envelope.session_id) if envelope.session_id else None
         if local is not None:
             # The broker keeps the job for polls; its frames stay on this replica, in order.
-            self._keep_latest(job_id, json.dumps(first), register=owner)
+            self._in_order(job_id, self.broker.register_job.remote, job_id, owner, "", json.dumps(first))
             local.put_nowait(Frame(text=json.dumps(first)))
         elif not await self.broker.register_job.remote(
             job_id, owner, envelope.session_id, json.dumps(first)
@@ -326,24 +328,6 @@ class Gateway:
             self._tasks.add(task)
             task.add_done_callback(self._job_done)
         return response(job_id, "RECEIVED", RECEIVED)
-
-    def _first_status(self, job_id: str, model_key: str):
-        """The model that runs the job and the job's first status (QUEUED, DEPLOYING), or no
-        model and the ERROR that says why none can."""
-        models = self.catalog.find(model_key)
-        if not models:
-            return None, response(job_id, "ERROR", self._not_served(model_key))
-        model = next((m for m in models if m.running), models[0])
-        if not model.running and model.status in ("DEPLOY_FAILED", "UNHEALTHY"):
-            return None, response(
-                job_id,
-                "ERROR",
-                f"The model {model_key} cannot run now: its deployment is {model.status}."
-                f" {model.message}".rstrip(),
-            )
-        if model.running:
-            return model, response(job_id, "QUEUED", QUEUED)
-        return model, response(job_id, "DEPLOYING", DEPLOYING)
 
     def _job_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
@@ -418,20 +402,18 @@ class Gateway:
             return
         local.put_nowait(Frame(text=None if binary is not None else text, binary=binary))
         if keep:
-            self._keep_latest(job_id, text)
+            self._in_order(job_id, self.broker.publish.remote, job_id, "", text, None, True)
 
-    def _keep_latest(self, job_id: str, text: str, register=False) -> None:
-        """Records a job's latest status in the broker without waiting for it, in order:
-        each update waits for the one before it. ``register`` (the owner) records the job too."""
+    def _in_order(self, job_id: str, call, *args) -> None:
+        """Makes a broker call for the job without waiting for it, after the job's previous such
+        call: the broker records the latest status of a job whose frames go straight to a
+        websocket here."""
         previous = self._latest.get(job_id)
 
         async def send():
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
-            if register is not False:
-                await self.broker.register_job.remote(job_id, register, "", text)
-            else:
-                await self.broker.publish.remote(job_id, "", text, None, True)
+            await call(*args)
 
         task = asyncio.get_running_loop().create_task(send())
         self._latest[job_id] = task
@@ -511,11 +493,6 @@ class Gateway:
             )
             self._handles[application] = handle
         return handle
-
-    def _not_served(self, key: str) -> str:
-        served = self.catalog.keys()
-        listing = "; ".join(served) if served else "none"
-        return f"The model {key} is not served here. Models served: {listing}."
 
     async def _deliver(self, job_id: str, session: str, event: dict, base_url: str) -> None:
         blob: bytes = event["data"]

@@ -62,9 +62,6 @@ class JobBroker:
         if session is not None:
             session.wakeup.set()
 
-    async def has_session(self, session_id: str) -> bool:
-        return session_id in self._sessions
-
     async def next_frames(self, session_id: str, timeout: float) -> Optional[list[Frame]]:
         """The session's waiting frames, after waiting up to ``timeout`` for one; None once the
         session is closed."""

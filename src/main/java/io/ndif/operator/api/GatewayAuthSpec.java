@@ -56,4 +56,9 @@ public class GatewayAuthSpec {
   public String secretKey() {
     return secretKey != null ? secretKey : DEFAULT_SECRET_KEY;
   }
+
+  /** Where the gateway reads the keys in the Ray pods the operator mounts the Secret into. */
+  public String mountedKeysFile() {
+    return MOUNT_PATH + "/" + secretKey();
+  }
 }

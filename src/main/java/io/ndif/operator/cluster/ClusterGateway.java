@@ -35,7 +35,7 @@ public final class ClusterGateway {
     if (cluster.getSpec().usesExternalCluster()) {
       return auth.keysFile;
     }
-    return GatewayAuthSpec.MOUNT_PATH + "/" + auth.secretKey();
+    return auth.mountedKeysFile();
   }
 
   /** The URL nnsight's client is given: KubeRay's serve Service, or an adopted cluster's proxy. */
@@ -43,12 +43,8 @@ public final class ClusterGateway {
     if (cluster.getSpec().usesExternalCluster()) {
       return status.serveUrl;
     }
-    return "http://"
-        + KubeRay.serveServiceName(cluster.getMetadata().getName())
-        + "."
-        + cluster.getMetadata().getNamespace()
-        + ".svc:"
-        + KubeRay.SERVE_PORT;
+    return KubeRay.serveServiceUrl(
+        cluster.getMetadata().getName(), cluster.getMetadata().getNamespace());
   }
 
   /**

@@ -4,7 +4,6 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.ndif.operator.api.AutoscalingMode;
 import io.ndif.operator.api.FaultToleranceSpec;
-import io.ndif.operator.api.GatewayAuthSpec;
 import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterSpec;
@@ -95,13 +94,8 @@ public final class RayClusterSpecs {
 
   /** The gateway's key Secret goes into every Ray pod: Serve may place a gateway replica on any. */
   static RayPodTemplates.Mounts mounts(NdifCluster cluster) {
-    GatewaySpec gateway = GatewaySpec.of(cluster.getSpec());
-    GatewayAuthSpec auth = gateway.authOrDefault();
-    if (!gateway.isEnabled() || !auth.required()) {
-      return RayPodTemplates.Mounts.NONE;
-    }
-    return RayPodTemplates.apiKeys(
-        auth.secretName(cluster.getMetadata().getName()), auth.secretKey());
+    return RayPodTemplates.gatewayKeys(
+        GatewaySpec.of(cluster.getSpec()), cluster.getMetadata().getName());
   }
 
   private static Map<String, Object> redis(FaultToleranceSpec.RedisSpec redis) {

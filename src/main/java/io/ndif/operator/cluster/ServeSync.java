@@ -59,11 +59,6 @@ public class ServeSync {
     }
   }
 
-  public Result sync(
-      String dashboardUrl, List<ServeConfigs.Admitted> admitted, ServeStatus previous) {
-    return sync(dashboardUrl, admitted, null, previous);
-  }
-
   /**
    * @param gateway the gateway application's config, or null when the cluster has none
    */

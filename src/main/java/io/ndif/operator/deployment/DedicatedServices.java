@@ -2,7 +2,6 @@ package io.ndif.operator.deployment;
 
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.Constants;
-import io.ndif.operator.api.GatewayAuthSpec;
 import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.PoolSpec;
@@ -47,19 +46,15 @@ public final class DedicatedServices {
     String image = dedicated.image != null ? dedicated.image : DEFAULT_IMAGE;
     double gpus = gpusPerReplica(d).orElse(1.0);
     GatewaySpec gateway = gateway(d);
-    GatewayAuthSpec auth = gateway.authOrDefault();
     var serveConfig =
         ServeConfigs.config(
             List.of(new ServeConfigs.Admitted(d, pool.name, gpus)),
             ServeConfigs.gateway(
                 gateway,
-                GatewayAuthSpec.MOUNT_PATH + "/" + auth.secretKey(),
+                gateway.authOrDefault().mountedKeysFile(),
                 d.getMetadata().getNamespace() + "/" + d.getMetadata().getName(),
                 null));
-    var mounts =
-        gateway.isEnabled() && auth.required()
-            ? RayPodTemplates.apiKeys(auth.secretName(d.getMetadata().getName()), auth.secretKey())
-            : RayPodTemplates.Mounts.NONE;
+    var mounts = RayPodTemplates.gatewayKeys(gateway, d.getMetadata().getName());
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(Constants.LABEL_MANAGED_BY, Constants.OPERATOR_NAME);
     labels.put(Constants.LABEL_DEPLOYMENT, d.getMetadata().getName());

@@ -78,12 +78,7 @@ final class DedicatedStatus {
             .toList();
     placements(live, status);
     String serveService =
-        "http://"
-            + status.rayServiceName
-            + "-serve-svc."
-            + d.getMetadata().getNamespace()
-            + ".svc:"
-            + KubeRay.SERVE_PORT;
+        KubeRay.serveServiceUrl(status.rayServiceName, d.getMetadata().getNamespace());
     status.endpoint = serveService + ServeConfigs.routePrefix(d);
     status.ndifHost = DedicatedServices.gateway(d).isEnabled() ? serveService : null;
     Map<?, ?> rs = asMap(rayService.getAdditionalProperties().get("status"));

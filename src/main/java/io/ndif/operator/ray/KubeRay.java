@@ -35,8 +35,12 @@ public final class KubeRay {
     return rayClusterName + "-head-svc";
   }
 
-  public static String serveServiceName(String rayClusterName) {
-    return rayClusterName + "-serve-svc";
+  /**
+   * The Serve port of KubeRay's {@code <name>-serve-svc}: a standalone RayCluster's with {@link
+   * #ENABLE_SERVE_SERVICE}, or a RayService's.
+   */
+  public static String serveServiceUrl(String name, String namespace) {
+    return "http://" + name + "-serve-svc." + namespace + ".svc:" + SERVE_PORT;
   }
 
   /** The Ray custom resource that pins work to one pool: {@code ndif_pool_<name>}. */

@@ -17,6 +17,7 @@ import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.GatewayAuthSpec;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.HeadSpec;
 import io.ndif.operator.api.PoolSpec;
 import java.util.LinkedHashMap;
@@ -36,11 +37,20 @@ public final class RayPodTemplates {
   }
 
   /**
-   * The gateway's API key file: the Secret mounted read-only where the gateway application reads
-   * it. Optional, so a missing Secret does not stop the pods; the gateway then refuses every
-   * request and says why.
+   * The gateway's API key file, when the gateway is on with keys: the Secret ({@code
+   * <owner>-api-keys} unless named) mounted read-only where the gateway application reads it.
+   * Optional, so a missing Secret does not stop the pods; the gateway then refuses every request
+   * and says why.
    */
-  public static Mounts apiKeys(String secretName, String secretKey) {
+  public static Mounts gatewayKeys(GatewaySpec gateway, String owner) {
+    GatewayAuthSpec auth = gateway.authOrDefault();
+    if (!gateway.isEnabled() || !auth.required()) {
+      return Mounts.NONE;
+    }
+    return apiKeys(auth.secretName(owner), auth.secretKey());
+  }
+
+  private static Mounts apiKeys(String secretName, String secretKey) {
     Volume volume =
         new VolumeBuilder()
             .withName(API_KEYS_VOLUME)
@@ -64,11 +74,6 @@ public final class RayPodTemplates {
   }
 
   public static final String API_KEYS_VOLUME = "ndif-api-keys";
-
-  public static Map<String, Object> headGroup(
-      HeadSpec head, String image, List<EnvVar> env, Map<String, String> labels) {
-    return headGroup(head, image, env, labels, Mounts.NONE);
-  }
 
   public static Map<String, Object> headGroup(
       HeadSpec head, String image, List<EnvVar> env, Map<String, String> labels, Mounts mounts) {
@@ -104,17 +109,6 @@ public final class RayPodTemplates {
    * A worker group for one pool. {@code replicas}, {@code minReplicas} and {@code maxReplicas} are
    * decided by the caller, which knows the autoscaling mode.
    */
-  public static Map<String, Object> workerGroup(
-      PoolSpec pool,
-      String image,
-      List<EnvVar> env,
-      Map<String, String> labels,
-      int replicas,
-      int minReplicas,
-      int maxReplicas) {
-    return workerGroup(pool, image, env, labels, replicas, minReplicas, maxReplicas, Mounts.NONE);
-  }
-
   public static Map<String, Object> workerGroup(
       PoolSpec pool,
       String image,

@@ -34,10 +34,6 @@ public final class ServeConfigs {
   /** One admitted deployment and where the plan put it. */
   public record Admitted(NdifDeployment deployment, String pool, double gpusPerReplica) {}
 
-  public static Map<String, Object> config(List<Admitted> admitted) {
-    return config(admitted, null);
-  }
-
   /** The admitted deployments' applications, then the gateway's when there is one. */
   public static Map<String, Object> config(List<Admitted> admitted, Map<String, Object> gateway) {
     List<Map<String, Object>> applications = new ArrayList<>();

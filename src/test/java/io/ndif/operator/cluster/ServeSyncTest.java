@@ -48,7 +48,7 @@ class ServeSyncTest {
     gone.name = "gone";
     previous.applications.add(gone);
 
-    var result = sync.sync("http://ray", List.of(admitted("tiny")), previous);
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), null, previous);
 
     assertThat(puts).hasSize(1);
     assertThat(applicationNames(puts.get(0))).containsExactly("tiny", "theirs");
@@ -61,7 +61,7 @@ class ServeSyncTest {
   void anApplicationBeingDeletedIsNotKept() {
     rayApps.put("leaving", app("leaving", "DELETING", Map.of("name", "leaving")));
 
-    var result = sync.sync("http://ray", List.of(admitted("tiny")), null);
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), null, null);
 
     assertThat(applicationNames(puts.get(0))).containsExactly("tiny");
     assertThat(result.serve().otherApplications).isNull();
@@ -71,7 +71,7 @@ class ServeSyncTest {
   void aClusterWhereNothingWasEverAppliedIsLeftAlone() {
     rayApps.put("theirs", app("theirs", "RUNNING", Map.of("name", "theirs")));
 
-    var result = sync.sync("http://ray", List.of(), null);
+    var result = sync.sync("http://ray", List.of(), null, null);
 
     assertThat(puts).isEmpty();
     assertThat(result.serve()).isNull();
@@ -130,7 +130,7 @@ class ServeSyncTest {
     Map<String, Object> theirs = Map.of("name", "tiny", "route_prefix", "/other/tiny");
     rayApps.put("tiny", app("tiny", "RUNNING", theirs));
 
-    var result = sync.sync("http://ray", List.of(admitted("tiny"), admitted("gpt2")), null);
+    var result = sync.sync("http://ray", List.of(admitted("tiny"), admitted("gpt2")), null, null);
 
     // Their application goes into the PUT as it is; ours under that name does not.
     assertThat(applicationNames(puts.get(0))).containsExactly("gpt2", "tiny");
@@ -148,7 +148,7 @@ class ServeSyncTest {
     // Still someone else's on the next pass: the NAME_TAKEN entry does not make it ours.
     puts.clear();
     var again =
-        sync.sync("http://ray", List.of(admitted("tiny"), admitted("gpt2")), result.serve());
+        sync.sync("http://ray", List.of(admitted("tiny"), admitted("gpt2")), null, result.serve());
     assertThat(
             again.serve().applications.stream()
                 .filter(a -> a.name.equals("tiny"))
@@ -162,7 +162,7 @@ class ServeSyncTest {
   void aTakenNameDoesNotKeepTheClusterPollingFast() {
     rayApps.put("tiny", app("tiny", "RUNNING", Map.of("name", "tiny", "route_prefix", "/x")));
 
-    var result = sync.sync("http://ray", List.of(admitted("tiny")), null);
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), null, null);
 
     assertThat(result.serve().applications).extracting(a -> a.status).containsExactly("NAME_TAKEN");
     assertThat(result.settled()).isTrue();
@@ -172,7 +172,7 @@ class ServeSyncTest {
   void anApplicationAtOurRouteIsOursEvenIfStatusLostIt() {
     rayApps.put("tiny", app("tiny", "RUNNING", Map.of("name", "tiny", "route_prefix", "/ns/tiny")));
 
-    var result = sync.sync("http://ray", List.of(admitted("tiny")), null);
+    var result = sync.sync("http://ray", List.of(admitted("tiny")), null, null);
 
     assertThat(applicationNames(puts.get(0))).containsExactly("tiny");
     assertThat(result.serve().applications.get(0).status).isEqualTo("RUNNING");

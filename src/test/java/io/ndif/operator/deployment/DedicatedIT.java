@@ -96,6 +96,9 @@ class DedicatedIT {
               assertThat(status.rayServiceName).isEqualTo("solo");
               assertThat(status.gpusPerReplica).isEqualTo(2.0);
               assertThat(Conditions.reason(status.conditions, "Scheduled")).isEqualTo("Dedicated");
+              // Its own NDIF gateway, on the RayService's serve Service.
+              assertThat(status.ndifHost)
+                  .isEqualTo("http://solo-serve-svc." + cluster.namespace() + ".svc:8000");
               // No real Ray answers KubeRay here, so the service never turns ready; status says
               // why.
               assertThat(Conditions.isTrue(status.conditions, "Ready")).isFalse();

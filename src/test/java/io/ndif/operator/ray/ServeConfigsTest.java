@@ -110,7 +110,8 @@ public class ServeConfigsTest {
     var deployment = deployment(name, spec);
     JsonNode config =
         JSON.valueToTree(
-            ServeConfigs.config(List.of(new ServeConfigs.Admitted(deployment, "a100-80g", 0.25))));
+            ServeConfigs.config(
+                List.of(new ServeConfigs.Admitted(deployment, "a100-80g", 0.25)), null));
 
     JsonNode app = config.path("applications").path(0);
     assertThat(config.path("applications")).hasSize(1);
