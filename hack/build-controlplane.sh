@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local control plane from Go modules: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubectl, kwok, the KubeRay operator
-# and helm. Versions are pinned by the wrapper modules under hack/controlplane/.
+# and helm; for the real node also kubelet, kube-proxy, CoreDNS and a pause
+# process. Versions are pinned by the wrapper modules under hack/controlplane/.
 # Binaries land in a cache keyed by those versions; a second run only checks them.
 #
 #   hack/build-controlplane.sh          build what is missing, print the bin dir last
@@ -58,10 +59,24 @@ build etcd etcd go.etcd.io/etcd/server/v3 "-s -w"
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v${KWOK_VERSION}"
 build ray-operator kuberay github.com/ray-project/kuberay/ray-operator "-s -w"
 build helm helm helm.sh/helm/v3/cmd/helm "-s -w -X helm.sh/helm/v3/internal/version.version=v${HELM_VERSION}"
-build kubectl kube k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
-build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
-build kube-scheduler kube k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
-build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
+build coredns coredns github.com/coredns/coredns "-s -w"
+build pause pause ndif.io/hack/controlplane/pause "-s -w"
+
+# The Kubernetes binaries share most of their packages: one `go build` of all that are missing
+# compiles them once and links them in parallel.
+kube_missing=()
+for name in kubectl kube-apiserver kube-scheduler kube-controller-manager kubelet kube-proxy; do
+  [[ -x "$NDIF_BIN_DIR/$name" ]] && echo "  $name: cached" || kube_missing+=("k8s.io/kubernetes/cmd/$name")
+done
+if ((${#kube_missing[@]})); then
+  start=$SECONDS
+  echo "  building ${kube_missing[*]} ..."
+  tmp=$(mktemp -d "$NDIF_BIN_DIR/.kube.XXXXXX")
+  (cd "$here/controlplane/kube" && go build -ldflags "$kube_ldflags" -o "$tmp/" "${kube_missing[@]}")
+  mv "$tmp"/* "$NDIF_BIN_DIR/"
+  rmdir "$tmp"
+  echo "  kubernetes binaries: built in $((SECONDS - start)) s"
+fi
 
 # KubeRay's CRDs come from the same module version the operator is built from.
 crd_dir="$NDIF_BIN_DIR/../kuberay-crds"

@@ -24,6 +24,10 @@ public class DedicatedSpec {
           + " key Secret defaults to <deployment>-api-keys).")
   public GatewaySpec gateway;
 
+  @JsonPropertyDescription(
+      "The Hugging Face cache of the RayService's pods, as spec.modelCache of an NdifCluster.")
+  public ModelCacheSpec modelCache;
+
   @JsonPropertyDescription("RayService upgrade strategy.")
   public UpgradeStrategy upgradeStrategy;
 

@@ -73,6 +73,11 @@ public class NdifClusterSpec {
   @Size(max = 128)
   public List<EnvVar> env;
 
+  @JsonPropertyDescription(
+      "The Hugging Face cache of every Ray pod (HF_HOME): an emptyDir by default, or a hostPath or"
+          + " PersistentVolumeClaim so that a model is downloaded once per node or volume.")
+  public ModelCacheSpec modelCache;
+
   @JsonPropertyDescription("GCS fault tolerance, so Serve applications survive a head restart.")
   public FaultToleranceSpec faultTolerance;
 

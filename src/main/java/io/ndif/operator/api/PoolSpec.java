@@ -2,6 +2,7 @@ package io.ndif.operator.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.crd.generator.annotation.PreserveUnknownFields;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
@@ -73,7 +74,8 @@ public class PoolSpec {
 
   @JsonPropertyDescription(
       "Resources of each worker's Ray container; the nvidia.com/gpu limit is set from"
-          + " gpusPerNode.")
+          + " gpusPerNode. Without a memory limit the limit is gpusPerNode x gpuMemory (at least"
+          + " 8Gi): host memory to stage the weights, and room for /dev/shm, Ray's object store.")
   public ResourceRequirements resources;
 
   @JsonPropertyDescription("Extra node selector for the pool's pods.")
@@ -85,6 +87,16 @@ public class PoolSpec {
 
   @JsonPropertyDescription("Image of the pool's workers; defaults to spec.image.")
   public String image;
+
+  @JsonPropertyDescription(
+      "A partial pod template merged into the generated one (volumes, mounts, env, service"
+          + " account, image pull secrets, labels, annotations, affinity, priority class, security"
+          + " contexts, sidecars). It may add, not change, what the operator sets: the Ray"
+          + " container's image and resources, GPUs, the node selector and the operator's labels,"
+          + " env and volumes; a conflict is reported in the Degraded condition and nothing is"
+          + " applied until it is fixed. The Ray container is named ray-worker.")
+  @PreserveUnknownFields
+  public Object template;
 
   @JsonPropertyDescription(
       "Extra ray start parameters for the pool's workers. Not 'resources' (the operator sets the"

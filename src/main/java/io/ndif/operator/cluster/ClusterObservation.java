@@ -16,6 +16,8 @@ import java.util.Map;
  * @param applyError why the RayCluster could not be applied, or null
  * @param planning the placement plan of the cluster's deployments
  * @param rayNodes an external cluster's live nodes as Ray lists them, or null
+ * @param templateConflicts why the head's or a pool's template override was refused (the RayCluster
+ *     was then left as it is); empty when there is none
  */
 public record ClusterObservation(
     GenericKubernetesResource rayCluster,
@@ -23,7 +25,8 @@ public record ClusterObservation(
     Map<String, Node> nodes,
     String applyError,
     ClusterPlanning.Result planning,
-    RayNodes rayNodes) {
+    RayNodes rayNodes,
+    List<String> templateConflicts) {
   /**
    * @param alive the nodes Ray reports ALIVE, empty when they could not be listed
    * @param error why they could not be listed, or null
@@ -36,7 +39,17 @@ public record ClusterObservation(
       Map<String, Node> nodes,
       String applyError,
       ClusterPlanning.Result planning) {
-    this(rayCluster, pods, nodes, applyError, planning, null);
+    this(rayCluster, pods, nodes, applyError, planning, null, List.of());
+  }
+
+  public ClusterObservation(
+      GenericKubernetesResource rayCluster,
+      List<Pod> pods,
+      Map<String, Node> nodes,
+      String applyError,
+      ClusterPlanning.Result planning,
+      RayNodes rayNodes) {
+    this(rayCluster, pods, nodes, applyError, planning, rayNodes, List.of());
   }
 
   /** Key of the planned nodes per pool in the workflow context, read by the RayCluster. */

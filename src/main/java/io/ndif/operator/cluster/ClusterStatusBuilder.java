@@ -262,6 +262,13 @@ public final class ClusterStatusBuilder {
     var headTrouble =
         headPod == null ? Optional.<PodTrouble.Trouble>empty() : PodTrouble.of(headPod);
     List<Problem> problems = new ArrayList<>();
+    if (!seen.templateConflicts().isEmpty()) {
+      problems.add(
+          new Problem(
+              "PodTemplateConflict",
+              "the RayCluster is left as it is until the template override is fixed: "
+                  + String.join("; ", seen.templateConflicts())));
+    }
     if (seen.applyError() != null) {
       problems.add(new Problem("RayClusterApplyFailed", seen.applyError()));
     }
@@ -290,7 +297,15 @@ public final class ClusterStatusBuilder {
           String.join("; ", problems.stream().map(Problem::message).toList()));
     }
 
-    if (seen.rayCluster() == null) {
+    if (seen.rayCluster() == null && !seen.templateConflicts().isEmpty()) {
+      conditions
+          .set(READY, false, "PodTemplateConflict", "the RayCluster " + name + " is not created")
+          .set(
+              PROGRESSING,
+              false,
+              "PodTemplateConflict",
+              "waiting for the template override to be fixed");
+    } else if (seen.rayCluster() == null) {
       conditions
           .set(READY, false, "RayClusterPending", "the RayCluster " + name + " does not exist yet")
           .set(PROGRESSING, true, "CreatingRayCluster", "creating the RayCluster " + name);

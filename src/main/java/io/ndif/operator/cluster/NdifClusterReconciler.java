@@ -132,8 +132,14 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             cluster, context.getSecondaryResources(NdifDeployment.class), clock.instant());
     var workflow = context.managedWorkflowAndDependentResourceContext();
     workflow.put(ClusterObservation.PLANNED_NODES, plan.plannedNodes());
+    // Observe and validate before acting: a template override that conflicts with what the
+    // operator sets leaves the RayCluster as it is, running, until the spec is fixed.
+    List<String> conflicts =
+        cluster.getSpec().usesExternalCluster() ? List.of() : RayClusterSpecs.conflicts(cluster);
     String applyError =
-        ApplyErrors.of(Optional.of(workflow.reconcileManagedWorkflow()), "RayCluster");
+        conflicts.isEmpty()
+            ? ApplyErrors.of(Optional.of(workflow.reconcileManagedWorkflow()), "RayCluster")
+            : null;
     List<Pod> pods = List.copyOf(context.getSecondaryResources(Pod.class));
     var observation =
         new ClusterObservation(
@@ -142,7 +148,8 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             nodes.byName(pods.stream().map(p -> p.getSpec().getNodeName()).toList()),
             applyError,
             plan,
-            cluster.getSpec().usesExternalCluster() ? rayNodes(cluster) : null);
+            cluster.getSpec().usesExternalCluster() ? rayNodes(cluster) : null,
+            conflicts);
     NdifClusterStatus status = statusBuilder.build(cluster, observation);
     Duration poll = syncServe(cluster, status, plan, context);
     boolean changed = !StatusComparison.same(cluster.getStatus(), status);

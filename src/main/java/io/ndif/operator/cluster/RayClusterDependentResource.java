@@ -72,7 +72,7 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
             .get(ClusterObservation.PLANNED_NODES, Map.class)
             .orElse(Map.of());
     resource.setAdditionalProperty(
-        "spec", RayClusterSpecs.desired(cluster, live, poolsWithPods, plannedNodes));
+        "spec", RayClusterSpecs.desired(cluster, live, poolsWithPods, plannedNodes).spec());
     return resource;
   }
 }

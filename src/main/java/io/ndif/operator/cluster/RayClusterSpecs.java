@@ -27,7 +27,19 @@ public final class RayClusterSpecs {
    *     its pods are gone.
    * @param plannedNodes nodes per pool that the placement plan needs (Operator mode)
    */
-  public static Map<String, Object> desired(
+  /**
+   * @param spec the RayCluster spec
+   * @param conflicts where the head's or a pool's template override conflicts with what the
+   *     operator sets; a spec with conflicts must not be applied
+   */
+  public record Desired(Map<String, Object> spec, List<String> conflicts) {}
+
+  /** The template override conflicts of a cluster's head and pools; empty when there are none. */
+  public static List<String> conflicts(NdifCluster cluster) {
+    return desired(cluster, null, Set.of(), Map.of()).conflicts();
+  }
+
+  public static Desired desired(
       NdifCluster cluster,
       GenericKubernetesResource live,
       Set<String> poolsWithPods,
@@ -51,17 +63,19 @@ public final class RayClusterSpecs {
     if (spec.faultTolerance != null && spec.faultTolerance.redis != null) {
       result.put("gcsFaultToleranceOptions", redis(spec.faultTolerance.redis));
     }
-    RayPodTemplates.Mounts mounts = mounts(cluster);
-    result.put(
-        "headGroupSpec",
+    RayPodTemplates.Additions additions = additions(cluster);
+    List<String> conflicts = new ArrayList<>();
+    var head =
         RayPodTemplates.headGroup(
-            spec.head, spec.image, env, ClusterLabels.forCluster(cluster), mounts));
+            spec.head, spec.image, env, ClusterLabels.forCluster(cluster), additions);
+    conflicts.addAll(head.conflicts());
+    result.put("headGroupSpec", head.spec());
     List<Map<String, Object>> groups = new ArrayList<>();
     for (PoolSpec pool : spec.pools) {
       Map<String, Object> liveGroup = liveGroups.get(pool.name);
       Integer liveReplicas = liveGroup == null ? null : asInteger(liveGroup.get("replicas"));
       PoolSizing sizing = PoolSizing.of(pool, mode, liveReplicas, plannedNodes.get(pool.name));
-      Map<String, Object> group =
+      var worker =
           RayPodTemplates.workerGroup(
               pool,
               spec.image,
@@ -70,7 +84,9 @@ public final class RayClusterSpecs {
               sizing.replicas(),
               sizing.minReplicas(),
               sizing.maxReplicas(),
-              mounts);
+              additions);
+      conflicts.addAll(worker.conflicts());
+      Map<String, Object> group = worker.spec();
       if (liveGroup != null && liveGroup.get("scaleStrategy") != null) {
         group.put("scaleStrategy", liveGroup.get("scaleStrategy"));
       }
@@ -89,13 +105,18 @@ public final class RayClusterSpecs {
           }
         });
     result.put("workerGroupSpecs", groups);
-    return result;
+    return new Desired(result, List.copyOf(conflicts));
   }
 
-  /** The gateway's key Secret goes into every Ray pod: Serve may place a gateway replica on any. */
-  static RayPodTemplates.Mounts mounts(NdifCluster cluster) {
-    return RayPodTemplates.gatewayKeys(
-        GatewaySpec.of(cluster.getSpec()), cluster.getMetadata().getName());
+  /**
+   * The model cache and the gateway's key Secret go into every Ray pod: Serve may place a model or
+   * gateway replica on any.
+   */
+  static RayPodTemplates.Additions additions(NdifCluster cluster) {
+    return RayPodTemplates.modelCache(cluster.getSpec().modelCache)
+        .plus(
+            RayPodTemplates.gatewayKeys(
+                GatewaySpec.of(cluster.getSpec()), cluster.getMetadata().getName()));
   }
 
   private static Map<String, Object> redis(FaultToleranceSpec.RedisSpec redis) {

@@ -54,7 +54,9 @@ public final class DedicatedServices {
                 gateway.authOrDefault().mountedKeysFile(),
                 d.getMetadata().getNamespace() + "/" + d.getMetadata().getName(),
                 null));
-    var mounts = RayPodTemplates.gatewayKeys(gateway, d.getMetadata().getName());
+    var additions =
+        RayPodTemplates.modelCache(dedicated.modelCache)
+            .plus(RayPodTemplates.gatewayKeys(gateway, d.getMetadata().getName()));
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(Constants.LABEL_MANAGED_BY, Constants.OPERATOR_NAME);
     labels.put(Constants.LABEL_DEPLOYMENT, d.getMetadata().getName());
@@ -64,19 +66,30 @@ public final class DedicatedServices {
     Map<String, Object> cluster = new LinkedHashMap<>();
     cluster.put(
         "rayVersion", dedicated.rayVersion != null ? dedicated.rayVersion : DEFAULT_RAY_VERSION);
-    cluster.put("headGroupSpec", RayPodTemplates.headGroup(null, image, List.of(), labels, mounts));
     cluster.put(
-        "workerGroupSpecs",
-        List.of(
-            RayPodTemplates.workerGroup(
-                pool,
-                image,
-                List.of(),
-                workerLabels,
-                pool.nodesOrDefault(),
-                pool.minNodesOrDefault(),
-                pool.maxNodesOrDefault(),
-                mounts)));
+        "headGroupSpec",
+        RayPodTemplates.headGroup(null, image, List.of(), labels, additions).spec());
+    var worker =
+        RayPodTemplates.workerGroup(
+            pool,
+            image,
+            List.of(),
+            workerLabels,
+            pool.nodesOrDefault(),
+            pool.minNodesOrDefault(),
+            pool.maxNodesOrDefault(),
+            additions);
+    if (!worker.conflicts().isEmpty()) {
+      // Nothing is applied: the RayService, if any, keeps running as it is.
+      throw new IllegalArgumentException(
+          "the pool's template override conflicts with what the operator sets: "
+              + String.join(
+                  "; ",
+                  worker.conflicts().stream()
+                      .map(c -> c.replaceFirst("^pools\\[[^]]*]", "dedicated.pool"))
+                      .toList()));
+    }
+    cluster.put("workerGroupSpecs", List.of(worker.spec()));
 
     Map<String, Object> spec = new LinkedHashMap<>();
     spec.put("serveConfigV2", Serialization.asYaml(serveConfig));

@@ -4,7 +4,11 @@ import static io.ndif.operator.api.Constants.GPU_PRODUCT_LABEL;
 import static io.ndif.operator.api.Constants.GPU_RESOURCE;
 
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.ContainerPortBuilder;
+import io.fabric8.kubernetes.api.model.EmptyDirVolumeSource;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -19,22 +23,63 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.GatewayAuthSpec;
 import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.HeadSpec;
+import io.ndif.operator.api.ModelCacheSpec;
 import io.ndif.operator.api.PoolSpec;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /** Builds KubeRay head and worker group specs (as plain maps) from NDIF pools. */
 public final class RayPodTemplates {
+  public static final String HEAD_CONTAINER = "ray-head";
+  public static final String WORKER_CONTAINER = "ray-worker";
+  public static final String API_KEYS_VOLUME = "ndif-api-keys";
+
+  /** Where Ray exports its metrics (ray_serve_*, GPU utilisation) on every Ray pod. */
+  public static final int METRICS_PORT = 8080;
+
+  public static final String METRICS_PORT_NAME = "metrics";
+
   private static final Map<String, Quantity> DEFAULT_HEAD_REQUESTS =
       Map.of("cpu", new Quantity("2"), "memory", new Quantity("8Gi"));
+  private static final long MIN_WORKER_MEMORY = 8L << 30;
+
+  /**
+   * The head declares KubeRay's default ports: KubeRay builds the head Service from them, and uses
+   * its defaults only when the container declares none.
+   */
+  private static final List<ContainerPort> HEAD_PORTS =
+      List.of(
+          port("gcs-server", 6379),
+          port("dashboard", 8265),
+          port("client", 10001),
+          port("serve", 8000),
+          port(METRICS_PORT_NAME, METRICS_PORT));
 
   private RayPodTemplates() {}
 
-  /** Volumes added to every Ray pod, each mounted into its Ray container. */
-  public record Mounts(List<Volume> volumes, List<VolumeMount> mounts) {
-    public static final Mounts NONE = new Mounts(List.of(), List.of());
+  /** Volumes, mounts and env added to every Ray pod's Ray container. */
+  public record Additions(List<Volume> volumes, List<VolumeMount> mounts, List<EnvVar> env) {
+    public static final Additions NONE = new Additions(List.of(), List.of(), List.of());
+
+    public Additions plus(Additions other) {
+      return new Additions(
+          concat(volumes, other.volumes), concat(mounts, other.mounts), concat(env, other.env));
+    }
+
+    private static <T> List<T> concat(List<T> a, List<T> b) {
+      List<T> all = new ArrayList<>(a);
+      all.addAll(b);
+      return List.copyOf(all);
+    }
   }
+
+  /**
+   * A head or worker group spec, and the conflicts of its template override (empty when it has
+   * none); a group with conflicts must not be applied.
+   */
+  public record Group(Map<String, Object> spec, List<String> conflicts) {}
 
   /**
    * The gateway's API key file, when the gateway is on with keys: the Secret ({@code
@@ -42,20 +87,17 @@ public final class RayPodTemplates {
    * Optional, so a missing Secret does not stop the pods; the gateway then refuses every request
    * and says why.
    */
-  public static Mounts gatewayKeys(GatewaySpec gateway, String owner) {
+  public static Additions gatewayKeys(GatewaySpec gateway, String owner) {
     GatewayAuthSpec auth = gateway.authOrDefault();
     if (!gateway.isEnabled() || !auth.required()) {
-      return Mounts.NONE;
+      return Additions.NONE;
     }
-    return apiKeys(auth.secretName(owner), auth.secretKey());
-  }
-
-  private static Mounts apiKeys(String secretName, String secretKey) {
+    String secretKey = auth.secretKey();
     Volume volume =
         new VolumeBuilder()
             .withName(API_KEYS_VOLUME)
             .withNewSecret()
-            .withSecretName(secretName)
+            .withSecretName(auth.secretName(owner))
             .withOptional(true)
             .withDefaultMode(0440)
             .addNewItem()
@@ -70,46 +112,91 @@ public final class RayPodTemplates {
             .withMountPath(GatewayAuthSpec.MOUNT_PATH)
             .withReadOnly(true)
             .build();
-    return new Mounts(List.of(volume), List.of(mount));
+    return new Additions(List.of(volume), List.of(mount), List.of());
   }
 
-  public static final String API_KEYS_VOLUME = "ndif-api-keys";
+  /**
+   * Hugging Face's cache on the chosen volume (an emptyDir unless told), HF_HOME pointing at it,
+   * and HF_TOKEN from the token Secret by reference.
+   */
+  public static Additions modelCache(ModelCacheSpec cache) {
+    ModelCacheSpec spec = cache == null ? new ModelCacheSpec() : cache;
+    VolumeBuilder volume = new VolumeBuilder().withName(ModelCacheSpec.VOLUME_NAME);
+    if (spec.persistentVolumeClaim != null) {
+      volume.withPersistentVolumeClaim(spec.persistentVolumeClaim);
+    } else if (spec.hostPath != null) {
+      volume.withHostPath(spec.hostPath);
+    } else {
+      volume.withEmptyDir(spec.emptyDir != null ? spec.emptyDir : new EmptyDirVolumeSource());
+    }
+    VolumeMount mount =
+        new VolumeMountBuilder()
+            .withName(ModelCacheSpec.VOLUME_NAME)
+            .withMountPath(spec.mountPathOrDefault())
+            .build();
+    List<EnvVar> env = new ArrayList<>();
+    env.add(new EnvVarBuilder().withName("HF_HOME").withValue(spec.mountPathOrDefault()).build());
+    if (spec.huggingFaceToken != null) {
+      env.add(
+          new EnvVarBuilder()
+              .withName("HF_TOKEN")
+              .withNewValueFrom()
+              .withSecretKeyRef(spec.huggingFaceToken)
+              .endValueFrom()
+              .build());
+    }
+    return new Additions(List.of(volume.build()), List.of(mount), List.copyOf(env));
+  }
 
-  public static Map<String, Object> headGroup(
-      HeadSpec head, String image, List<EnvVar> env, Map<String, String> labels, Mounts mounts) {
+  public static Group headGroup(
+      HeadSpec head,
+      String image,
+      List<EnvVar> env,
+      Map<String, String> labels,
+      Additions additions) {
     HeadSpec spec = head == null ? new HeadSpec() : head;
     ResourceRequirements resources =
         spec.resources != null
-            ? spec.resources
+            ? withMemoryLimit(spec.resources, DEFAULT_HEAD_REQUESTS.get("memory"))
             : new ResourceRequirementsBuilder()
                 .withRequests(DEFAULT_HEAD_REQUESTS)
                 .withLimits(Map.of("memory", new Quantity("8Gi")))
                 .build();
     PodTemplateSpec template =
         template(
-            "ray-head",
+            HEAD_CONTAINER,
             spec.image != null ? spec.image : image,
             resources,
             env,
             labels,
             spec.nodeSelector,
             spec.tolerations,
-            mounts);
+            HEAD_PORTS,
+            additions);
+    var merged = PodTemplateOverrides.merge(toMap(template), override(spec.template));
     Map<String, Object> group = new LinkedHashMap<>();
     if (spec.serviceType != null) {
       group.put("serviceType", spec.serviceType.name());
     }
     // A head on a GPU node would otherwise advertise the host's GPUs to Ray.
-    group.put("rayStartParams", Map.of("num-gpus", "0", "dashboard-host", "0.0.0.0"));
-    group.put("template", toMap(template));
-    return group;
+    group.put(
+        "rayStartParams",
+        Map.of(
+            "num-gpus",
+            "0",
+            "dashboard-host",
+            "0.0.0.0",
+            "metrics-export-port",
+            String.valueOf(METRICS_PORT)));
+    group.put("template", merged.template());
+    return new Group(group, prefixed("head.template", merged.conflicts()));
   }
 
   /**
    * A worker group for one pool. {@code replicas}, {@code minReplicas} and {@code maxReplicas} are
    * decided by the caller, which knows the autoscaling mode.
    */
-  public static Map<String, Object> workerGroup(
+  public static Group workerGroup(
       PoolSpec pool,
       String image,
       List<EnvVar> env,
@@ -117,12 +204,13 @@ public final class RayPodTemplates {
       int replicas,
       int minReplicas,
       int maxReplicas,
-      Mounts mounts) {
+      Additions additions) {
     Map<String, Quantity> gpus = Map.of(GPU_RESOURCE, new Quantity(pool.gpusPerNode.toString()));
     ResourceRequirementsBuilder resources =
-        pool.resources == null
-            ? new ResourceRequirementsBuilder()
-            : new ResourceRequirementsBuilder(pool.resources);
+        new ResourceRequirementsBuilder(
+            withMemoryLimit(
+                pool.resources == null ? new ResourceRequirements() : pool.resources,
+                defaultWorkerMemory(pool)));
     // KubeRay reads GPUs from limits; for extended resources requests must equal limits.
     resources.addToLimits(gpus).addToRequests(gpus);
     Map<String, String> nodeSelector = new LinkedHashMap<>();
@@ -132,26 +220,29 @@ public final class RayPodTemplates {
     if (pool.nodeSelector != null) {
       nodeSelector.putAll(pool.nodeSelector);
     }
+    Map<String, String> startParams = new LinkedHashMap<>();
+    if (pool.rayStartParams != null) {
+      startParams.putAll(pool.rayStartParams);
+    }
+    startParams.putIfAbsent("metrics-export-port", String.valueOf(METRICS_PORT));
+    // The pool's custom resource lets a Serve deployment be pinned to this pool.
+    // KubeRay passes the value to `ray start --resources=` through a shell, hence the quoting.
+    startParams.put(
+        "resources",
+        "\"{\\\"" + KubeRay.poolResource(pool.name) + "\\\": " + pool.gpusPerNode + "}\"");
     PodTemplateSpec template =
         template(
-            "ray-worker",
+            WORKER_CONTAINER,
             pool.image != null ? pool.image : image,
             resources.build(),
             env,
             labels,
             nodeSelector,
             pool.tolerations,
-            mounts);
-
-    Map<String, String> startParams = new LinkedHashMap<>();
-    if (pool.rayStartParams != null) {
-      startParams.putAll(pool.rayStartParams);
-    }
-    // The pool's custom resource lets a Serve deployment be pinned to this pool.
-    // KubeRay passes the value to `ray start --resources=` through a shell, hence the quoting.
-    startParams.put(
-        "resources",
-        "\"{\\\"" + KubeRay.poolResource(pool.name) + "\\\": " + pool.gpusPerNode + "}\"");
+            List.of(
+                port(METRICS_PORT_NAME, Integer.parseInt(startParams.get("metrics-export-port")))),
+            additions);
+    var merged = PodTemplateOverrides.merge(toMap(template), override(pool.template));
 
     Map<String, Object> group = new LinkedHashMap<>();
     group.put("groupName", pool.name);
@@ -159,8 +250,54 @@ public final class RayPodTemplates {
     group.put("minReplicas", minReplicas);
     group.put("maxReplicas", maxReplicas);
     group.put("rayStartParams", startParams);
-    group.put("template", toMap(template));
-    return group;
+    group.put("template", merged.template());
+    return new Group(group, prefixed("pools[" + pool.name + "].template", merged.conflicts()));
+  }
+
+  /** gpusPerNode x gpuMemory, at least 8Gi. */
+  static Quantity defaultWorkerMemory(PoolSpec pool) {
+    long bytes;
+    try {
+      bytes = Quantity.getAmountInBytes(new Quantity(pool.gpuMemory)).longValue();
+    } catch (RuntimeException e) {
+      bytes = 0;
+    }
+    long total = Math.max(MIN_WORKER_MEMORY, bytes * pool.gpusPerNode);
+    return new Quantity(String.valueOf(total >> 20), "Mi");
+  }
+
+  /**
+   * Every Ray container gets a memory limit: KubeRay sizes the memory-backed /dev/shm (Ray's object
+   * store) from it, and without one a pod may take its node's memory. A request above the default
+   * becomes the limit.
+   */
+  private static ResourceRequirements withMemoryLimit(
+      ResourceRequirements resources, Quantity fallback) {
+    if (resources.getLimits() != null && resources.getLimits().containsKey("memory")) {
+      return resources;
+    }
+    Quantity requested =
+        resources.getRequests() == null ? null : resources.getRequests().get("memory");
+    Quantity limit =
+        requested != null
+                && Quantity.getAmountInBytes(requested)
+                        .compareTo(Quantity.getAmountInBytes(fallback))
+                    > 0
+            ? requested
+            : fallback;
+    return new ResourceRequirementsBuilder(resources).addToLimits("memory", limit).build();
+  }
+
+  private static List<String> prefixed(String where, List<String> conflicts) {
+    return conflicts.stream().map(c -> where + " " + c).toList();
+  }
+
+  private static ContainerPort port(String name, int number) {
+    return new ContainerPortBuilder()
+        .withName(name)
+        .withContainerPort(number)
+        .withProtocol("TCP")
+        .build();
   }
 
   private static PodTemplateSpec template(
@@ -171,7 +308,10 @@ public final class RayPodTemplates {
       Map<String, String> labels,
       Map<String, String> nodeSelector,
       List<Toleration> tolerations,
-      Mounts mounts) {
+      List<ContainerPort> ports,
+      Additions additions) {
+    List<EnvVar> allEnv = new ArrayList<>(env);
+    allEnv.addAll(additions.env());
     return new PodTemplateSpecBuilder()
         .withNewMetadata()
         .withLabels(labels)
@@ -182,14 +322,19 @@ public final class RayPodTemplates {
                 .withName(containerName)
                 .withImage(image)
                 .withResources(resources)
-                .withEnv(env)
-                .withVolumeMounts(mounts.mounts().isEmpty() ? null : mounts.mounts())
+                .withEnv(allEnv.isEmpty() ? null : allEnv)
+                .withPorts(ports)
+                .withVolumeMounts(additions.mounts().isEmpty() ? null : additions.mounts())
                 .build())
-        .withVolumes(mounts.volumes().isEmpty() ? null : mounts.volumes())
+        .withVolumes(additions.volumes().isEmpty() ? null : additions.volumes())
         .withNodeSelector(nodeSelector == null || nodeSelector.isEmpty() ? null : nodeSelector)
         .withTolerations(tolerations)
         .endSpec()
         .build();
+  }
+
+  private static Map<String, Object> override(Object template) {
+    return template == null ? null : toMap(template);
   }
 
   @SuppressWarnings("unchecked")

@@ -9,7 +9,6 @@ import io.ndif.operator.api.NdifClusterSpec;
 import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.observability.Conditions;
 import java.time.Clock;
-import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -129,14 +128,18 @@ class ClusterGatewayTest {
                     cluster("gateway: {auth: {secretName: lab-keys, secretKey: k.yaml}}"))
                 .get("args");
     assertThat(args.get("keys_file")).isEqualTo("/etc/ndif/api-keys/k.yaml");
-    var mounts =
-        RayClusterSpecs.mounts(
-            cluster("gateway: {auth: {secretName: lab-keys, secretKey: k.yaml}}"));
-    assertThat(mounts.volumes().get(0).getSecret().getSecretName()).isEqualTo("lab-keys");
-    assertThat(mounts.volumes().get(0).getSecret().getOptional()).isTrue();
-    assertThat(RayClusterSpecs.mounts(cluster("")).volumes().get(0).getSecret().getSecretName())
-        .isEqualTo("ndif-api-keys");
-    assertThat(RayClusterSpecs.mounts(cluster("gateway: {auth: {mode: None}}")).volumes())
-        .isEqualTo(List.of());
+    var keys = keysVolume(cluster("gateway: {auth: {secretName: lab-keys, secretKey: k.yaml}}"));
+    assertThat(keys.getSecret().getSecretName()).isEqualTo("lab-keys");
+    assertThat(keys.getSecret().getOptional()).isTrue();
+    assertThat(keysVolume(cluster("")).getSecret().getSecretName()).isEqualTo("ndif-api-keys");
+    assertThat(keysVolume(cluster("gateway: {auth: {mode: None}}"))).isNull();
+  }
+
+  private static io.fabric8.kubernetes.api.model.Volume keysVolume(
+      io.ndif.operator.api.NdifCluster cluster) {
+    return RayClusterSpecs.additions(cluster).volumes().stream()
+        .filter(v -> v.getName().equals(io.ndif.operator.ray.RayPodTemplates.API_KEYS_VOLUME))
+        .findFirst()
+        .orElse(null);
   }
 }

@@ -118,6 +118,24 @@ class ClusterStatusBuilderTest {
   }
 
   @Test
+  void aTemplateConflictIsDegradedFirstAndStopsCreation() {
+    var conflicts = List.of("pools[l4].template spec.containers[ray-worker].image: ...");
+    var none =
+        new ClusterStatusBuilder(T0)
+            .build(
+                cluster,
+                new ClusterObservation(null, List.of(), Map.of(), null, null, null, conflicts));
+    assertThat(reason(none, "Ready")).isEqualTo("PodTemplateConflict");
+    assertThat(reason(none, "Progressing")).isEqualTo("PodTemplateConflict");
+    var degraded = Conditions.find(none.conditions, "Degraded").get();
+    assertThat(degraded.getReason()).isEqualTo("PodTemplateConflict");
+    assertThat(degraded.getMessage())
+        .isEqualTo(
+            "the RayCluster is left as it is until the template override is fixed: "
+                + conflicts.get(0));
+  }
+
+  @Test
   void anUnschedulableHeadIsDegradedAndNamedInReady() {
     var pods = allReady();
     pods.set(0, unschedulable(head(false), "0/6 nodes are available: 6 Insufficient cpu."));

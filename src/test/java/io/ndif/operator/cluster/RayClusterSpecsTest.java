@@ -15,7 +15,8 @@ class RayClusterSpecsTest {
   void headAdvertisesNoGpusAndCarriesOurLabelsAndEnv() {
     var spec =
         RayClusterSpecs.desired(
-            Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of());
+                Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of())
+            .spec();
     assertThat(spec)
         .containsEntry("rayVersion", "2.52.0")
         .doesNotContainKey("enableInTreeAutoscaling");
@@ -28,7 +29,9 @@ class RayClusterSpecsTest {
     var container = container(template);
     assertThat(container).containsEntry("image", "rayproject/ray:2.52.0-gpu");
     assertThat(list(container.get("env")))
-        .containsExactly(Map.of("name", "NDIF_MINIMUM_DEPLOYMENT_TIME_SECONDS", "value", "3600"));
+        .containsExactly(
+            Map.of("name", "NDIF_MINIMUM_DEPLOYMENT_TIME_SECONDS", "value", "3600"),
+            Map.of("name", "HF_HOME", "value", "/home/ray/.cache/huggingface"));
     assertThat(map(map(container.get("resources")).get("requests")))
         .containsEntry("cpu", "2")
         .containsEntry("memory", "8Gi");
@@ -39,7 +42,8 @@ class RayClusterSpecsTest {
     var groups =
         groups(
             RayClusterSpecs.desired(
-                Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of()));
+                    Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of())
+                .spec());
     assertThat(groups).extracting(g -> g.get("groupName")).containsExactly("a100", "l4");
 
     var a100 = groups.get(0);
@@ -75,7 +79,7 @@ class RayClusterSpecsTest {
   @Test
   void disabledModePinsEveryPoolToItsNodes() {
     var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS + "autoscaling: {mode: Disabled}\n");
-    var a100 = groups(RayClusterSpecs.desired(cluster, null, Set.of(), Map.of())).get(0);
+    var a100 = groups(RayClusterSpecs.desired(cluster, null, Set.of(), Map.of()).spec()).get(0);
     assertThat(a100)
         .containsEntry("replicas", 2)
         .containsEntry("minReplicas", 2)
@@ -100,7 +104,7 @@ class RayClusterSpecsTest {
                     3,
                     "scaleStrategy",
                     Map.of("workersToDelete", List.of("fleet-a100-x"))))));
-    var spec = RayClusterSpecs.desired(cluster, live, Set.of(), Map.of());
+    var spec = RayClusterSpecs.desired(cluster, live, Set.of(), Map.of()).spec();
     assertThat(spec).containsEntry("enableInTreeAutoscaling", true);
     assertThat(map(spec.get("autoscalerOptions"))).containsEntry("idleTimeoutSeconds", 120);
     var a100 = groups(spec).get(0);
@@ -118,7 +122,8 @@ class RayClusterSpecsTest {
     var a100 =
         groups(
                 RayClusterSpecs.desired(
-                    Fixtures.cluster("fleet", Fixtures.TWO_POOLS), live, Set.of(), Map.of()))
+                        Fixtures.cluster("fleet", Fixtures.TWO_POOLS), live, Set.of(), Map.of())
+                    .spec())
             .get(0);
     assertThat(a100).containsEntry("replicas", 2);
   }
@@ -133,6 +138,7 @@ class RayClusterSpecsTest {
     var options =
         map(
             RayClusterSpecs.desired(cluster, null, Set.of(), Map.of())
+                .spec()
                 .get("gcsFaultToleranceOptions"));
     assertThat(options).containsEntry("redisAddress", "redis:6379");
     assertThat(options.get("redisPassword"))
@@ -157,7 +163,7 @@ class RayClusterSpecsTest {
             """);
     var template =
         map(
-            groups(RayClusterSpecs.desired(cluster, null, Set.of(), Map.of()))
+            groups(RayClusterSpecs.desired(cluster, null, Set.of(), Map.of()).spec())
                 .get(0)
                 .get("template"));
     var container = container(template);
@@ -182,15 +188,152 @@ class RayClusterSpecsTest {
                 Map.of("groupName", "a100", "replicas", 2),
                 Map.of("groupName", "h100", "replicas", 1, "template", Map.of("spec", Map.of())))));
     var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS);
-    var draining = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100", "h100"), Map.of()));
+    var draining =
+        groups(RayClusterSpecs.desired(cluster, live, Set.of("a100", "h100"), Map.of()).spec());
     assertThat(draining).extracting(g -> g.get("groupName")).containsExactly("a100", "l4", "h100");
     assertThat(draining.get(2))
         .containsEntry("replicas", 0)
         .containsEntry("minReplicas", 0)
         .containsEntry("maxReplicas", 0)
         .containsKey("template");
-    var gone = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100"), Map.of()));
+    var gone = groups(RayClusterSpecs.desired(cluster, live, Set.of("a100"), Map.of()).spec());
     assertThat(gone).extracting(g -> g.get("groupName")).containsExactly("a100", "l4");
+  }
+
+  @Test
+  void everyRayPodGetsAMemoryLimitThatSizesItsObjectStore() {
+    var spec =
+        RayClusterSpecs.desired(
+                Fixtures.cluster(
+                    "fleet",
+                    Fixtures.TWO_POOLS
+                        + "- {name: small, gpusPerNode: 1, gpuMemory: 4Gi}\n"
+                        + "- {name: asks, gpusPerNode: 1, gpuMemory: 4Gi, resources: {requests:"
+                        + " {memory: 12Gi}}}\n"
+                        + "- {name: told, gpusPerNode: 1, gpuMemory: 4Gi, resources: {limits:"
+                        + " {memory: 2Gi}}}\n"),
+                null,
+                Set.of(),
+                Map.of())
+            .spec();
+    var groups = groups(spec);
+    // gpusPerNode x gpuMemory, at least 8Gi, or the request when it is larger; a limit is kept.
+    assertThat(limits(container(map(groups.get(0).get("template")))))
+        .containsEntry("memory", "655360Mi");
+    assertThat(limits(container(map(groups.get(1).get("template")))))
+        .containsEntry("memory", "98304Mi");
+    assertThat(limits(container(map(groups.get(2).get("template")))))
+        .containsEntry("memory", "8192Mi");
+    assertThat(limits(container(map(groups.get(3).get("template")))))
+        .containsEntry("memory", "12Gi");
+    assertThat(limits(container(map(groups.get(4).get("template")))))
+        .containsEntry("memory", "2Gi");
+    var head = map(spec.get("headGroupSpec"));
+    assertThat(limits(container(map(head.get("template"))))).containsEntry("memory", "8Gi");
+  }
+
+  @Test
+  void rayPodsExposeTheirMetricsPortAndTheHeadKeepsKubeRaysServicePorts() {
+    var spec =
+        RayClusterSpecs.desired(
+                Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of())
+            .spec();
+    var head = map(spec.get("headGroupSpec"));
+    assertThat(map(head.get("rayStartParams"))).containsEntry("metrics-export-port", "8080");
+    assertThat(list(container(map(head.get("template"))).get("ports")))
+        .extracting(p -> map(p).get("name") + ":" + map(p).get("containerPort"))
+        .containsExactly(
+            "gcs-server:6379", "dashboard:8265", "client:10001", "serve:8000", "metrics:8080");
+    var worker = groups(spec).get(0);
+    assertThat(map(worker.get("rayStartParams"))).containsEntry("metrics-export-port", "8080");
+    assertThat(list(container(map(worker.get("template"))).get("ports")))
+        .containsExactly(Map.of("name", "metrics", "containerPort", 8080, "protocol", "TCP"));
+  }
+
+  @Test
+  void theModelCacheIsAnEmptyDirUnlessAVolumeIsChosen() {
+    var byDefault = podSpec(Fixtures.TWO_POOLS);
+    assertThat(list(byDefault.get("volumes")))
+        .contains(Map.of("name", "ndif-model-cache", "emptyDir", Map.of()));
+    var ray = map(list(byDefault.get("containers")).get(0));
+    assertThat(list(ray.get("volumeMounts")))
+        .contains(Map.of("name", "ndif-model-cache", "mountPath", "/home/ray/.cache/huggingface"));
+
+    var pvc =
+        podSpec(
+            Fixtures.TWO_POOLS
+                + "modelCache: {mountPath: /models, persistentVolumeClaim: {claimName: hf}}\n");
+    assertThat(list(pvc.get("volumes")))
+        .contains(
+            Map.of("name", "ndif-model-cache", "persistentVolumeClaim", Map.of("claimName", "hf")));
+    var pvcRay = map(list(pvc.get("containers")).get(0));
+    assertThat(list(pvcRay.get("env"))).contains(Map.of("name", "HF_HOME", "value", "/models"));
+    assertThat(list(pvcRay.get("volumeMounts")))
+        .contains(Map.of("name", "ndif-model-cache", "mountPath", "/models"));
+
+    var host =
+        podSpec(
+            Fixtures.TWO_POOLS
+                + "modelCache: {hostPath: {path: /var/lib/hf, type: DirectoryOrCreate}}\n");
+    assertThat(list(host.get("volumes")))
+        .contains(
+            Map.of(
+                "name",
+                "ndif-model-cache",
+                "hostPath",
+                Map.of("path", "/var/lib/hf", "type", "DirectoryOrCreate")));
+  }
+
+  @Test
+  void theHuggingFaceTokenIsPassedByReference() {
+    var spec =
+        podSpec(Fixtures.TWO_POOLS + "modelCache: {huggingFaceToken: {name: hf, key: token}}\n");
+    assertThat(list(map(list(spec.get("containers")).get(0)).get("env")))
+        .contains(
+            Map.of(
+                "name",
+                "HF_TOKEN",
+                "valueFrom",
+                Map.of("secretKeyRef", Map.of("name", "hf", "key", "token"))));
+  }
+
+  @Test
+  void templateOverridesReachTheirGroupAndConflictsNameTheirPlace() {
+    var cluster =
+        Fixtures.cluster(
+            "fleet",
+            Fixtures.TWO_POOLS.replace(
+                    "  nodes: 1\n",
+                    "  nodes: 1\n"
+                        + "  template: {metadata: {annotations: {a: b}}, spec:"
+                        + " {serviceAccountName: ray}}\n")
+                + "head: {template: {spec: {containers: [{name: ray-head, image: other}]}}}\n");
+    var desired = RayClusterSpecs.desired(cluster, null, Set.of(), Map.of());
+    var l4 = map(groups(desired.spec()).get(1).get("template"));
+    assertThat(map(map(l4.get("metadata")).get("annotations"))).containsEntry("a", "b");
+    assertThat(map(l4.get("spec"))).containsEntry("serviceAccountName", "ray");
+    assertThat(map(groups(desired.spec()).get(0).get("template")).get("spec"))
+        .satisfies(s -> assertThat(map(s)).doesNotContainKey("serviceAccountName"));
+    assertThat(desired.conflicts())
+        .containsExactly(
+            "head.template spec.containers[ray-head].image: the operator sets"
+                + " \"rayproject/ray:2.52.0-gpu\", the override \"other\" (set the image of the"
+                + " pool or head, or spec.image)");
+    assertThat(RayClusterSpecs.conflicts(cluster)).isEqualTo(desired.conflicts());
+  }
+
+  private static Map<String, Object> podSpec(String clusterSpec) {
+    var spec =
+        RayClusterSpecs.desired(Fixtures.cluster("fleet", clusterSpec), null, Set.of(), Map.of())
+            .spec();
+    var worker = map(map(groups(spec).get(0).get("template")).get("spec"));
+    var head = map(map(map(spec.get("headGroupSpec")).get("template")).get("spec"));
+    assertThat(head.get("volumes")).isEqualTo(worker.get("volumes"));
+    return worker;
+  }
+
+  private static Map<String, Object> limits(Map<String, Object> container) {
+    return map(map(container.get("resources")).get("limits"));
   }
 
   @SuppressWarnings("unchecked")

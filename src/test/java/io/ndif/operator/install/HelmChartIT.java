@@ -74,6 +74,39 @@ class HelmChartIT {
 
   @Test
   @Order(2)
+  void theRayPodMonitorScrapesTheMetricsPortOfTheOperatorsRayPods() throws Exception {
+    var off = cluster.cluster().run("helm", "template", release, CHART);
+    assertThat(off.output()).doesNotContain("kind: PodMonitor");
+    var rendered =
+        cluster
+            .cluster()
+            .run(
+                "helm",
+                "template",
+                release,
+                CHART,
+                "--show-only",
+                "templates/podmonitor.yaml",
+                "--set",
+                "metrics.rayPodMonitor.enabled=true",
+                "--set",
+                "metrics.rayPodMonitor.namespaces={research}");
+    assertThat(rendered.exitCode()).as(rendered.output()).isZero();
+    var monitor =
+        new com.fasterxml.jackson.databind.ObjectMapper(
+                new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+            .readTree(rendered.output());
+    assertThat(monitor.path("kind").asText()).isEqualTo("PodMonitor");
+    assertThat(monitor.at("/spec/selector/matchLabels/app.kubernetes.io~1managed-by").asText())
+        .isEqualTo("ndif-operator");
+    assertThat(monitor.at("/spec/namespaceSelector/matchNames/0").asText()).isEqualTo("research");
+    assertThat(monitor.at("/spec/podMetricsEndpoints/0/port").asText())
+        .isEqualTo(io.ndif.operator.ray.RayPodTemplates.METRICS_PORT_NAME);
+    assertThat(monitor.at("/spec/podTargetLabels").toString()).contains("ndif.io/pool");
+  }
+
+  @Test
+  @Order(2)
   void aTypoInValuesFailsWithAMessage() {
     var typo = cluster.cluster().run("helm", "template", release, CHART, "--set", "replica=3");
     assertThat(typo.exitCode()).isNotZero();

@@ -1,6 +1,7 @@
 package io.ndif.operator.ray;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -155,14 +156,40 @@ public class ServeConfigsTest {
     assertThat(cluster.at("/workerGroupSpecs/0/template/spec/containers/0/image").asText())
         .isEqualTo("registry.example/ndif-ray:1");
     for (String group : List.of("/headGroupSpec", "/workerGroupSpecs/0")) {
-      assertThat(cluster.at(group + "/template/spec/volumes/0/secret/secretName").asText())
+      assertThat(cluster.at(group + "/template/spec/volumes/1/secret/secretName").asText())
           .isEqualTo(name + "-api-keys");
       assertThat(
-              cluster.at(group + "/template/spec/containers/0/volumeMounts/0/mountPath").asText())
+              cluster.at(group + "/template/spec/containers/0/volumeMounts/1/mountPath").asText())
           .isEqualTo("/etc/ndif/api-keys");
     }
 
     write("dedicated-" + name, config);
+  }
+
+  @Test
+  void aDedicatedPoolsTemplateOverrideIsMergedOrRefusedWithItsConflict() {
+    String model = "model: {repoId: /models/tiny, sizeBytes: 1Mi}\n";
+    var merged =
+        DedicatedServices.spec(
+            deployment(
+                "overridden",
+                model
+                    + "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi, template:"
+                    + " {spec: {priorityClassName: research}}}}"));
+    JsonNode cluster = JSON.valueToTree(merged.get("rayClusterConfig"));
+    assertThat(cluster.at("/workerGroupSpecs/0/template/spec/priorityClassName").asText())
+        .isEqualTo("research");
+    var conflicting =
+        deployment(
+            "conflicting",
+            model
+                + "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi, template: {spec:"
+                + " {containers: [{name: ray-worker, resources: {limits: {nvidia.com/gpu: 4}}}]}}}}");
+    assertThatThrownBy(() -> DedicatedServices.spec(conflicting))
+        .hasMessage(
+            "the pool's template override conflicts with what the operator sets:"
+                + " dedicated.pool.template spec.containers[ray-worker].resources.limits.nvidia.com/gpu:"
+                + " GPUs are set by the operator from the pool's gpusPerNode");
   }
 
   @Test

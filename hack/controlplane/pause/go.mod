@@ -1,0 +1,3 @@
+module ndif.io/hack/controlplane/pause
+
+go 1.26.0
