@@ -94,6 +94,14 @@ class CrdValidationIT {
             "pools: [" + POOL + "]\ngateway: {auth: {keysFile: /keys.yaml}}",
             "gateway.auth.keysFile is for adopted clusters"),
         Arguments.of(
+            "two model cache volumes",
+            "pools: [" + POOL + "]\nmodelCache: {emptyDir: {}, hostPath: {path: /var/lib/hf}}",
+            "modelCache takes one of emptyDir, hostPath and persistentVolumeClaim"),
+        Arguments.of(
+            "a relative model cache path",
+            "pools: [" + POOL + "]\nmodelCache: {mountPath: cache}",
+            "spec.modelCache.mountPath"),
+        Arguments.of(
             "unknown auth mode",
             "pools: [" + POOL + "]\ngateway: {auth: {mode: Maybe}}",
             "spec.gateway.auth.mode: Unsupported value"),
@@ -221,6 +229,24 @@ class CrdValidationIT {
                 + POOL
                 + "]\nautoscaling: {mode: Ray}\nenv: [{name: RAY_ENABLE_AUTOSCALER_V2, value: '1'}]");
     assertThat(created.getMetadata().getUid()).isNotNull();
+  }
+
+  @Test
+  void keepsEveryFieldOfATemplateOverride() {
+    var created =
+        create(
+            "NdifCluster",
+            "overridden",
+            "pools: ["
+                + POOL.replace(
+                    "}",
+                    ", template: {metadata: {annotations: {a: b}}, spec: {priorityClassName: high,"
+                        + " containers: [{name: ray-worker, volumeMounts: [{name: x, mountPath:"
+                        + " /x}]}]}}}")
+                + "]\nhead: {template: {spec: {securityContext: {fsGroup: 1000}}}}");
+    var spec = spec(created).toString();
+    assertThat(spec)
+        .contains("annotations={a=b}", "priorityClassName=high", "mountPath=/x", "fsGroup=1000");
   }
 
   @Test

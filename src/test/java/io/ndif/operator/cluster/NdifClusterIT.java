@@ -248,6 +248,61 @@ class NdifClusterIT {
   }
 
   @Test
+  @Order(4)
+  void aConflictingTemplateOverrideLeavesTheRayClusterAsItIsUntilFixed() {
+    // The pods KubeRay made run the production template: metrics port, cache, memory limit.
+    var worker =
+        cluster
+            .client()
+            .pods()
+            .inNamespace(cluster.namespace())
+            .withLabel("ndif.io/pool", "l4")
+            .list()
+            .getItems()
+            .get(0)
+            .getSpec()
+            .getContainers()
+            .get(0);
+    assertThat(worker.getPorts()).anyMatch(p -> "metrics".equals(p.getName()));
+    assertThat(worker.getEnv()).anyMatch(e -> e.getName().equals("HF_HOME"));
+    assertThat(worker.getResources().getLimits()).containsKey("memory");
+
+    String version = rayCluster().getMetadata().getResourceVersion();
+    edit(
+        c ->
+            c.getSpec().pools.get(1).template =
+                Map.of(
+                    "spec",
+                    Map.of(
+                        "containers", List.of(Map.of("name", "ray-worker", "image", "mine:1")))));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var degraded =
+                  Conditions.find(get().getStatus().conditions, "Degraded").orElseThrow();
+              assertThat(degraded.getReason()).isEqualTo("PodTemplateConflict");
+              assertThat(degraded.getMessage())
+                  .contains("pools[l4].template spec.containers[ray-worker].image");
+            });
+    assertThat(eventReasons()).contains("PodTemplateConflict");
+    assertThat(rayCluster().getMetadata().getResourceVersion()).isEqualTo(version);
+
+    edit(
+        c ->
+            c.getSpec().pools.get(1).template =
+                Map.of("metadata", Map.of("annotations", Map.of("example.com/team", "interp"))));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () ->
+                assertThat(workerGroup("l4").get("template").toString())
+                    .contains("example.com/team=interp"));
+    awaitReady("3/3");
+    assertThat(Conditions.isTrue(get().getStatus().conditions, "Degraded")).isFalse();
+  }
+
+  @Test
   @Order(5)
   void deletingTheClusterRemovesEverything() {
     cluster.ndifCluster("fleet").delete();
