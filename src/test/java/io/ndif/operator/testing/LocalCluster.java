@@ -14,12 +14,18 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The real cluster integration tests run against: the one named by {@code NDIF_TEST_KUBECONFIG}, or
- * one started once per test JVM with {@code hack/local-cluster up} and stopped at exit.
+ * one started once per test JVM with {@code hack/local-cluster up} and stopped at exit. {@link
+ * #realNode()} is a second cluster with one real node (kubelet, containerd, runc) where Ray pods
+ * really run: the one named by {@code NDIF_TEST_REAL_NODE_KUBECONFIG}, or {@code hack/real-node
+ * up}.
  */
 public final class LocalCluster {
   public static final String KUBECONFIG_ENV = "NDIF_TEST_KUBECONFIG";
+  public static final String REAL_NODE_KUBECONFIG_ENV = "NDIF_TEST_REAL_NODE_KUBECONFIG";
   private static final StartedOnce<LocalCluster> SHARED =
       new StartedOnce<>(LocalCluster::startOrConnect);
+  private static final StartedOnce<LocalCluster> REAL_NODE =
+      new StartedOnce<>(LocalCluster::startOrConnectRealNode);
 
   private final Path projectDir;
   private final Path kubeconfig;
@@ -35,6 +41,14 @@ public final class LocalCluster {
 
   public static LocalCluster shared() {
     return SHARED.get();
+  }
+
+  /**
+   * The cluster with a real node. A machine where the node cannot be made fails the test with the
+   * script's reason (root, packages, the kernel); it is never skipped.
+   */
+  public static LocalCluster realNode() {
+    return REAL_NODE.get();
   }
 
   public KubernetesClient client() {
@@ -74,11 +88,7 @@ public final class LocalCluster {
 
   private static LocalCluster startOrConnect() {
     Path projectDir = Path.of(System.getProperty("ndif.projectDir", ".")).toAbsolutePath();
-    Path binDir =
-        Path.of(
-            exec(List.of("hack/build-controlplane.sh", "--print"), Map.of(), projectDir, 30)
-                .output()
-                .trim());
+    Path binDir = binDir(projectDir);
     String external = System.getenv(KUBECONFIG_ENV);
     if (external != null && !external.isBlank()) {
       return new LocalCluster(projectDir, Path.of(external), binDir);
@@ -124,6 +134,39 @@ public final class LocalCluster {
         .addShutdownHook(
             new Thread(() -> exec(List.of("hack/local-cluster", "down"), env, projectDir, 60)));
     return new LocalCluster(projectDir, state.resolve("admin.kubeconfig"), binDir);
+  }
+
+  private static LocalCluster startOrConnectRealNode() {
+    Path projectDir = Path.of(System.getProperty("ndif.projectDir", ".")).toAbsolutePath();
+    Path binDir = binDir(projectDir);
+    String external = System.getenv(REAL_NODE_KUBECONFIG_ENV);
+    if (external != null && !external.isBlank()) {
+      return new LocalCluster(projectDir, Path.of(external), binDir);
+    }
+    Path state = projectDir.resolve("target/it-real-node");
+    Map<String, String> env = Map.of("NDIF_REAL_NODE_DIR", state.toString());
+    Result up;
+    try {
+      // The first call makes the Ray pods' image (a Debian root filesystem, about 2 minutes).
+      up = exec(List.of("hack/real-node", "up"), env, projectDir, 900);
+    } catch (IllegalStateException timedOut) {
+      exec(List.of("hack/real-node", "down"), env, projectDir, 120);
+      throw timedOut;
+    }
+    if (up.exitCode() != 0) {
+      throw new IllegalStateException("hack/real-node up failed:\n" + up.output());
+    }
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(() -> exec(List.of("hack/real-node", "down"), env, projectDir, 120)));
+    return new LocalCluster(projectDir, state.resolve("admin.kubeconfig"), binDir);
+  }
+
+  private static Path binDir(Path projectDir) {
+    return Path.of(
+        exec(List.of("hack/build-controlplane.sh", "--print"), Map.of(), projectDir, 30)
+            .output()
+            .trim());
   }
 
   static Result exec(List<String> command, Map<String, String> env, Path dir, int timeoutSeconds) {

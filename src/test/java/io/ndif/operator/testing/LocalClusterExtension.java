@@ -30,14 +30,25 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * </pre>
  */
 public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallback {
+  private final java.util.function.Supplier<LocalCluster> which;
   private LocalCluster cluster;
   private String namespace;
   private boolean crdsInstalled;
   private final java.util.List<NdifOperator> operators = new java.util.ArrayList<>();
 
+  /** The shared local cluster of kwok nodes. */
+  public LocalClusterExtension() {
+    this(LocalCluster::shared);
+  }
+
+  /** Another cluster, such as {@link LocalCluster#realNode()}. */
+  public LocalClusterExtension(java.util.function.Supplier<LocalCluster> which) {
+    this.which = which;
+  }
+
   @Override
   public void beforeAll(ExtensionContext context) {
-    cluster = LocalCluster.shared();
+    cluster = which.get();
     String base =
         context
             .getRequiredTestClass()

@@ -32,6 +32,25 @@ public final class LocalRay {
     return SHARED.get();
   }
 
+  /**
+   * The Ray environment of {@code hack/ray-env.sh} alone, with no head started: for running its
+   * Python, or mounting it into pods.
+   */
+  public static LocalRay environmentOnly() {
+    Path projectDir = Path.of(System.getProperty("ndif.projectDir", ".")).toAbsolutePath();
+    var venv = LocalCluster.exec(List.of("hack/ray-env.sh", "--print"), Map.of(), projectDir, 1800);
+    if (venv.exitCode() != 0) {
+      throw new IllegalStateException("hack/ray-env.sh failed:\n" + venv.output());
+    }
+    String dir = venv.output().lines().reduce("", (a, b) -> b).trim();
+    return new LocalRay(projectDir, Map.of("RAY_PYTHON", dir + "/bin/python"));
+  }
+
+  /** The environment's Python interpreter (a symlink in the virtual environment). */
+  public Path pythonPath() {
+    return Path.of(env.get("RAY_PYTHON"));
+  }
+
   public String dashboardUrl() {
     return env.get("RAY_DASHBOARD_URL");
   }

@@ -1,0 +1,482 @@
+package io.ndif.operator.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.OperatorSettings.DashboardAccess;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.testing.LocalCluster;
+import io.ndif.operator.testing.LocalClusterExtension;
+import io.ndif.operator.testing.LocalRay;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The managed path for real: an NdifCluster whose RayCluster KubeRay runs on a real node (kubelet,
+ * containerd, runc; {@code hack/real-node}), with the Ray environment of {@code hack/ray-env.sh}
+ * mounted into the pods through the pod template overrides. The operator runs here, outside the
+ * node's network, and reaches the Ray dashboard through the API server's service proxy.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RealNodeIT {
+  @RegisterExtension
+  static LocalClusterExtension cluster = new LocalClusterExtension(LocalCluster::realNode);
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
+  private static final String API_KEY = "real-node-it-key-0123456789";
+  private static final String POOL = "cpu-gpu";
+  private static final String CACHE_MOUNT = "/home/ray/.cache/huggingface";
+  private static LocalRay ray;
+  private static Path modelDir;
+  private static Path cacheDir;
+  private static Process portForward;
+  private static String serveUrl;
+
+  @BeforeAll
+  static void start() throws Exception {
+    ray = LocalRay.environmentOnly();
+    Path target = Path.of("target").toAbsolutePath();
+    modelDir = target.resolve("it-real-node-model");
+    var made = ray.python(300, "-m", "ndif_serve.tiny", modelDir.toString());
+    assertThat(made.exitCode()).as(made.output()).isZero();
+    cacheDir = target.resolve("it-real-node-hf-cache");
+    Files.createDirectories(cacheDir);
+
+    // The pods run the host's Ray environment: the venv and the interpreter it links to, mounted
+    // read-only at their host paths; the image's login profile puts $VIRTUAL_ENV/bin on PATH.
+    Path venv = ray.pythonPath().getParent().getParent();
+    Path interpreterHome = ray.pythonPath().toRealPath().getParent().getParent();
+
+    cluster
+        .client()
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName("real-api-keys")
+                .endMetadata()
+                .withStringData(
+                    Map.of(
+                        "keys.yaml",
+                        "keys:\n- {key: " + API_KEY + ", name: it@example.org, tags: [trusted]}\n"))
+                .build())
+        .inNamespace(cluster.namespace())
+        .create();
+    cluster.startOperator(
+        new OperatorSettings(
+            Set.of(cluster.namespace()),
+            4,
+            Duration.ZERO,
+            "127.0.0.1",
+            -1,
+            null,
+            DashboardAccess.PROXY));
+
+    String yaml =
+        """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifCluster
+        metadata: {name: real}
+        spec:
+          image: ndif.local/ray-base:bookworm
+          autoscaling: {mode: Disabled}
+          modelCache:
+            hostPath: {path: "%s", type: DirectoryOrCreate}
+          gateway: {cpus: 0.25}
+          head:
+            resources: {requests: {cpu: 250m, memory: 1Gi}, limits: {cpu: "2", memory: 4Gi}}
+          pools:
+          - name: %s
+            gpusPerNode: 1
+            gpuMemory: 4Gi
+            gpuProduct: NDIF-Real-Node
+            nodes: 1
+            resources: {requests: {cpu: 250m, memory: 1Gi}, limits: {cpu: "2", memory: 4Gi}}
+        """
+            .formatted(cacheDir, POOL);
+    NdifCluster real = Serialization.unmarshal(yaml, NdifCluster.class);
+    real.getSpec().head.template = rayEnvironment("head", "ray-head", venv, interpreterHome, null);
+    real.getSpec().pools.get(0).template =
+        rayEnvironment("worker", "ray-worker", venv, interpreterHome, modelDir);
+    cluster.client().resource(real).inNamespace(cluster.namespace()).create();
+  }
+
+  @AfterAll
+  static void stopPortForward() {
+    if (portForward != null) {
+      portForward.destroy();
+    }
+  }
+
+  @Test
+  @Order(1)
+  void kubeRaysPodsRunRealRayAndTheStatusListsThem() {
+    await()
+        .atMost(Duration.ofMinutes(6))
+        .pollInterval(Duration.ofSeconds(3))
+        .untilAsserted(
+            () -> {
+              var status = clusterStatus();
+              assertThat(status).isNotNull();
+              assertThat(status.head).isNotNull();
+              assertThat(status.head.ready).as("head: %s", podSummary()).isTrue();
+              assertThat(status.nodes).as("nodes: %s", podSummary()).hasSize(1);
+              NdifClusterStatus.NodeStatus node = status.nodes.get(0);
+              assertThat(node.ready).isTrue();
+              assertThat(node.pool).isEqualTo(POOL);
+              assertThat(node.nodeName).isEqualTo("ndif-real-node");
+              assertThat(node.gpus).isEqualTo(1);
+              assertThat(node.gpuProduct).isEqualTo("NDIF-Real-Node");
+            });
+    for (Pod pod : rayPods()) {
+      String type = pod.getMetadata().getLabels().get("ray.io/node-type");
+      assertThat(pod.getStatus().getPhase()).isEqualTo("Running");
+      assertThat(pod.getMetadata().getAnnotations()).containsEntry("ndif.io/it", type);
+    }
+  }
+
+  @Test
+  @Order(2)
+  void theWorkerJoinsRayWithThePoolsResourceAndItsGpu() throws Exception {
+    JsonNode nodes =
+        JSON.readTree(dashboard("/api/v0/nodes?detail=true")).at("/data/result/result");
+    assertThat(nodes).hasSize(2);
+    List<JsonNode> workers = new ArrayList<>();
+    nodes.forEach(
+        n -> {
+          if (!n.path("is_head_node").asBoolean()) {
+            workers.add(n);
+          }
+        });
+    assertThat(workers).hasSize(1);
+    JsonNode resources = workers.get(0).path("resources_total");
+    assertThat(resources.path("ndif_pool_" + POOL).asDouble())
+        .as(resources.toString())
+        .isEqualTo(1);
+    assertThat(resources.path("GPU").asDouble()).isEqualTo(1);
+    assertThat(workers.get(0).path("state").asText()).isEqualTo("ALIVE");
+  }
+
+  @Test
+  @Order(3)
+  void aModelIsServedOnTheWorkerOfItsPoolAndAnswers() throws Exception {
+    cluster.createDeployment(
+        "tiny",
+        "real",
+        """
+        model: {repoId: "%s", dtype: float32, sizeBytes: 1Mi}
+        resources: {cpus: 0.25}
+        """
+            .formatted(modelDir));
+    cluster.awaitReady("tiny", 1, Duration.ofMinutes(6));
+
+    var status = cluster.deployment("tiny").getStatus();
+    String worker =
+        rayPods().stream()
+            .filter(p -> "worker".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
+            .findFirst()
+            .orElseThrow()
+            .getStatus()
+            .getPodIP();
+    assertThat(status.placements).hasSize(1);
+    assertThat(status.placements.get(0).nodeIp).isEqualTo(worker);
+    assertThat(status.placements.get(0).state).isEqualTo("RUNNING");
+    var node = clusterStatus().nodes.get(0);
+    assertThat(node.replicas).anyMatch(r -> r.startsWith("ModelDeployment/"));
+
+    String route = status.endpoint.substring(status.endpoint.indexOf('/', "http://".length()));
+    var generated =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(serveUrl() + route + "/generate"))
+                .timeout(Duration.ofSeconds(120))
+                .header("Content-Type", "application/json")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"prompt\": \"Ray\", \"max_new_tokens\": 3}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(generated.statusCode()).as(generated.body()).isEqualTo(200);
+    assertThat(JSON.readTree(generated.body()).path("new_tokens").asInt()).isEqualTo(3);
+  }
+
+  @Test
+  @Order(4)
+  void nnsightsOwnClientRunsARemoteTraceThroughTheClustersGateway() throws Exception {
+    await()
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              var status = clusterStatus();
+              assertThat(Conditions.reason(status.conditions, "GatewayReady")).isEqualTo("Serving");
+              assertThat(status.gateway.ready).isTrue();
+            });
+    String key = cluster.deployment("tiny").getStatus().modelKey;
+    var run =
+        ray.python(
+            300,
+            "serve/scripts/remote_trace.py",
+            "--host",
+            serveUrl(),
+            "--model-key",
+            key,
+            "--model-dir",
+            modelDir.toString(),
+            "--api-key",
+            API_KEY);
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
+    assertThat(JSON.readTree(last).path("matches_local").asBoolean()).as(last).isTrue();
+  }
+
+  @Test
+  @Order(5)
+  void theModelCacheIsWhereHuggingFaceLooksAndOutlivesThePod() throws Exception {
+    Pod worker = worker();
+    var env = exec(worker, "sh", "-c", "echo $HF_HOME; echo written > $HF_HOME/it-probe");
+    assertThat(env.exitCode()).as(env.output()).isZero();
+    assertThat(env.output().trim()).isEqualTo(CACHE_MOUNT);
+    assertThat(cacheDir.resolve("it-probe")).hasContent("written");
+
+    cluster.client().pods().resource(worker).withGracePeriod(5).delete();
+    await()
+        .atMost(Duration.ofMinutes(4))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              Pod next = worker();
+              assertThat(next.getMetadata().getUid()).isNotEqualTo(worker.getMetadata().getUid());
+              assertThat(next.getStatus().getPhase()).isEqualTo("Running");
+            });
+    var read = exec(worker(), "cat", CACHE_MOUNT + "/it-probe");
+    assertThat(read.exitCode()).as(read.output()).isZero();
+    assertThat(read.output().trim()).isEqualTo("written");
+  }
+
+  @Test
+  @Order(6)
+  void deletingTheNdifClusterRemovesEverything() {
+    cluster.ndifDeployment("tiny").delete();
+    cluster.ndifCluster("real").delete();
+    await()
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              assertThat(cluster.ndifCluster("real").get()).isNull();
+              assertThat(
+                      cluster
+                          .client()
+                          .genericKubernetesResources("ray.io/v1", "RayCluster")
+                          .inNamespace(cluster.namespace())
+                          .list()
+                          .getItems())
+                  .isEmpty();
+              assertThat(rayPods()).isEmpty();
+              assertThat(
+                      cluster
+                          .client()
+                          .services()
+                          .inNamespace(cluster.namespace())
+                          .withLabel("ray.io/cluster")
+                          .list()
+                          .getItems())
+                  .isEmpty();
+            });
+  }
+
+  /**
+   * The override that runs the host's Ray environment in a pod, with an annotation to find on the
+   * pod and, for a worker, the tiny model's directory as an extra volume.
+   */
+  private static Map<String, Object> rayEnvironment(
+      String annotation, String container, Path venv, Path interpreterHome, Path model) {
+    String volumes =
+        """
+        - {name: ray-venv, hostPath: {path: "%1$s", type: Directory}}
+        - {name: ray-python, hostPath: {path: "%2$s", type: Directory}}
+        """
+            .formatted(venv, interpreterHome);
+    String mounts =
+        """
+        - {name: ray-venv, mountPath: "%1$s", readOnly: true}
+        - {name: ray-python, mountPath: "%2$s", readOnly: true}
+        """
+            .formatted(venv, interpreterHome);
+    if (model != null) {
+      volumes +=
+          "- {name: tiny-model, hostPath: {path: \"%s\", type: Directory}}\n".formatted(model);
+      mounts += "- {name: tiny-model, mountPath: \"%s\", readOnly: true}\n".formatted(model);
+    }
+    Map<String, Object> template = new java.util.LinkedHashMap<>();
+    template.put("metadata", Map.of("annotations", Map.of("ndif.io/it", annotation)));
+    template.put(
+        "spec",
+        Map.of(
+            "volumes",
+            Serialization.unmarshal(volumes, List.class),
+            "containers",
+            List.of(
+                Map.of(
+                    "name",
+                    container,
+                    "env",
+                    List.of(
+                        Map.of("name", "VIRTUAL_ENV", "value", venv.toString()),
+                        Map.of("name", "RAY_USAGE_STATS_ENABLED", "value", "0"),
+                        Map.of("name", "HF_HUB_OFFLINE", "value", "1")),
+                    "volumeMounts",
+                    Serialization.unmarshal(mounts, List.class)))));
+    return template;
+  }
+
+  private static NdifClusterStatus clusterStatus() {
+    return cluster.ndifCluster("real").get().getStatus();
+  }
+
+  private static List<Pod> rayPods() {
+    return cluster
+        .client()
+        .pods()
+        .inNamespace(cluster.namespace())
+        .withLabel("ray.io/cluster")
+        .list()
+        .getItems();
+  }
+
+  private static Pod worker() {
+    return rayPods().stream()
+        .filter(p -> "worker".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no worker pod: " + podSummary()));
+  }
+
+  private static String podSummary() {
+    StringBuilder out = new StringBuilder();
+    for (Pod pod : rayPods()) {
+      out.append(pod.getMetadata().getName()).append(' ').append(pod.getStatus().getPhase());
+      if (pod.getStatus().getContainerStatuses() != null) {
+        pod.getStatus()
+            .getContainerStatuses()
+            .forEach(
+                c -> out.append(' ').append(c.getName()).append(" ready=").append(c.getReady()));
+      }
+      out.append("; ");
+    }
+    return out.toString();
+  }
+
+  /** A GET of the head's dashboard through the API server's service proxy. */
+  private static String dashboard(String path) {
+    String name = clusterStatus().rayClusterName;
+    return cluster
+        .client()
+        .raw(
+            "/api/v1/namespaces/"
+                + cluster.namespace()
+                + "/services/"
+                + name
+                + "-head-svc:8265/proxy"
+                + path);
+  }
+
+  private static LocalCluster.Result exec(Pod pod, String... command) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "exec",
+                "-n",
+                cluster.namespace(),
+                pod.getMetadata().getName(),
+                "-c",
+                "ray-worker",
+                "--"));
+    args.addAll(List.of(command));
+    return cluster.cluster().run("kubectl", args.toArray(String[]::new));
+  }
+
+  /** Ray Serve's HTTP port on the head, forwarded to 127.0.0.1 here by kubectl. */
+  private static String serveUrl() throws Exception {
+    if (serveUrl != null && portForward.isAlive()) {
+      return serveUrl;
+    }
+    Pod head =
+        rayPods().stream()
+            .filter(p -> "head".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
+            .findFirst()
+            .orElseThrow();
+    var builder =
+        new ProcessBuilder(
+                cluster.cluster().binDir().resolve("kubectl").toString(),
+                "port-forward",
+                "-n",
+                cluster.namespace(),
+                "--address",
+                "127.0.0.1",
+                "pod/" + head.getMetadata().getName(),
+                ":8000")
+            .redirectErrorStream(true);
+    builder.environment().put("KUBECONFIG", cluster.cluster().kubeconfig().toString());
+    portForward = builder.start();
+    var lines =
+        new BufferedReader(
+            new InputStreamReader(portForward.getInputStream(), StandardCharsets.UTF_8));
+    Pattern forwarding = Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> 8000");
+    String line;
+    while ((line = lines.readLine()) != null) {
+      Matcher m = forwarding.matcher(line);
+      if (m.find()) {
+        serveUrl = "http://127.0.0.1:" + m.group(1);
+        Thread drain =
+            new Thread(
+                () -> {
+                  try {
+                    while (lines.readLine() != null) {}
+                  } catch (java.io.IOException closed) {
+                    // The forward ended.
+                  }
+                });
+        drain.setDaemon(true);
+        drain.start();
+        return serveUrl;
+      }
+    }
+    portForward.waitFor(5, TimeUnit.SECONDS);
+    throw new IllegalStateException("kubectl port-forward ended before forwarding");
+  }
+}
