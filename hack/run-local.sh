@@ -2,13 +2,17 @@
 # Brings up the local control plane, runs the operator on it and applies examples/.
 # With --ray, also starts a real Ray head from PyPI (hack/local-ray) and serves a tiny model on it
 # through examples/real-ray/.
-# Stop everything with: hack/local-cluster down (and hack/local-ray down)
+# With --real, brings up instead a cluster with one real node (hack/real-node; needs root) where
+# KubeRay runs an NdifCluster's Ray pods for real, and serves a tiny model on its worker through
+# examples/real-node/.
+# Stop everything with: hack/local-cluster down (and hack/local-ray down, or hack/real-node down)
 set -euo pipefail
 with_ray=false
 case "${1:-}" in
   --ray) with_ray=true ;;
+  --real) exec "$(dirname "${BASH_SOURCE[0]}")/run-real-node.sh" ;;
   "") ;;
-  *) echo "usage: hack/run-local.sh [--ray]" >&2; exit 2 ;;
+  *) echo "usage: hack/run-local.sh [--ray|--real]" >&2; exit 2 ;;
 esac
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/versions.sh

@@ -3,6 +3,7 @@ package io.ndif.operator.cluster;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.ndif.operator.ray.KubeRayWarnings;
 import io.ndif.operator.ray.ServeDashboard;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +19,7 @@ import java.util.Map;
  * @param rayNodes an external cluster's live nodes as Ray lists them, or null
  * @param templateConflicts why the head's or a pool's template override was refused (the RayCluster
  *     was then left as it is); empty when there is none
+ * @param kubeRayWarnings KubeRay's standing Warning events on the RayCluster (an invalid spec)
  */
 public record ClusterObservation(
     GenericKubernetesResource rayCluster,
@@ -26,7 +28,8 @@ public record ClusterObservation(
     String applyError,
     ClusterPlanning.Result planning,
     RayNodes rayNodes,
-    List<String> templateConflicts) {
+    List<String> templateConflicts,
+    List<KubeRayWarnings.Warning> kubeRayWarnings) {
   /**
    * @param alive the nodes Ray reports ALIVE, empty when they could not be listed
    * @param error why they could not be listed, or null
@@ -39,7 +42,7 @@ public record ClusterObservation(
       Map<String, Node> nodes,
       String applyError,
       ClusterPlanning.Result planning) {
-    this(rayCluster, pods, nodes, applyError, planning, null, List.of());
+    this(rayCluster, pods, nodes, applyError, planning, null, List.of(), List.of());
   }
 
   public ClusterObservation(
@@ -49,7 +52,7 @@ public record ClusterObservation(
       String applyError,
       ClusterPlanning.Result planning,
       RayNodes rayNodes) {
-    this(rayCluster, pods, nodes, applyError, planning, rayNodes, List.of());
+    this(rayCluster, pods, nodes, applyError, planning, rayNodes, List.of(), List.of());
   }
 
   /** Key of the planned nodes per pool in the workflow context, read by the RayCluster. */

@@ -272,6 +272,9 @@ public final class ClusterStatusBuilder {
     if (seen.applyError() != null) {
       problems.add(new Problem("RayClusterApplyFailed", seen.applyError()));
     }
+    for (var warning : seen.kubeRayWarnings()) {
+      problems.add(new Problem(warning.reason(), warning.describe()));
+    }
     replicaFailure(seen.rayCluster()).ifPresent(problems::add);
     headTrouble.ifPresent(
         t ->

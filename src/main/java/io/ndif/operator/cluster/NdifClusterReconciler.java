@@ -1,7 +1,9 @@
 package io.ndif.operator.cluster;
 
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.javaoperatorsdk.operator.api.config.informer.FieldSelector;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -27,6 +29,7 @@ import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.placement.Planner;
 import io.ndif.operator.ray.ApplyErrors;
 import io.ndif.operator.ray.KubeRay;
+import io.ndif.operator.ray.KubeRayWarnings;
 import io.ndif.operator.ray.ServeConfigs;
 import io.ndif.operator.ray.ServeDashboard;
 import java.time.Clock;
@@ -117,8 +120,24 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
                         : Set.of(
                             new ResourceID(d.getSpec().clusterRef, d.getMetadata().getNamespace())))
             .build();
+    // KubeRay refuses an invalid RayCluster spec with a Warning event only: those are watched too.
+    var rayClusterEvents =
+        InformerEventSourceConfiguration.from(Event.class, NdifCluster.class)
+            .withName("rayclusterEvents")
+            .withFieldSelector(
+                new FieldSelector(new FieldSelector.Field("involvedObject.kind", "RayCluster")))
+            .withSecondaryToPrimaryMapper(
+                e ->
+                    e.getInvolvedObject() == null || e.getInvolvedObject().getName() == null
+                        ? Set.of()
+                        : Set.of(
+                            new ResourceID(
+                                e.getInvolvedObject().getName(), e.getMetadata().getNamespace())))
+            .build();
     return List.of(
-        new InformerEventSource<>(pods, context), new InformerEventSource<>(deployments, context));
+        new InformerEventSource<>(pods, context),
+        new InformerEventSource<>(deployments, context),
+        new InformerEventSource<>(rayClusterEvents, context));
   }
 
   @Override
@@ -141,15 +160,18 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             ? ApplyErrors.of(Optional.of(workflow.reconcileManagedWorkflow()), "RayCluster")
             : null;
     List<Pod> pods = List.copyOf(context.getSecondaryResources(Pod.class));
+    var rayCluster = context.getSecondaryResource(GenericKubernetesResource.class).orElse(null);
     var observation =
         new ClusterObservation(
-            context.getSecondaryResource(GenericKubernetesResource.class).orElse(null),
+            rayCluster,
             pods,
             nodes.byName(pods.stream().map(p -> p.getSpec().getNodeName()).toList()),
             applyError,
             plan,
             cluster.getSpec().usesExternalCluster() ? rayNodes(cluster) : null,
-            conflicts);
+            conflicts,
+            KubeRayWarnings.standing(
+                context.getSecondaryResources(Event.class), rayCluster, Constants.FIELD_MANAGER));
     NdifClusterStatus status = statusBuilder.build(cluster, observation);
     Duration poll = syncServe(cluster, status, plan, context);
     boolean changed = !StatusComparison.same(cluster.getStatus(), status);

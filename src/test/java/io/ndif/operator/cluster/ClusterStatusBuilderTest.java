@@ -124,7 +124,8 @@ class ClusterStatusBuilderTest {
         new ClusterStatusBuilder(T0)
             .build(
                 cluster,
-                new ClusterObservation(null, List.of(), Map.of(), null, null, null, conflicts));
+                new ClusterObservation(
+                    null, List.of(), Map.of(), null, null, null, conflicts, List.of()));
     assertThat(reason(none, "Ready")).isEqualTo("PodTemplateConflict");
     assertThat(reason(none, "Progressing")).isEqualTo("PodTemplateConflict");
     var degraded = Conditions.find(none.conditions, "Degraded").get();
@@ -230,6 +231,30 @@ class ClusterStatusBuilderTest {
     var degraded = Conditions.find(status.conditions, "Degraded").get();
     assertThat(degraded.getReason()).isEqualTo("RayClusterApplyFailed");
     assertThat(degraded.getMessage()).contains("denied");
+  }
+
+  @Test
+  void kubeRaysStandingWarningIsDegradedWithItsReason() {
+    var status =
+        new ClusterStatusBuilder(T0)
+            .build(
+                cluster,
+                new ClusterObservation(
+                    null,
+                    List.of(),
+                    Map.of(),
+                    null,
+                    null,
+                    null,
+                    List.of(),
+                    List.of(
+                        new io.ndif.operator.ray.KubeRayWarnings.Warning(
+                            "InvalidRayClusterSpec", "RAY_REDIS_ADDRESS is set"))));
+    var degraded = Conditions.find(status.conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("InvalidRayClusterSpec");
+    assertThat(degraded.getMessage())
+        .isEqualTo("KubeRay: InvalidRayClusterSpec: RAY_REDIS_ADDRESS is set");
   }
 
   @Test

@@ -355,6 +355,59 @@ class NdifClusterIT {
     assertThat(eventReasons()).contains("HeadUnschedulable");
   }
 
+  @Test
+  @Order(7)
+  void aSpecKubeRayRefusesIsDegradedWithKubeRaysReasonUntilFixed() {
+    // RAY_REDIS_ADDRESS without fault tolerance: KubeRay refuses the spec with a Warning event
+    // only.
+    String yaml =
+        """
+        apiVersion: ndif.io/v1alpha1
+        kind: NdifCluster
+        metadata: {name: refused}
+        spec:
+          rayVersion: "2.52.0"
+          autoscaling: {mode: Disabled}
+          env: [{name: RAY_REDIS_ADDRESS, value: "redis:6379"}]
+          pools:
+          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 0}
+        """;
+    cluster
+        .client()
+        .resource(Serialization.unmarshal(yaml, NdifCluster.class))
+        .inNamespace(cluster.namespace())
+        .create();
+    var refused = cluster.ndifCluster("refused");
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .untilAsserted(
+            () -> {
+              var degraded =
+                  Conditions.find(refused.get().getStatus().conditions, "Degraded").orElseThrow();
+              assertThat(degraded.getStatus()).isEqualTo("True");
+              assertThat(degraded.getReason()).isEqualTo("InvalidRayClusterSpec");
+              assertThat(degraded.getMessage())
+                  .startsWith("KubeRay: InvalidRayClusterSpec: ")
+                  .contains("RAY_REDIS_ADDRESS");
+            });
+    assertThat(eventReasons()).contains("InvalidRayClusterSpec");
+
+    refused.edit(
+        c -> {
+          c.getSpec().env = null;
+          return c;
+        });
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .untilAsserted(
+            () -> {
+              var status = refused.get().getStatus();
+              assertThat(Conditions.find(status.conditions, "Degraded").orElseThrow().getReason())
+                  .isEqualTo("Healthy");
+              assertThat(status.head.pod).isNotNull();
+            });
+  }
+
   private static NdifCluster awaitReady(String nodes) {
     await()
         .atMost(Duration.ofSeconds(120))

@@ -12,6 +12,7 @@ import io.ndif.operator.OperatorSettings;
 import io.ndif.operator.OperatorSettings.DashboardAccess;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.testing.LocalCluster;
 import io.ndif.operator.testing.LocalClusterExtension;
@@ -66,6 +67,7 @@ class RealNodeIT {
   private static Path cacheDir;
   private static Process portForward;
   private static String serveUrl;
+  private static String tinyDeployment;
 
   @BeforeAll
   static void start() throws Exception {
@@ -106,33 +108,21 @@ class RealNodeIT {
             null,
             DashboardAccess.PROXY));
 
-    String yaml =
-        """
-        apiVersion: ndif.io/v1alpha1
-        kind: NdifCluster
-        metadata: {name: real}
-        spec:
-          image: ndif.local/ray-base:bookworm
-          autoscaling: {mode: Disabled}
-          modelCache:
-            hostPath: {path: "%s", type: DirectoryOrCreate}
-          gateway: {cpus: 0.25}
-          head:
-            resources: {requests: {cpu: 250m, memory: 1Gi}, limits: {cpu: "2", memory: 4Gi}}
-          pools:
-          - name: %s
-            gpusPerNode: 1
-            gpuMemory: 4Gi
-            gpuProduct: NDIF-Real-Node
-            nodes: 1
-            resources: {requests: {cpu: 250m, memory: 1Gi}, limits: {cpu: "2", memory: 4Gi}}
-        """
-            .formatted(cacheDir, POOL);
-    NdifCluster real = Serialization.unmarshal(yaml, NdifCluster.class);
-    real.getSpec().head.template = rayEnvironment("head", "ray-head", venv, interpreterHome, null);
-    real.getSpec().pools.get(0).template =
-        rayEnvironment("worker", "ray-worker", venv, interpreterHome, modelDir);
-    cluster.client().resource(real).inNamespace(cluster.namespace()).create();
+    // The example hack/run-local.sh --real applies, filled in the same way.
+    String example =
+        Files.readString(Path.of("examples/real-node/tiny.yaml"))
+            .replace("@RAY_VENV@", venv.toString())
+            .replace("@PYTHON_HOME@", interpreterHome.toString())
+            .replace("@MODEL_DIR@", modelDir.toString())
+            .replace("@CACHE_DIR@", cacheDir.toString());
+    String[] documents = example.split("(?m)^---$");
+    assertThat(documents).hasSize(2);
+    tinyDeployment = documents[1];
+    cluster
+        .client()
+        .resource(Serialization.unmarshal(documents[0], NdifCluster.class))
+        .inNamespace(cluster.namespace())
+        .create();
   }
 
   @AfterAll
@@ -163,9 +153,11 @@ class RealNodeIT {
               assertThat(node.gpuProduct).isEqualTo("NDIF-Real-Node");
             });
     for (Pod pod : rayPods()) {
-      String type = pod.getMetadata().getLabels().get("ray.io/node-type");
       assertThat(pod.getStatus().getPhase()).isEqualTo("Running");
-      assertThat(pod.getMetadata().getAnnotations()).containsEntry("ndif.io/it", type);
+      // The override's annotation and extra volume reached the pods KubeRay made.
+      assertThat(pod.getMetadata().getAnnotations())
+          .containsEntry("example.org/owner", "ndif-examples");
+      assertThat(pod.getSpec().getVolumes()).anyMatch(v -> v.getName().equals("ray-venv"));
     }
   }
 
@@ -194,14 +186,11 @@ class RealNodeIT {
   @Test
   @Order(3)
   void aModelIsServedOnTheWorkerOfItsPoolAndAnswers() throws Exception {
-    cluster.createDeployment(
-        "tiny",
-        "real",
-        """
-        model: {repoId: "%s", dtype: float32, sizeBytes: 1Mi}
-        resources: {cpus: 0.25}
-        """
-            .formatted(modelDir));
+    cluster
+        .client()
+        .resource(Serialization.unmarshal(tinyDeployment, NdifDeployment.class))
+        .inNamespace(cluster.namespace())
+        .create();
     cluster.awaitReady("tiny", 1, Duration.ofMinutes(6));
 
     var status = cluster.deployment("tiny").getStatus();
@@ -317,51 +306,6 @@ class RealNodeIT {
                           .getItems())
                   .isEmpty();
             });
-  }
-
-  /**
-   * The override that runs the host's Ray environment in a pod, with an annotation to find on the
-   * pod and, for a worker, the tiny model's directory as an extra volume.
-   */
-  private static Map<String, Object> rayEnvironment(
-      String annotation, String container, Path venv, Path interpreterHome, Path model) {
-    String volumes =
-        """
-        - {name: ray-venv, hostPath: {path: "%1$s", type: Directory}}
-        - {name: ray-python, hostPath: {path: "%2$s", type: Directory}}
-        """
-            .formatted(venv, interpreterHome);
-    String mounts =
-        """
-        - {name: ray-venv, mountPath: "%1$s", readOnly: true}
-        - {name: ray-python, mountPath: "%2$s", readOnly: true}
-        """
-            .formatted(venv, interpreterHome);
-    if (model != null) {
-      volumes +=
-          "- {name: tiny-model, hostPath: {path: \"%s\", type: Directory}}\n".formatted(model);
-      mounts += "- {name: tiny-model, mountPath: \"%s\", readOnly: true}\n".formatted(model);
-    }
-    Map<String, Object> template = new java.util.LinkedHashMap<>();
-    template.put("metadata", Map.of("annotations", Map.of("ndif.io/it", annotation)));
-    template.put(
-        "spec",
-        Map.of(
-            "volumes",
-            Serialization.unmarshal(volumes, List.class),
-            "containers",
-            List.of(
-                Map.of(
-                    "name",
-                    container,
-                    "env",
-                    List.of(
-                        Map.of("name", "VIRTUAL_ENV", "value", venv.toString()),
-                        Map.of("name", "RAY_USAGE_STATS_ENABLED", "value", "0"),
-                        Map.of("name", "HF_HUB_OFFLINE", "value", "1")),
-                    "volumeMounts",
-                    Serialization.unmarshal(mounts, List.class)))));
-    return template;
   }
 
   private static NdifClusterStatus clusterStatus() {
