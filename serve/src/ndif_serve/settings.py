@@ -34,6 +34,12 @@ class ModelSettings(BaseModel):
     trust_remote_code: bool = False
     execution_timeout_seconds: Optional[float] = Field(default=None, gt=0)
     max_new_tokens_limit: int = Field(default=256, ge=1, le=8192)
+    cluster: Optional[str] = Field(
+        default=None, description="<namespace>/<name> of the NdifCluster that owns the application"
+    )
+    deployment: Optional[str] = Field(
+        default=None, description="<namespace>/<name> of the NdifDeployment it serves"
+    )
 
     @field_validator("wrapper")
     @classmethod

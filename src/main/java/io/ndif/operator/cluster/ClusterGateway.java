@@ -25,7 +25,7 @@ public final class ClusterGateway {
     return ServeConfigs.gateway(
         gateway,
         keysFile(cluster),
-        cluster.getMetadata().getNamespace() + "/" + cluster.getMetadata().getName(),
+        ServeConfigs.owner(cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
         null);
   }
 

@@ -254,6 +254,8 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       var result =
           serveSync.sync(
               callUrl(cluster, status, context),
+              ServeConfigs.owner(
+                  cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
               admitted,
               ClusterGateway.application(cluster),
               previous);
@@ -275,7 +277,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     }
     ClusterGateway.build(cluster, status, conditions, reachable, serveError);
     status.conditions = conditions.build();
-    ReplicaNodes.assign(status);
+    ReplicaNodes.assign(status, cluster.getMetadata().getNamespace());
     return poll;
   }
 

@@ -1,6 +1,7 @@
 package io.ndif.operator.cluster;
 
 import io.ndif.operator.api.NdifClusterStatus;
+import io.ndif.operator.ray.ServeConfigs;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -10,13 +11,16 @@ public final class ReplicaNodes {
   private ReplicaNodes() {}
 
   /** Which Serve replicas (and how many GPUs) each Ray node runs. */
-  static void assign(NdifClusterStatus status) {
+  static void assign(NdifClusterStatus status, String namespace) {
     if (status.serve == null || status.nodes.isEmpty()) {
       return;
     }
     Map<String, Double> gpus = new LinkedHashMap<>();
     status.deployments.forEach(
-        d -> gpus.put(d.name, d.gpusPerReplica == null ? 0.0 : d.gpusPerReplica));
+        d ->
+            gpus.put(
+                ServeConfigs.sharedApplicationName(namespace, d.name),
+                d.gpusPerReplica == null ? 0.0 : d.gpusPerReplica));
     for (var node : status.nodes) {
       List<String> replicas = new ArrayList<>();
       double allocated = 0;

@@ -25,10 +25,12 @@ import java.util.TreeMap;
  * multi-application config when it changed (the applied hash is kept in status, so a restart does
  * not re-PUT) or when Ray lost applications (a head restart), and reads back every application.
  *
- * <p>A PUT replaces every declarative application on the cluster, so the applications nobody here
- * owns (an adopted cluster's own) go into it with the config Ray reports they were deployed with.
- * Ours are the admitted deployments and those the last status listed (deleted or preempted ones,
- * which the PUT removes).
+ * <p>A PUT replaces every declarative application on the cluster, so the applications this
+ * NdifCluster does not own (an adopted cluster's own, another namespace's NdifCluster on the same
+ * Ray cluster) go into it with the config Ray reports they were deployed with. Ours are those whose
+ * {@code cluster} argument names this NdifCluster, whatever status says: one whose deployment was
+ * deleted while the operator was down is removed by the next PUT. Applications put before that
+ * argument existed are ours when the last status listed them.
  */
 public class ServeSync {
   /** Status of an admitted deployment whose application name Ray already serves for another. */
@@ -64,6 +66,7 @@ public class ServeSync {
    */
   public Result sync(
       String dashboardUrl,
+      String owner,
       List<ServeConfigs.Admitted> admitted,
       Map<String, Object> gateway,
       ServeStatus previous) {
@@ -80,35 +83,34 @@ public class ServeSync {
     }
     try {
       var apps = dashboard.applications(dashboardUrl);
-      Map<String, String> routes = new LinkedHashMap<>();
-      admitted.forEach(
-          a ->
-              routes.put(
-                  a.deployment().getMetadata().getName(),
-                  ServeConfigs.routePrefix(a.deployment())));
+      List<String> wanted = new ArrayList<>();
+      admitted.forEach(a -> wanted.add(ServeConfigs.applicationName(a.deployment())));
       if (gateway != null) {
-        routes.put(GatewaySpec.APPLICATION, String.valueOf(gateway.get("route_prefix")));
+        wanted.add(GatewaySpec.APPLICATION);
       }
-      Map<String, String> taken = taken(routes, apps, previouslyOurs);
+      Set<String> ours = ours(apps, owner, previouslyOurs);
+      Map<String, String> taken = taken(wanted, apps, ours);
       var served =
           admitted.stream()
-              .filter(a -> !taken.containsKey(a.deployment().getMetadata().getName()))
+              .filter(a -> !taken.containsKey(ServeConfigs.applicationName(a.deployment())))
               .toList();
       boolean servesGateway = gateway != null && !taken.containsKey(GatewaySpec.APPLICATION);
       Map<String, Object> desired = ServeConfigs.config(served, servesGateway ? gateway : null);
       String hash = hash(desired);
       var names =
           new ArrayList<>(
-              served.stream().map(a -> a.deployment().getMetadata().getName()).toList());
+              served.stream().map(a -> ServeConfigs.applicationName(a.deployment())).toList());
       if (servesGateway) {
         names.add(GatewaySpec.APPLICATION);
       }
-      Set<String> ours = new HashSet<>(names);
-      ours.addAll(previouslyOurs);
+      ours.addAll(names);
       var others = others(apps, ours);
+      // An application of ours that is not wanted any more (its deployment was deleted, perhaps
+      // while the operator was down) is removed by a PUT even when the config is unchanged.
+      boolean stale = hasStale(apps, ours, names);
       boolean missing = !apps.keySet().containsAll(names);
       boolean applied = false;
-      if (!hash.equals(previousHash) || missing) {
+      if (!hash.equals(previousHash) || missing || stale) {
         dashboard.apply(dashboardUrl, withOthers(desired, others));
         log.info(
             "applied the Serve config at {}: {} application(s), config {} (was {}){}",
@@ -116,7 +118,7 @@ public class ServeSync {
             names.size(),
             hash.substring(0, 12),
             previousHash == null ? "none" : previousHash.substring(0, 12),
-            missing ? ", Ray had lost applications" : "");
+            missing ? ", Ray had lost applications" : stale ? ", removing stale ones" : "");
         applied = true;
         apps = dashboard.applications(dashboardUrl);
         others = others(apps, ours);
@@ -162,38 +164,70 @@ public class ServeSync {
   }
 
   /**
-   * Admitted deployments whose name Ray already serves for someone else (the adopted cluster's own
-   * application, or another namespace's NdifCluster on the same Ray cluster), with why. An
-   * application at this deployment's own route prefix is ours even if status lost it (the operator
-   * stopped between a PUT and its status write).
+   * The applications on the Ray cluster that this NdifCluster owns: those whose owner argument
+   * names it, and those with no owner argument that the last status listed (put before the argument
+   * existed).
+   */
+  static Set<String> ours(
+      Map<String, ServeDashboard.Application> apps, String owner, Set<String> previouslyOurs) {
+    Set<String> ours = new HashSet<>();
+    apps.forEach(
+        (name, app) -> {
+          String theirs = ownerOf(app);
+          if (owner.equals(theirs) || (theirs == null && previouslyOurs.contains(name))) {
+            ours.add(name);
+          }
+        });
+    return ours;
+  }
+
+  private static boolean hasStale(
+      Map<String, ServeDashboard.Application> apps, Set<String> ours, List<String> wanted) {
+    return ours.stream()
+        .anyMatch(
+            n ->
+                apps.containsKey(n)
+                    && !wanted.contains(n)
+                    && !"DELETING".equals(apps.get(n).status()));
+  }
+
+  /** The owner argument of an application as Ray reports it was deployed, or null. */
+  static String ownerOf(ServeDashboard.Application app) {
+    if (app.deployedConfig() != null
+        && app.deployedConfig().get("args") instanceof Map<?, ?> args
+        && args.get(ServeConfigs.OWNER_ARG) instanceof String owner) {
+      return owner;
+    }
+    return null;
+  }
+
+  /**
+   * Wanted applications whose name Ray already serves for someone else (the adopted cluster's own
+   * application, or another NdifCluster's on the same Ray cluster), with why.
    */
   static Map<String, String> taken(
-      Map<String, String> routes,
-      Map<String, ServeDashboard.Application> apps,
-      Set<String> previouslyOurs) {
+      List<String> wanted, Map<String, ServeDashboard.Application> apps, Set<String> ours) {
     Map<String, String> taken = new TreeMap<>();
-    for (var wanted : routes.entrySet()) {
-      String name = wanted.getKey();
+    for (String name : wanted) {
       var app = apps.get(name);
-      if (app == null || previouslyOurs.contains(name) || "DELETING".equals(app.status())) {
+      if (app == null || ours.contains(name) || "DELETING".equals(app.status())) {
         continue;
       }
-      String route = wanted.getValue();
-      Object theirRoute =
-          app.deployedConfig() == null ? null : app.deployedConfig().get("route_prefix");
-      if (app.deployedConfig() == null || !route.equals(theirRoute)) {
-        taken.put(
-            name,
-            "Ray already serves an application named "
-                + name
-                + " that is not this deployment's ("
-                + (app.deployedConfig() == null
-                    ? "deployed from Python"
-                    : "its route is " + theirRoute + ", this deployment's is " + route)
-                + (GatewaySpec.APPLICATION.equals(name)
-                    ? "); remove that application or turn this cluster's gateway off"
-                    : "); rename the NdifDeployment or remove that application"));
-      }
+      String owner = ownerOf(app);
+      taken.put(
+          name,
+          "Ray already serves an application named "
+              + name
+              + " that is not this "
+              + (GatewaySpec.APPLICATION.equals(name) ? "cluster's" : "deployment's")
+              + " ("
+              + (app.deployedConfig() == null
+                  ? "deployed from Python"
+                  : owner != null ? "NdifCluster " + owner + " owns it" : "the Ray cluster's own")
+              + (GatewaySpec.APPLICATION.equals(name)
+                  ? "); one gateway serves a Ray cluster: turn this cluster's gateway off or remove"
+                      + " that application"
+                  : "); rename the NdifDeployment or remove that application"));
     }
     return taken;
   }

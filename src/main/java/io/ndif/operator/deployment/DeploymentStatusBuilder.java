@@ -13,6 +13,7 @@ import io.ndif.operator.cluster.ReplicaNodes;
 import io.ndif.operator.cluster.ServeSync;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.placement.Decision;
+import io.ndif.operator.ray.ServeConfigs;
 import java.time.Clock;
 import java.util.List;
 
@@ -138,7 +139,7 @@ public final class DeploymentStatusBuilder {
       NdifCluster cluster,
       NdifDeploymentStatus status,
       Conditions conditions) {
-    String name = deployment.getMetadata().getName();
+    String name = ServeConfigs.applicationName(deployment);
     var serve = cluster.getStatus().serve;
     var app =
         serve == null

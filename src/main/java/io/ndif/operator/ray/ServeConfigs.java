@@ -29,6 +29,16 @@ public final class ServeConfigs {
 
   public static final int DEFAULT_MAX_QUEUED_REQUESTS = 64;
 
+  /**
+   * The application argument that names the NdifCluster owning it ({@code <namespace>/<name>}), in
+   * models' and the gateway's arguments alike: Ray keeps it with the application, so ownership
+   * survives a lost status write and a shared Ray cluster's other tenants are told apart.
+   */
+  public static final String OWNER_ARG = "cluster";
+
+  /** The argument that names the owning NdifDeployment ({@code <namespace>/<name>}). */
+  public static final String DEPLOYMENT_ARG = "deployment";
+
   private ServeConfigs() {}
 
   /** One admitted deployment and where the plan put it. */
@@ -38,7 +48,7 @@ public final class ServeConfigs {
   public static Map<String, Object> config(List<Admitted> admitted, Map<String, Object> gateway) {
     List<Map<String, Object>> applications = new ArrayList<>();
     admitted.stream()
-        .sorted(java.util.Comparator.comparing(a -> a.deployment().getMetadata().getName()))
+        .sorted(java.util.Comparator.comparing(a -> applicationName(a.deployment())))
         .forEach(a -> applications.add(application(a)));
     if (gateway != null) {
       applications.add(gateway);
@@ -46,6 +56,27 @@ public final class ServeConfigs {
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("applications", applications);
     return config;
+  }
+
+  /**
+   * The Serve application of a deployment on a shared cluster is {@code <namespace>_<name>}: an
+   * underscore is in no Kubernetes name, so two namespaces' deployments of one name never meet on a
+   * Ray cluster they share. A Dedicated deployment's application keeps its name, alone on its own
+   * Ray cluster.
+   */
+  public static String applicationName(NdifDeployment d) {
+    return d.getSpec().clusterRef == null
+        ? d.getMetadata().getName()
+        : sharedApplicationName(d.getMetadata().getNamespace(), d.getMetadata().getName());
+  }
+
+  public static String sharedApplicationName(String namespace, String deployment) {
+    return namespace + "_" + deployment;
+  }
+
+  /** {@code <namespace>/<name>} of an NdifCluster, as its applications' owner argument says it. */
+  public static String owner(String namespace, String clusterName) {
+    return namespace + "/" + clusterName;
   }
 
   public static String routePrefix(NdifDeployment d) {
@@ -74,6 +105,12 @@ public final class ServeConfigs {
     if (serve != null && serve.args != null && serve.args.getValue() instanceof Map<?, ?> extra) {
       extra.forEach((k, v) -> args.put(String.valueOf(k), v));
     }
+    // After the author's own arguments, so that no spec can claim another owner.
+    if (spec.clusterRef != null) {
+      String namespace = a.deployment().getMetadata().getNamespace();
+      args.put(OWNER_ARG, owner(namespace, spec.clusterRef));
+      args.put(DEPLOYMENT_ARG, namespace + "/" + a.deployment().getMetadata().getName());
+    }
 
     Map<String, Object> actorOptions = new LinkedHashMap<>();
     actorOptions.put("num_gpus", a.gpusPerReplica());
@@ -101,7 +138,7 @@ public final class ServeConfigs {
     deployment.put("ray_actor_options", actorOptions);
 
     Map<String, Object> app = new LinkedHashMap<>();
-    app.put("name", a.deployment().getMetadata().getName());
+    app.put("name", applicationName(a.deployment()));
     app.put("route_prefix", routePrefix(a.deployment()));
     app.put(
         "import_path",
@@ -151,7 +188,7 @@ public final class ServeConfigs {
         limits.resultTtlSeconds == null
             ? GatewayLimitsSpec.DEFAULT_RESULT_TTL_SECONDS
             : limits.resultTtlSeconds);
-    args.put("cluster", cluster);
+    args.put(OWNER_ARG, cluster);
 
     Map<String, Object> front = new LinkedHashMap<>();
     front.put("name", "Gateway");

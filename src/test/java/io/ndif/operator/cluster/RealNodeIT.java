@@ -205,7 +205,7 @@ class RealNodeIT {
     assertThat(status.placements.get(0).nodeIp).isEqualTo(worker);
     assertThat(status.placements.get(0).state).isEqualTo("RUNNING");
     var node = clusterStatus().nodes.get(0);
-    assertThat(node.replicas).anyMatch(r -> r.startsWith("ModelDeployment/"));
+    assertThat(node.replicas).anyMatch(r -> r.startsWith(cluster.namespace() + "_tiny/"));
 
     String route = status.endpoint.substring(status.endpoint.indexOf('/', "http://".length()));
     var generated =

@@ -15,12 +15,13 @@ class ReplicaNodesTest {
     status.serve = new NdifClusterStatus.ServeStatus();
     status.serve.applications =
         List.of(
-            app("gpt2", replica("a", "10.0.0.1"), replica("b", "10.0.0.1")),
-            app("llama", replica("c", "10.0.0.1")));
+            app("ns_gpt2", replica("a", "10.0.0.1"), replica("b", "10.0.0.1")),
+            app("ns_llama", replica("c", "10.0.0.1")));
 
-    ReplicaNodes.assign(status);
+    ReplicaNodes.assign(status, "ns");
 
-    assertThat(status.nodes.get(0).replicas).containsExactly("gpt2/a", "gpt2/b", "llama/c");
+    assertThat(status.nodes.get(0).replicas)
+        .containsExactly("ns_gpt2/a", "ns_gpt2/b", "ns_llama/c");
     assertThat(status.nodes.get(0).allocatedGpus).isEqualTo(1.5);
     assertThat(status.nodes.get(1).replicas).isNull();
     assertThat(status.nodes.get(1).allocatedGpus).isNull();
@@ -40,12 +41,12 @@ class ReplicaNodesTest {
     status.serve = new NdifClusterStatus.ServeStatus();
     var onB = replica("x", "10.0.0.1");
     onB.nodeId = "n2";
-    status.serve.applications = List.of(app("gpt2", onB));
+    status.serve.applications = List.of(app("ns_gpt2", onB));
 
-    ReplicaNodes.assign(status);
+    ReplicaNodes.assign(status, "ns");
 
     assertThat(a.replicas).isNull();
-    assertThat(b.replicas).containsExactly("gpt2/x");
+    assertThat(b.replicas).containsExactly("ns_gpt2/x");
     assertThat(b.allocatedGpus).isEqualTo(0.5);
   }
 
