@@ -100,11 +100,14 @@ public class PoolSpec {
 
   @JsonPropertyDescription(
       "Extra ray start parameters for the pool's workers. Not 'resources' (the operator sets the"
-          + " pool's resource there) nor 'labels' (KubeRay refuses it).")
+          + " pool's resource there), 'num-gpus' (gpusPerNode) nor 'labels' (KubeRay refuses it).")
   @ValidationRule(
       value = "!('resources' in self)",
       message =
           "rayStartParams.resources is set by the operator (the pool's resource ndif_pool_<pool>)")
+  @ValidationRule(
+      value = "!('num-gpus' in self)",
+      message = "rayStartParams.num-gpus is set by the operator from gpusPerNode")
   @ValidationRule(
       value = "!('labels' in self)",
       message = "rayStartParams.labels is refused by KubeRay; use the pool's nodeSelector")

@@ -225,6 +225,10 @@ public final class RayPodTemplates {
       startParams.putAll(pool.rayStartParams);
     }
     startParams.putIfAbsent("metrics-export-port", String.valueOf(METRICS_PORT));
+    // Ray is told the pool's GPUs, as the planner and the scheduler count them, rather than left to
+    // detect them (KubeRay no longer passes the limit on): the same on a GPU node, and a node that
+    // only advertises nvidia.com/gpu still gives Ray its GPUs.
+    startParams.put("num-gpus", String.valueOf(pool.gpusPerNode));
     // The pool's custom resource lets a Serve deployment be pinned to this pool.
     // KubeRay passes the value to `ray start --resources=` through a shell, hence the quoting.
     startParams.put(

@@ -66,6 +66,11 @@ class CrdValidationIT {
                 + " rayStartParams: {resources: '{\"x\": 1}'}}]",
             "rayStartParams.resources is set by the operator"),
         Arguments.of(
+            "ray start GPUs",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi,"
+                + " rayStartParams: {num-gpus: '4'}}]",
+            "rayStartParams.num-gpus is set by the operator from gpusPerNode"),
+        Arguments.of(
             "ray start labels",
             "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi,"
                 + " rayStartParams: {labels: 'a=b'}}]",

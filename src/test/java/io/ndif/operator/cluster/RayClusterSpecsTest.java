@@ -245,7 +245,9 @@ class RayClusterSpecsTest {
         .containsExactly(
             "gcs-server:6379", "dashboard:8265", "client:10001", "serve:8000", "metrics:8080");
     var worker = groups(spec).get(0);
-    assertThat(map(worker.get("rayStartParams"))).containsEntry("metrics-export-port", "8080");
+    assertThat(map(worker.get("rayStartParams")))
+        .containsEntry("metrics-export-port", "8080")
+        .containsEntry("num-gpus", "8");
     assertThat(list(container(map(worker.get("template"))).get("ports")))
         .containsExactly(Map.of("name", "metrics", "containerPort", 8080, "protocol", "TCP"));
   }

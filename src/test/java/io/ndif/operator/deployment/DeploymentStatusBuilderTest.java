@@ -190,7 +190,7 @@ class DeploymentStatusBuilderTest {
 
   private static NdifClusterStatus.ServeApplication app(String state, String ip) {
     var a = new NdifClusterStatus.ServeApplication();
-    a.name = "gpt2";
+    a.name = "ns_gpt2";
     a.status = state;
     a.route = "/ns/gpt2";
     if (ip != null) {

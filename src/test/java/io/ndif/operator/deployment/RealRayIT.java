@@ -148,7 +148,7 @@ class RealRayIT {
             .formatted(modelDir));
     cluster.awaitReady("tiny", 1, Duration.ofMinutes(5));
 
-    JsonNode app = rayApplications().path("tiny");
+    JsonNode app = rayApplications().path(cluster.namespace() + "_tiny");
     assertThat(app.path("status").asText()).isEqualTo("RUNNING");
     JsonNode applied = app.path("deployed_app_config");
     assertThat(applied.path("import_path").asText()).isEqualTo("ndif_serve.app:build");
@@ -271,7 +271,10 @@ class RealRayIT {
         .hasSize(2)
         .allMatch(p -> "RUNNING".equals(p.state) && "127.0.0.1".equals(p.nodeIp));
     assertThat(placements.stream().map(p -> p.replicaId).distinct()).hasSize(2);
-    assertThat(rayApplications().at("/tiny/deployments/ModelDeployment/replicas"))
+    assertThat(
+            rayApplications()
+                .path(cluster.namespace() + "_tiny")
+                .at("/deployments/ModelDeployment/replicas"))
         .hasSize(2)
         .allMatch(r -> "RUNNING".equals(r.path("state").asText()));
   }
@@ -333,23 +336,22 @@ class RealRayIT {
     var clusterStatus = clusterStatus();
     assertThat(clusterStatus.serve.otherApplications).containsExactly("theirs");
 
-    // A deployment named like their application does not take it over.
+    // A deployment named like their application is served beside it, under its namespace's name.
     cluster.createDeployment(
         "theirs",
         "local",
         "model: {repoId: \"%s\", dtype: float32, sizeBytes: 1Mi}\nresources: {cpus: 0.25}"
             .formatted(modelDir));
-    await()
-        .atMost(Duration.ofMinutes(1))
-        .untilAsserted(
-            () -> {
-              var degraded =
-                  Conditions.find(cluster.deployment("theirs").getStatus().conditions, "Degraded");
-              assertThat(degraded).isPresent();
-              assertThat(degraded.get().getReason()).isEqualTo("NameTaken");
-              assertThat(degraded.get().getMessage())
-                  .contains("its route is /theirs, this deployment's is /" + cluster.namespace());
-            });
+    cluster.awaitReady("theirs", 1, Duration.ofMinutes(3));
+    assertThat(
+            rayApplications()
+                .path(cluster.namespace() + "_theirs")
+                .path("deployed_app_config")
+                .path("args")
+                .path("deployment")
+                .asText())
+        .isEqualTo(cluster.namespace() + "/theirs");
+    assertThat(clusterStatus().serve.otherApplications).containsExactly("theirs");
 
     for (String name : List.of("tiny", "missing", "typo", "theirs")) {
       cluster.ndifDeployment(name).delete();

@@ -3,7 +3,11 @@ package io.ndif.operator.deployment;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.testing.FakeRayDashboard;
@@ -57,7 +61,8 @@ class ServeIT {
     var config = dashboard.lastConfig();
     var apps = new ArrayList<String>();
     config.path("applications").forEach(a -> apps.add(a.path("name").asText()));
-    assertThat(apps).containsExactly("gpt2", "llama", "ndif-gateway");
+    String ns = cluster.namespace();
+    assertThat(apps).containsExactly(ns + "_gpt2", ns + "_llama", "ndif-gateway");
     var gpt2 = config.path("applications").path(0);
     assertThat(gpt2.path("route_prefix").asText()).isEqualTo("/" + cluster.namespace() + "/gpt2");
     assertThat(gpt2.path("import_path").asText()).isEqualTo("ndif_serve.app:build");
@@ -142,7 +147,8 @@ class ServeIT {
   @Test
   @Order(4)
   void aFailedApplicationIsDegradedWithRaysMessage() {
-    dashboard.failApplication("gpt2", "ImportError: no module named ndif_serve");
+    dashboard.failApplication(
+        cluster.namespace() + "_gpt2", "ImportError: no module named ndif_serve");
     await()
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
@@ -168,12 +174,103 @@ class ServeIT {
                   .lastConfig()
                   .path("applications")
                   .forEach(a -> apps.add(a.path("name").asText()));
-              assertThat(apps).containsExactly("llama", "ndif-gateway");
+              assertThat(apps).containsExactly(cluster.namespace() + "_llama", "ndif-gateway");
             });
   }
 
   @Test
   @Order(6)
+  void twoNamespacesOnOneRayClusterServeDeploymentsOfTheSameName() throws Exception {
+    String other = cluster.namespace() + "-b";
+    var client = cluster.client();
+    client
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(other).endMetadata().build())
+        .create();
+    try {
+      var second = cluster.startOperator(new OperatorSettings(Set.of(other), 2, Duration.ZERO));
+      client
+          .resource(
+              Serialization.unmarshal(
+                  """
+                  apiVersion: ndif.io/v1alpha1
+                  kind: NdifCluster
+                  metadata: {name: compose}
+                  spec:
+                    external: {dashboardUrl: "%s"}
+                    gateway: {auth: {keysFile: /etc/ndif/api-keys/keys.yaml}}
+                    pools:
+                    - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1}
+                  """
+                      .formatted(dashboard.url()),
+                  NdifCluster.class))
+          .inNamespace(other)
+          .create();
+      client
+          .resource(
+              Serialization.unmarshal(
+                  """
+                  apiVersion: ndif.io/v1alpha1
+                  kind: NdifDeployment
+                  metadata: {name: llama}
+                  spec:
+                    clusterRef: compose
+                    model: {repoId: meta-llama/Llama-3.1-8B, parameters: 8000000000}
+                  """,
+                  NdifDeployment.class))
+          .inNamespace(other)
+          .create();
+      String ours = cluster.namespace() + "_llama";
+      String theirs = other + "_llama";
+      await()
+          .atMost(Duration.ofSeconds(90))
+          .untilAsserted(
+              () -> {
+                assertThat(configNames()).contains(ours, theirs, "ndif-gateway");
+                var status =
+                    client
+                        .resources(NdifDeployment.class)
+                        .inNamespace(other)
+                        .withName("llama")
+                        .get()
+                        .getStatus();
+                assertThat(Conditions.isTrue(status.conditions, "Ready")).isTrue();
+                assertThat(status.application.name).isEqualTo(theirs);
+                // One gateway serves a Ray cluster: the first NdifCluster's.
+                var otherCluster =
+                    client
+                        .resources(NdifCluster.class)
+                        .inNamespace(other)
+                        .withName("compose")
+                        .get()
+                        .getStatus();
+                assertThat(Conditions.reason(otherCluster.conditions, "GatewayReady"))
+                    .isEqualTo("NameTaken");
+              });
+      cluster.awaitReady("llama", 3, Duration.ofSeconds(60));
+
+      // Deleted while its operator is down: the next operator removes the application, whose
+      // arguments say it is that namespace's, and keeps the other namespace's.
+      second.close();
+      client.resources(NdifDeployment.class).inNamespace(other).withName("llama").delete();
+      cluster.startOperator(new OperatorSettings(Set.of(other), 2, Duration.ZERO));
+      await()
+          .atMost(Duration.ofSeconds(90))
+          .untilAsserted(() -> assertThat(configNames()).contains(ours).doesNotContain(theirs));
+      cluster.awaitReady("llama", 3, Duration.ofSeconds(60));
+    } finally {
+      client.namespaces().withName(other).delete();
+    }
+  }
+
+  private static List<String> configNames() {
+    List<String> apps = new ArrayList<>();
+    dashboard.lastConfig().path("applications").forEach(a -> apps.add(a.path("name").asText()));
+    return apps;
+  }
+
+  @Test
+  @Order(7)
   void aDashboardThatDoesNotAnswerIsAConditionNotACrash() {
     dashboard.close();
     await()

@@ -116,7 +116,10 @@ public class ServeConfigsTest {
 
     JsonNode app = config.path("applications").path(0);
     assertThat(config.path("applications")).hasSize(1);
-    assertThat(app.path("name").asText()).isEqualTo(name);
+    // Named and marked by namespace: tenants of one Ray cluster never meet.
+    assertThat(app.path("name").asText()).isEqualTo("ns_" + name);
+    assertThat(app.at("/args/cluster").asText()).isEqualTo("ns/c");
+    assertThat(app.at("/args/deployment").asText()).isEqualTo("ns/" + name);
     assertThat(app.path("deployments").path(0).path("name").asText())
         .isEqualTo(ServeConfigs.MODEL_DEPLOYMENT);
     JsonNode actor = app.path("deployments").path(0).path("ray_actor_options");
@@ -135,13 +138,16 @@ public class ServeConfigsTest {
         deployment(
             name,
             spec
+                + "\nisolation: Dedicated"
                 + "\ndedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi},"
                 + " image: registry.example/ndif-ray:1}");
     Map<String, Object> rayService = DedicatedServices.spec(deployment);
     JsonNode config = new YAMLMapper().readTree(String.valueOf(rayService.get("serveConfigV2")));
 
     JsonNode app = config.path("applications").path(0);
+    // Alone on its own Ray cluster: its own name, no owner.
     assertThat(app.path("name").asText()).isEqualTo(name);
+    assertThat(app.path("args").has("cluster")).isFalse();
     assertThat(app.at("/deployments/0/ray_actor_options/resources/ndif_pool_l4").isNumber())
         .isTrue();
     // Its own NDIF gateway, reading the keys mounted into its pods.
