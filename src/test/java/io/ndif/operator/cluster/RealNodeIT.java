@@ -14,6 +14,7 @@ import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.testing.LocalCluster;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.LocalRay;
@@ -176,7 +177,7 @@ class RealNodeIT {
         });
     assertThat(workers).hasSize(1);
     JsonNode resources = workers.get(0).path("resources_total");
-    assertThat(resources.path("ndif_pool_" + POOL).asDouble())
+    assertThat(resources.path(KubeRay.poolResource(POOL)).asDouble())
         .as(resources.toString())
         .isEqualTo(1);
     assertThat(resources.path("GPU").asDouble()).isEqualTo(1);
