@@ -90,6 +90,12 @@ public class NdifClusterSpec {
       "NDIF's API for nnsight clients (NDIF_HOST), as a Serve application on the cluster.")
   public GatewaySpec gateway;
 
+  @JsonPropertyDescription(
+      "What the cluster's owner lets Shared NdifDeployments run on it: builder import paths,"
+          + " runtime environments, extra arguments, a model repository's own code. A deployment"
+          + " outside it is Degraded (PolicyDenied) and never put in the Serve config.")
+  public ServePolicySpec policy;
+
   public boolean usesExternalCluster() {
     return external != null && external.dashboardUrl != null && !external.dashboardUrl.isBlank();
   }

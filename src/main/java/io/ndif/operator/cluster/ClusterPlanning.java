@@ -7,7 +7,9 @@ import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec;
 import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.api.Quantities;
+import io.ndif.operator.api.ServePolicySpec;
 import io.ndif.operator.deployment.DeploymentSizes;
+import io.ndif.operator.deployment.ServePolicy;
 import io.ndif.operator.placement.Decision;
 import io.ndif.operator.placement.Demand;
 import io.ndif.operator.placement.Plan;
@@ -48,8 +50,22 @@ public final class ClusterPlanning {
     }
     List<Demand> demands = new ArrayList<>();
     Map<String, Demand> byId = new LinkedHashMap<>();
+    List<DeploymentPlacement> denied = new ArrayList<>();
+    var policy = ServePolicySpec.of(cluster.getSpec());
     for (NdifDeployment d : deployments) {
       if (d.getMetadata().getDeletionTimestamp() != null || isDedicated(d)) {
+        continue;
+      }
+      // Outside the owner's policy: not planned, so it holds no GPUs and is never served.
+      var violations = ServePolicy.violations(policy, d.getSpec());
+      if (!violations.isEmpty()) {
+        var entry = new DeploymentPlacement();
+        entry.name = d.getMetadata().getName();
+        entry.admitted = false;
+        entry.replicas = reservedReplicas(d.getSpec());
+        entry.reason = ServePolicy.DENIED;
+        entry.message = String.join("; ", violations);
+        denied.add(entry);
         continue;
       }
       var demand = demand(d, previous.get(d.getMetadata().getName()), now);
@@ -79,6 +95,8 @@ public final class ClusterPlanning {
       entry.message = decision.message();
       placements.add(entry);
     }
+    denied.sort(java.util.Comparator.comparing(p -> p.name));
+    placements.addAll(denied);
     return new Result(plan, placements);
   }
 

@@ -97,7 +97,11 @@ public final class DeploymentStatusBuilder {
       // Not ready for want of a place: Ready carries the placement's reason for `kubectl get`.
       var scheduled = Conditions.find(built, SCHEDULED).get();
       conditions.set(READY, false, scheduled.getReason(), scheduled.getMessage());
-      conditions.set(DEGRADED, false, "NotServed", "the deployment is not served");
+      if (ServePolicy.DENIED.equals(scheduled.getReason())) {
+        conditions.set(DEGRADED, true, ServePolicy.DENIED, scheduled.getMessage());
+      } else {
+        conditions.set(DEGRADED, false, "NotServed", "the deployment is not served");
+      }
     } else {
       serving(deployment, cluster, status, conditions);
     }

@@ -7,6 +7,7 @@ import io.ndif.operator.api.ModelSpec;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec;
 import io.ndif.operator.api.Quantities;
+import io.ndif.operator.api.ServeSpec;
 import io.ndif.operator.deployment.ModelKeys;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,7 +20,7 @@ import java.util.Map;
  */
 public final class ServeConfigs {
   /** The application the operator serves by default (the package under serve/). */
-  public static final String DEFAULT_IMPORT_PATH = "ndif_serve.app:build";
+  public static final String DEFAULT_IMPORT_PATH = ServeSpec.DEFAULT_IMPORT_PATH;
 
   /** Name of the Serve deployment inside each application. */
   public static final String MODEL_DEPLOYMENT = "ModelDeployment";

@@ -66,6 +66,10 @@ class CrdValidationIT {
                 + " rayStartParams: {resources: '{\"x\": 1}'}}]",
             "rayStartParams.resources is set by the operator"),
         Arguments.of(
+            "an allowed import path that is not one",
+            "pools: [" + POOL + "]\npolicy: {allowedImportPaths: ['rm -rf /']}",
+            "each allowed import path is 'module:attribute' or a prefix ending in '*'"),
+        Arguments.of(
             "ray start GPUs",
             "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi,"
                 + " rayStartParams: {num-gpus: '4'}}]",

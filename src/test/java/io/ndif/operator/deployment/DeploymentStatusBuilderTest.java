@@ -95,6 +95,22 @@ class DeploymentStatusBuilderTest {
   }
 
   @Test
+  void aDeploymentOutsideItsClustersPolicyIsDegradedNamingTheRule() {
+    var denied = placement(false);
+    denied.pool = null;
+    denied.reason = "PolicyDenied";
+    denied.message = "serve.importPath x:y is not in the cluster's policy.allowedImportPaths";
+    var status = builder.build(deployment(), cluster(denied, null));
+    var degraded = Conditions.find(status.conditions, "Degraded").get();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("PolicyDenied");
+    assertThat(degraded.getMessage()).isEqualTo(denied.message);
+    assertThat(Conditions.reason(status.conditions, "Ready")).isEqualTo("PolicyDenied");
+    assertThat(Conditions.isTrue(status.conditions, "Progressing")).isFalse();
+    assertThat(status.endpoint).isNull();
+  }
+
+  @Test
   void aDedicatedWorkerThatCannotPullItsImageIsDegradedNamingThePod() {
     var pod =
         dedicatedWorker("solo-a100-x", "ImagePullBackOff", "Back-off pulling image \"ray:typo\"");
