@@ -61,8 +61,23 @@ public final class Planner {
       }
     }
 
+    // A waiting deployment is told what is free once every admission is made, not what was free
+    // when its turn came: the same world then reads the same on every pass.
     Map<String, Decision> ordered = new LinkedHashMap<>();
-    demands.forEach(d -> ordered.put(d.id(), decisions.get(d.id())));
+    for (Demand d : demands) {
+      Decision decision = decisions.get(d.id());
+      if (Decision.INSUFFICIENT_CAPACITY.equals(decision.reason())) {
+        decision =
+            new Decision(
+                decision.id(),
+                false,
+                decision.pool(),
+                decision.gpusPerReplica(),
+                decision.reason(),
+                insufficient(d, decision.gpusPerReplica(), ledgers.get(decision.pool())));
+      }
+      ordered.put(d.id(), decision);
+    }
     return new Plan(ordered, summarize(ledgers, ordered, admitted));
   }
 
@@ -144,19 +159,19 @@ public final class Planner {
       return pending(d, best.pool.name(), gpus, Decision.PREEMPTED, d.pendingMessage());
     }
     return pending(
-        d,
-        best.pool.name(),
-        gpus,
-        Decision.INSUFFICIENT_CAPACITY,
-        "needs "
-            + replicas(d)
-            + describeGpus(gpus, best.pool)
-            + " in pool "
-            + best.pool.name()
-            + "; "
-            + formatGpus(best.freeUnits() / (double) PoolLedger.UNITS)
-            + " free of "
-            + best.pool.gpus());
+        d, best.pool.name(), gpus, Decision.INSUFFICIENT_CAPACITY, insufficient(d, gpus, best));
+  }
+
+  private static String insufficient(Demand d, double gpus, PoolLedger ledger) {
+    return "needs "
+        + replicas(d)
+        + describeGpus(gpus, ledger.pool)
+        + " in pool "
+        + ledger.pool.name()
+        + "; "
+        + formatGpus(ledger.freeUnits() / (double) PoolLedger.UNITS)
+        + " free of "
+        + ledger.pool.gpus();
   }
 
   /** The fewest admitted, evictable deployments whose release lets {@code d} fit, if any. */

@@ -66,6 +66,93 @@ class CrdValidationIT {
                 + " rayStartParams: {resources: '{\"x\": 1}'}}]",
             "rayStartParams.resources is set by the operator"),
         Arguments.of(
+            "idle timeout below zero",
+            "pools: [" + POOL + "]\nautoscaling: {mode: Ray, idleTimeoutSeconds: -1}",
+            "spec.autoscaling.idleTimeoutSeconds"),
+        Arguments.of(
+            "unknown autoscaling mode",
+            "pools: [" + POOL + "]\nautoscaling: {mode: Sometimes}",
+            "spec.autoscaling.mode: Unsupported value"),
+        Arguments.of(
+            "dashboard URL without a scheme",
+            "pools: ["
+                + POOL
+                + "]\nexternal: {dashboardUrl: 'ray-head:8265'}\n"
+                + "gateway: {enabled: false}",
+            "spec.external.dashboardUrl"),
+        Arguments.of(
+            "serve URL without a scheme",
+            "pools: ["
+                + POOL
+                + "]\nexternal: {dashboardUrl: 'http://h:8265', serveUrl: 'h:8000'}\n"
+                + "gateway: {enabled: false}",
+            "spec.external.serveUrl"),
+        Arguments.of(
+            "keys file not absolute",
+            "pools: ["
+                + POOL
+                + "]\nexternal: {dashboardUrl: 'http://h:8265'}\n"
+                + "gateway: {auth: {keysFile: keys.yaml}}",
+            "spec.gateway.auth.keysFile"),
+        Arguments.of(
+            "unknown gateway auth mode",
+            "pools: [" + POOL + "]\ngateway: {auth: {mode: Basic}}",
+            "spec.gateway.auth.mode: Unsupported value"),
+        Arguments.of(
+            "gateway Secret key with a slash",
+            "pools: [" + POOL + "]\ngateway: {auth: {secretKey: 'a/b'}}",
+            "spec.gateway.auth.secretKey"),
+        Arguments.of(
+            "gateway Secret name not a DNS name",
+            "pools: [" + POOL + "]\ngateway: {auth: {secretName: 'Keys_Secret'}}",
+            "spec.gateway.auth.secretName"),
+        Arguments.of(
+            "gateway CPUs above 64",
+            "pools: [" + POOL + "]\ngateway: {cpus: 65}",
+            "spec.gateway.cpus"),
+        Arguments.of(
+            "no gateway replicas",
+            "pools: [" + POOL + "]\ngateway: {replicas: 0}",
+            "spec.gateway.replicas"),
+        Arguments.of(
+            "result TTL under ten seconds",
+            "pools: [" + POOL + "]\ngateway: {limits: {resultTtlSeconds: 5}}",
+            "spec.gateway.limits.resultTtlSeconds"),
+        Arguments.of(
+            "request size not a quantity",
+            "pools: [" + POOL + "]\ngateway: {limits: {maxRequestSize: big}}",
+            "maxRequestSize must be a positive quantity"),
+        Arguments.of(
+            "inline result size not a quantity",
+            "pools: [" + POOL + "]\ngateway: {limits: {maxInlineResultSize: lots}}",
+            "maxInlineResultSize must be a quantity"),
+        Arguments.of(
+            "unknown head Service type",
+            "pools: [" + POOL + "]\nhead: {serviceType: Headless}",
+            "spec.head.serviceType: Unsupported value"),
+        Arguments.of(
+            "model cache path not absolute",
+            "pools: [" + POOL + "]\nmodelCache: {mountPath: cache}",
+            "spec.modelCache.mountPath"),
+        Arguments.of(
+            "GPUs per node above 64",
+            "pools: [{name: a100, gpusPerNode: 65, gpuMemory: 80Gi}]",
+            "spec.pools[0].gpusPerNode"),
+        Arguments.of(
+            "more than 1000 nodes",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 1001, maxNodes: 1001}]",
+            "spec.pools[0].nodes"),
+        Arguments.of(
+            "a pool name longer than 40",
+            "pools: [{name: " + "a".repeat(41) + ", gpusPerNode: 8, gpuMemory: 80Gi}]",
+            "spec.pools[0].name"),
+        Arguments.of(
+            "a GPU product longer than a label value",
+            "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi, gpuProduct: "
+                + "x".repeat(64)
+                + "}]",
+            "spec.pools[0].gpuProduct"),
+        Arguments.of(
             "an allowed import path that is not one",
             "pools: [" + POOL + "]\npolicy: {allowedImportPaths: ['rm -rf /']}",
             "each allowed import path is 'module:attribute' or a prefix ending in '*'"),
@@ -138,6 +225,85 @@ class CrdValidationIT {
 
   static Stream<Arguments> invalidDeployments() {
     return Stream.of(
+        Arguments.of(
+            "minReplicas above maxReplicas",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nautoscaling: {minReplicas: 3, maxReplicas: 2}",
+            "minReplicas must not exceed maxReplicas"),
+        Arguments.of(
+            "no autoscaled replicas at most",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nautoscaling: {maxReplicas: 0}",
+            "spec.autoscaling.maxReplicas"),
+        Arguments.of(
+            "clusterRef not a DNS label",
+            "clusterRef: Fleet_1\nmodel: {repoId: gpt2}",
+            "spec.clusterRef"),
+        Arguments.of(
+            "dedicated pool without GPUs",
+            "isolation: Dedicated\nmodel: {repoId: gpt2}\n"
+                + "dedicated: {pool: {name: l4, gpusPerNode: 0, gpuMemory: 24Gi}}",
+            "spec.dedicated.pool.gpusPerNode"),
+        Arguments.of(
+            "dedicated pool's ray start resources",
+            "isolation: Dedicated\nmodel: {repoId: gpt2}\n"
+                + "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi,"
+                + " rayStartParams: {resources: '{}'}}}",
+            "rayStartParams.resources is set by the operator"),
+        Arguments.of(
+            "unknown upgrade strategy",
+            "isolation: Dedicated\nmodel: {repoId: gpt2}\n"
+                + "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi},"
+                + " upgradeStrategy: Rolling}",
+            "spec.dedicated.upgradeStrategy: Unsupported value"),
+        Arguments.of(
+            "dedicated gateway with no replicas",
+            "isolation: Dedicated\nmodel: {repoId: gpt2}\n"
+                + "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi},"
+                + " gateway: {replicas: 0}}",
+            "spec.dedicated.gateway.replicas"),
+        Arguments.of(
+            "dedicated model cache with two volumes",
+            "isolation: Dedicated\nmodel: {repoId: gpt2}\n"
+                + "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi},"
+                + " modelCache: {emptyDir: {}, hostPath: {path: /cache}}}",
+            "modelCache takes one of emptyDir, hostPath and persistentVolumeClaim"),
+        Arguments.of(
+            "no execution time",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nexecutionTimeoutSeconds: 0",
+            "spec.executionTimeoutSeconds"),
+        Arguments.of(
+            "unknown isolation",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nisolation: Private",
+            "spec.isolation: Unsupported value"),
+        Arguments.of(
+            "a queue above 100000",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nmaxQueuedRequests: 100001",
+            "spec.maxQueuedRequests"),
+        Arguments.of(
+            "no parameters",
+            "clusterRef: fleet\nmodel: {repoId: gpt2, parameters: 0}",
+            "spec.model.parameters"),
+        Arguments.of(
+            "an empty repo id", "clusterRef: fleet\nmodel: {repoId: ''}", "spec.model.repoId"),
+        Arguments.of(
+            "a revision longer than 128",
+            "clusterRef: fleet\nmodel: {repoId: gpt2, revision: " + "r".repeat(129) + "}",
+            "spec.model.revision"),
+        Arguments.of(
+            "a pool to place on that is no pool name",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nplacement: {pool: A100}",
+            "spec.placement.pool"),
+        Arguments.of(
+            "negative replicas",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nreplicas: -1",
+            "spec.replicas"),
+        Arguments.of(
+            "a route prefix without its slash",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nserve: {routePrefix: models/gpt2}",
+            "spec.serve.routePrefix"),
+        Arguments.of(
+            "a route prefix ending in a slash",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nserve: {routePrefix: /models/}",
+            "spec.serve.routePrefix"),
         Arguments.of(
             "a queue of none",
             "clusterRef: fleet\nmodel: {repoId: gpt2}\nmaxQueuedRequests: 0",

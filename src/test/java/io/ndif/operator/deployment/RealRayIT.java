@@ -177,7 +177,9 @@ class RealRayIT {
     assertThat(node.pool).isEqualTo(ray.pool());
     assertThat(node.gpus).isEqualTo(headNode().at("/resources_total/GPU").asInt());
     // The model's replica, and the gateway's two (Gateway and JobBroker) beside it.
-    assertThat(node.replicas).contains("tiny/" + placement.replicaId).hasSize(3);
+    assertThat(node.replicas)
+        .contains(cluster.namespace() + "_tiny/" + placement.replicaId)
+        .hasSize(3);
     assertThat(node.replicas.stream().filter(r -> r.startsWith("ndif-gateway/"))).hasSize(2);
     assertThat(clusterStatus.nodeSummary).isEqualTo("1/1");
     assertThat(Conditions.reason(clusterStatus.conditions, "Ready")).isEqualTo("ExternalCluster");
