@@ -2,8 +2,8 @@ package io.ndif.operator.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Size;
-import io.fabric8.generator.annotation.ValidationRule;
 import java.util.List;
 
 /**
@@ -13,19 +13,19 @@ import java.util.List;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ServePolicySpec {
+  /** 'module:attribute', or a prefix ending in '*'. */
+  public static final String IMPORT_PATH =
+      "^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_.]*|[*])$";
+
   @JsonPropertyDescription(
       "Serve application builders deployments may name in serve.importPath: an exact"
-          + " 'module:attribute', or a prefix ending in '*' (mylab.apps.*). Default: only the"
+          + " 'module:attribute', 'package.*' (the package and every module below it) or another"
+          + " prefix ending in '*'. Default: only the"
           + " operator's own application, "
           + ServeSpec.DEFAULT_IMPORT_PATH
           + ".")
   @Size(max = 64)
-  @ValidationRule(
-      value = "self.all(p, p.matches('^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_.]*|[*])$'))",
-      message =
-          "each allowed import path is 'module:attribute' or a prefix ending in '*', such as"
-              + " mylab.apps.*")
-  public List<String> allowedImportPaths;
+  public List<@Pattern(IMPORT_PATH) @Size(max = 256) String> allowedImportPaths;
 
   @JsonPropertyDescription(
       "Whether deployments may set serve.runtimeEnv (packages, working_dir, environment"

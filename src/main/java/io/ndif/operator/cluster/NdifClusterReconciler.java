@@ -58,6 +58,15 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   /** How often a plan with waiting deployments is looked at again (preemption ages in). */
   static final Duration RECHECK_PENDING = Duration.ofSeconds(60);
 
+  /** How often a settled Serve config is read back: a managed head's restart is a pod event. */
+  static final Duration RECHECK_SERVE = Duration.ofSeconds(30);
+
+  /** An adopted head that lost its applications is only seen by asking its dashboard. */
+  static final Duration RECHECK_ADOPTED_SERVE = Duration.ofSeconds(5);
+
+  /** A dashboard that did not answer is asked again soon: a restarting head answers shortly. */
+  static final Duration RETRY_DASHBOARD = Duration.ofSeconds(5);
+
   /** How often an external cluster's nodes are listed again. */
   static final Duration RECHECK_EXTERNAL_NODES = Duration.ofSeconds(30);
 
@@ -263,7 +272,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       status.serve = result.serve();
       if (result.error() != null) {
         conditions.set(SERVE, false, "DashboardUnreachable", result.error());
-        poll = Duration.ofSeconds(15);
+        poll = RETRY_DASHBOARD;
       } else if (status.serve == null) {
         conditions.set(SERVE, true, "NothingToServe", "no deployment is admitted, no gateway");
       } else {
@@ -272,7 +281,12 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             true,
             "Applied",
             status.serve.applications.size() + " application(s) in the Serve config");
-        poll = result.settled() ? Duration.ofSeconds(30) : Duration.ofSeconds(5);
+        // A restarted managed head is a pod event; an adopted head's restart is seen only by
+        // asking, so adopted clusters are asked often enough to put a lost config back quickly.
+        poll =
+            !result.settled()
+                ? Duration.ofSeconds(5)
+                : cluster.getSpec().usesExternalCluster() ? RECHECK_ADOPTED_SERVE : RECHECK_SERVE;
       }
     }
     ClusterGateway.build(cluster, status, conditions, reachable, serveError);

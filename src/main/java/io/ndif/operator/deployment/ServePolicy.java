@@ -46,7 +46,17 @@ public final class ServePolicy {
     return violations;
   }
 
+  /**
+   * An exact {@code module:attribute}; {@code package.*}, the package's own module and every module
+   * below it; any other prefix ending in {@code *}, a plain prefix.
+   */
   static boolean matches(String pattern, String importPath) {
+    if (pattern.endsWith(".*")) {
+      String base = pattern.substring(0, pattern.length() - 2);
+      String module =
+          importPath.contains(":") ? importPath.substring(0, importPath.indexOf(':')) : importPath;
+      return module.equals(base) || module.startsWith(base + ".");
+    }
     return pattern.endsWith("*")
         ? importPath.startsWith(pattern.substring(0, pattern.length() - 1))
         : pattern.equals(importPath);

@@ -155,7 +155,7 @@ class CrdValidationIT {
         Arguments.of(
             "an allowed import path that is not one",
             "pools: [" + POOL + "]\npolicy: {allowedImportPaths: ['rm -rf /']}",
-            "each allowed import path is 'module:attribute' or a prefix ending in '*'"),
+            "spec.policy.allowedImportPaths[0]"),
         Arguments.of(
             "ray start GPUs",
             "pools: [{name: a100, gpusPerNode: 8, gpuMemory: 80Gi,"

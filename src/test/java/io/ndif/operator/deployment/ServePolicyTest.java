@@ -37,6 +37,18 @@ class ServePolicyTest {
             "serve: {importPath: 'mylab.apps.vision:build'}",
             List.of()),
         Arguments.of(
+            "a package pattern admits the package's own module",
+            "{allowedImportPaths: ['mylab.apps.*']}",
+            "serve: {importPath: 'mylab.apps:build'}",
+            List.of()),
+        Arguments.of(
+            "a package pattern is not a name prefix",
+            "{allowedImportPaths: ['mylab.apps.*']}",
+            "serve: {importPath: 'mylab.appsevil:build'}",
+            List.of(
+                "serve.importPath mylab.appsevil:build is not in the cluster's"
+                    + " policy.allowedImportPaths [mylab.apps.*]")),
+        Arguments.of(
             "a prefix pattern is a prefix, not a substring",
             "{allowedImportPaths: ['mylab.apps.*']}",
             "serve: {importPath: 'evil.mylab.apps:build'}",
