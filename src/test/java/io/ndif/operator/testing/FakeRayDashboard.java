@@ -27,9 +27,12 @@ public class FakeRayDashboard implements AutoCloseable {
   private final Map<String, ObjectNode> applications = new LinkedHashMap<>();
   private volatile JsonNode lastConfig;
   private volatile List<String> nodeIps = List.of("10.244.0.10");
+  private volatile boolean silent;
 
   public FakeRayDashboard() throws IOException {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    // A thread per request: a silenced dashboard holds each caller, as a hung one does.
+    server.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
     server.createContext("/api/serve/applications/", this::handle);
     server.start();
   }
@@ -50,6 +53,15 @@ public class FakeRayDashboard implements AutoCloseable {
     nodeIps = List.copyOf(ips);
   }
 
+  /** Stops answering (requests hang, then the connection closes) until {@link #answer()}. */
+  public void silence() {
+    silent = true;
+  }
+
+  public void answer() {
+    silent = false;
+  }
+
   public synchronized void forgetApplications() {
     applications.clear();
   }
@@ -64,6 +76,17 @@ public class FakeRayDashboard implements AutoCloseable {
 
   private void handle(HttpExchange exchange) throws IOException {
     try (exchange) {
+      for (int i = 0; silent && i < 300; i++) {
+        try {
+          Thread.sleep(100);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+      if (silent) {
+        return; // closed with no answer
+      }
       switch (exchange.getRequestMethod()) {
         case "GET" -> respond(exchange, 200, status());
         case "PUT" -> {
