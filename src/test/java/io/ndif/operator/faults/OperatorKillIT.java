@@ -10,14 +10,7 @@ import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.testing.FakeRayDashboard;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.OperatorCrds;
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.ndif.operator.testing.PackagedOperator;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,12 +36,8 @@ class OperatorKillIT {
   @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
   private static final int ROUNDS = Integer.getInteger("ndif.faults.rounds", 6);
   private static final int CLUSTERS = Integer.getInteger("ndif.faults.clusters", 3);
-  private static final HttpClient HTTP =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private static final List<FakeRayDashboard> dashboards = new ArrayList<>();
-  private static Process operator;
-  private static int port;
-  private static Path log;
+  private static PackagedOperator operator;
 
   @BeforeAll
   static void start() throws Exception {
@@ -58,16 +47,13 @@ class OperatorKillIT {
       dashboards.add(dashboard);
       cluster.createExternalCluster("c" + i, dashboard.url(), 2);
     }
-    try (var socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
-    log = Files.createTempFile("ndif-operator-faults", ".log");
+    operator = new PackagedOperator(cluster.cluster(), cluster.namespace());
   }
 
   @AfterAll
   static void stop() {
     if (operator != null) {
-      operator.destroyForcibly();
+      operator.close();
     }
     dashboards.forEach(FakeRayDashboard::close);
   }
@@ -78,7 +64,7 @@ class OperatorKillIT {
     Set<String> live = new HashSet<>();
     int next = 0;
     for (int round = 0; round < ROUNDS; round++) {
-      startOperator();
+      operator.start();
       for (int change = 0; change < 6; change++) {
         int choice = random.nextInt(10);
         if (live.isEmpty() || choice < 5) {
@@ -106,10 +92,10 @@ class OperatorKillIT {
       }
       // Killed at a random point of its work: mid-reconcile, between a PUT and a status write.
       Thread.sleep(300 + random.nextInt(2500));
-      operator.destroyForcibly().waitFor();
+      operator.kill();
     }
 
-    startOperator();
+    operator.start();
     await()
         .atMost(Duration.ofMinutes(3))
         .pollInterval(Duration.ofSeconds(2))
@@ -118,8 +104,8 @@ class OperatorKillIT {
     // A further restart changes no decision and writes nothing: no status, no Serve config.
     Map<String, String> versions = resourceVersions();
     int puts = dashboards.stream().mapToInt(FakeRayDashboard::puts).sum();
-    operator.destroyForcibly().waitFor();
-    startOperator();
+    operator.kill();
+    operator.start();
     Thread.sleep(15_000);
     assertThat(resourceVersions()).isEqualTo(versions);
     assertThat(dashboards.stream().mapToInt(FakeRayDashboard::puts).sum()).isEqualTo(puts);
@@ -195,56 +181,5 @@ class OperatorKillIT {
     List<String> names = new ArrayList<>(live);
     names.sort(null);
     return names.get(random.nextInt(names.size()));
-  }
-
-  private static void startOperator() throws IOException {
-    String java = ProcessHandle.current().info().command().orElse("java");
-    Path jar = cluster.cluster().projectDir().resolve("target/ndif-operator.jar");
-    assertThat(jar).as("mvn package builds it before the integration tests").exists();
-    var builder =
-        new ProcessBuilder(java, "-Xmx256m", "-jar", jar.toString())
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-    var env = builder.environment();
-    env.put("KUBECONFIG", cluster.cluster().kubeconfig().toString());
-    env.put("WATCH_NAMESPACES", cluster.namespace());
-    env.put("METRICS_HOST", "127.0.0.1");
-    env.put("PROMETHEUS_PORT", String.valueOf(port));
-    env.put("NDIF_MINIMUM_DEPLOYMENT_TIME_SECONDS", "0");
-    env.remove("OTEL_EXPORTER_OTLP_ENDPOINT");
-    operator = builder.start();
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(200))
-        .until(OperatorKillIT::ready);
-  }
-
-  private static boolean ready() {
-    if (!operator.isAlive()) {
-      throw new IllegalStateException("the operator exited: " + tail());
-    }
-    try {
-      return HTTP.send(
-                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/healthz/ready"))
-                      .timeout(Duration.ofSeconds(2))
-                      .build(),
-                  HttpResponse.BodyHandlers.discarding())
-              .statusCode()
-          == 200;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
-  }
-
-  private static String tail() {
-    try {
-      var lines = Files.readAllLines(log);
-      return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
-    } catch (IOException e) {
-      return "(no log)";
-    }
   }
 }

@@ -169,7 +169,8 @@ public final class LocalCluster {
             .trim());
   }
 
-  static Result exec(List<String> command, Map<String, String> env, Path dir, int timeoutSeconds) {
+  public static Result exec(
+      List<String> command, Map<String, String> env, Path dir, int timeoutSeconds) {
     try {
       Path out = Files.createTempFile("ndif-exec", ".log");
       var builder =

@@ -1,0 +1,108 @@
+package io.ndif.operator.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The operator as users run it: the packaged jar in a process of its own ({@code -Xmx256m}),
+ * against a test cluster, watching one namespace, with its probes on a loopback port.
+ */
+public final class PackagedOperator implements AutoCloseable {
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final LocalCluster cluster;
+  private final String namespace;
+  private final int port;
+  private final Path log;
+  private Process process;
+
+  public PackagedOperator(LocalCluster cluster, String namespace) throws IOException {
+    this.cluster = cluster;
+    this.namespace = namespace;
+    try (var socket = new ServerSocket(0)) {
+      this.port = socket.getLocalPort();
+    }
+    this.log = Files.createTempFile("ndif-operator", ".log");
+  }
+
+  /** Starts it and waits until it is ready. */
+  public void start() throws IOException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Path jar = cluster.projectDir().resolve("target/ndif-operator.jar");
+    assertThat(jar).as("mvn package builds it before the integration tests").exists();
+    var builder =
+        new ProcessBuilder(java, "-Xmx256m", "-jar", jar.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    var env = builder.environment();
+    env.put("KUBECONFIG", cluster.kubeconfig().toString());
+    env.put("WATCH_NAMESPACES", namespace);
+    env.put("METRICS_HOST", "127.0.0.1");
+    env.put("PROMETHEUS_PORT", String.valueOf(port));
+    env.put("NDIF_MINIMUM_DEPLOYMENT_TIME_SECONDS", "0");
+    env.remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+    process = builder.start();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> probe("ready").code() == 200);
+  }
+
+  /** SIGKILL, and wait for it to be gone. */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly().waitFor();
+  }
+
+  public boolean isAlive() {
+    return process != null && process.isAlive();
+  }
+
+  public record Probe(int code, String body) {}
+
+  /** GET /healthz/{name}; code -1 when nothing answers. */
+  public Probe probe(String name) {
+    if (!process.isAlive()) {
+      throw new IllegalStateException("the operator exited: " + tail());
+    }
+    try {
+      var response =
+          HTTP.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/healthz/" + name))
+                  .timeout(Duration.ofSeconds(2))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      return new Probe(response.statusCode(), response.body());
+    } catch (IOException e) {
+      return new Probe(-1, e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Probe(-1, "interrupted");
+    }
+  }
+
+  public String tail() {
+    try {
+      var lines = Files.readAllLines(log);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
+    } catch (IOException e) {
+      return "(no log)";
+    }
+  }
+
+  @Override
+  public void close() {
+    if (process != null) {
+      process.destroyForcibly();
+    }
+  }
+}
