@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +36,8 @@ public final class Planner {
         .forEach(p -> ledgers.put(p.name(), new PoolLedger(p)));
     Map<String, Decision> decisions = new LinkedHashMap<>();
     Map<String, Demand> admitted = new LinkedHashMap<>();
+    // The admitted deployments of each pool, where preemption looks for victims.
+    Map<String, Map<String, Demand>> admittedIn = new HashMap<>();
     List<Demand> demands = demandList.stream().sorted(ADMISSION_ORDER).toList();
 
     // What the previous plan admitted keeps its place while it still fits there.
@@ -46,6 +49,7 @@ public final class Planner {
           && (d.pool() == null || d.pool().equals(d.admittedPool()))
           && ledger.place(d.id(), gpus, d.replicas())) {
         admitted.put(d.id(), d);
+        admittedIn.computeIfAbsent(ledger.pool.name(), k -> new HashMap<>()).put(d.id(), d);
         decisions.put(d.id(), admit(d, ledger.pool, gpus));
       } else {
         queue.add(d);
@@ -54,10 +58,11 @@ public final class Planner {
 
     while (!queue.isEmpty()) {
       Demand d = queue.poll();
-      Decision decision = decide(d, ledgers, admitted, decisions, queue, now);
+      Decision decision = decide(d, ledgers, admitted, admittedIn, decisions, queue, now);
       decisions.put(d.id(), decision);
       if (decision.admitted()) {
         admitted.put(d.id(), d);
+        admittedIn.computeIfAbsent(decision.pool(), k -> new HashMap<>()).put(d.id(), d);
       }
     }
 
@@ -85,6 +90,7 @@ public final class Planner {
       Demand d,
       Map<String, PoolLedger> ledgers,
       Map<String, Demand> admitted,
+      Map<String, Map<String, Demand>> admittedIn,
       Map<String, Decision> decisions,
       PriorityQueue<Demand> queue,
       Instant now) {
@@ -133,11 +139,13 @@ public final class Planner {
     }
     for (PoolLedger ledger : fitting) {
       double gpus = gpusIn(d, ledger.pool).orElseThrow();
-      Optional<List<Demand>> victims = preempt(d, gpus, ledger, admitted, decisions, now);
+      Optional<List<Demand>> victims =
+          preempt(d, gpus, ledger, admittedIn.getOrDefault(ledger.pool.name(), Map.of()), now);
       if (victims.isPresent()) {
         for (Demand victim : victims.get()) {
           ledger.release(victim.id());
           admitted.remove(victim.id());
+          admittedIn.get(ledger.pool.name()).remove(victim.id());
           decisions.remove(victim.id());
           queue.add(
               victim.wasPending(
@@ -174,17 +182,15 @@ public final class Planner {
         + ledger.pool.gpus();
   }
 
-  /** The fewest admitted, evictable deployments whose release lets {@code d} fit, if any. */
+  /**
+   * The fewest admitted, evictable deployments of {@code ledger}'s pool whose release lets {@code
+   * d} fit, if any: the largest first, released one by one on one trial ledger ({@code place}
+   * changes nothing when it fails), so the search is linear in the pool's deployments.
+   */
   private Optional<List<Demand>> preempt(
-      Demand d,
-      double gpus,
-      PoolLedger ledger,
-      Map<String, Demand> admitted,
-      Map<String, Decision> decisions,
-      Instant now) {
+      Demand d, double gpus, PoolLedger ledger, Map<String, Demand> inPool, Instant now) {
     List<Demand> evictable =
-        admitted.values().stream()
-            .filter(v -> ledger.pool.name().equals(decisions.get(v.id()).pool()))
+        inPool.values().stream()
             .filter(v -> v.priority() < d.priority() && !v.pinned())
             .filter(
                 v ->
@@ -196,9 +202,12 @@ public final class Planner {
                     .thenComparing(Demand::createdAt, Comparator.reverseOrder())
                     .thenComparing(Demand::id))
             .toList();
+    if (evictable.isEmpty()) {
+      return Optional.empty();
+    }
+    PoolLedger trial = ledger.copy();
     for (int k = 1; k <= evictable.size(); k++) {
-      PoolLedger trial = ledger.copy();
-      evictable.subList(0, k).forEach(v -> trial.release(v.id()));
+      trial.release(evictable.get(k - 1).id());
       if (trial.place(d.id(), gpus, d.replicas())) {
         return Optional.of(evictable.subList(0, k));
       }

@@ -17,6 +17,7 @@ final class PoolLedger {
   final PoolCapacity pool;
   private final int[][] free;
   private final Map<String, List<int[]>> allocations = new LinkedHashMap<>();
+  private int allocated;
 
   PoolLedger(PoolCapacity pool) {
     this.pool = pool;
@@ -33,6 +34,7 @@ final class PoolLedger {
       free[i] = other.free[i].clone();
     }
     other.allocations.forEach((k, v) -> allocations.put(k, new ArrayList<>(v)));
+    this.allocated = other.allocated;
   }
 
   PoolLedger copy() {
@@ -43,18 +45,35 @@ final class PoolLedger {
     return (int) Math.round(gpus * UNITS);
   }
 
-  /** Places every replica or nothing. */
+  /** Places every replica or nothing (a failed placement is undone in place). */
   boolean place(String id, double gpusPerReplica, int replicas) {
-    var trial = copy();
+    if ((long) units(gpusPerReplica) * replicas > (long) pool.gpus() * UNITS - allocated) {
+      return false;
+    }
+    List<int[]> before = allocations.get(id);
+    int kept = before == null ? 0 : before.size();
     for (int r = 0; r < replicas; r++) {
-      if (!trial.placeOne(id, gpusPerReplica)) {
+      if (!placeOne(id, gpusPerReplica)) {
+        undo(id, kept);
         return false;
       }
     }
-    System.arraycopy(trial.free, 0, free, 0, free.length);
-    allocations.clear();
-    allocations.putAll(trial.allocations);
     return true;
+  }
+
+  private void undo(String id, int kept) {
+    List<int[]> held = allocations.get(id);
+    if (held == null) {
+      return;
+    }
+    while (held.size() > kept) {
+      int[] a = held.remove(held.size() - 1);
+      free[a[0]][a[1]] += a[2];
+      allocated -= a[2];
+    }
+    if (held.isEmpty()) {
+      allocations.remove(id);
+    }
   }
 
   private boolean placeOne(String id, double gpusPerReplica) {
@@ -74,6 +93,7 @@ final class PoolLedger {
         return false;
       }
       free[bestNode][bestGpu] -= need;
+      allocated += need;
       allocations
           .computeIfAbsent(id, k -> new ArrayList<>())
           .add(new int[] {bestNode, bestGpu, need});
@@ -95,6 +115,7 @@ final class PoolLedger {
     for (int g = 0, taken = 0; g < free[bestNode].length && taken < whole; g++) {
       if (free[bestNode][g] == UNITS) {
         free[bestNode][g] = 0;
+        allocated += UNITS;
         allocations.computeIfAbsent(id, k -> new ArrayList<>()).add(new int[] {bestNode, g, UNITS});
         taken++;
       }
@@ -107,12 +128,13 @@ final class PoolLedger {
     if (held != null) {
       for (int[] a : held) {
         free[a[0]][a[1]] += a[2];
+        allocated -= a[2];
       }
     }
   }
 
   int allocatedUnits() {
-    return allocations.values().stream().flatMap(List::stream).mapToInt(a -> a[2]).sum();
+    return allocated;
   }
 
   int freeUnits() {
