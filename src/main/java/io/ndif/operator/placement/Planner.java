@@ -119,12 +119,15 @@ public final class Planner {
       candidates.add(only);
     } else {
       // Best fit: pools where one GPU holds a replica first, then by fewest and smallest GPUs.
+      // Each pool's key is computed once, not at every comparison of the sort.
+      record Ranked(PoolLedger ledger, double gpus) {}
       ledgers.values().stream()
+          .map(l -> new Ranked(l, Math.max(1, wholeGpus(d, l.pool))))
           .sorted(
-              Comparator.comparingDouble((PoolLedger l) -> Math.max(1, wholeGpus(d, l.pool)))
-                  .thenComparingLong(l -> l.pool.gpuMemoryBytes())
-                  .thenComparing(l -> l.pool.name()))
-          .forEach(candidates::add);
+              Comparator.comparingDouble(Ranked::gpus)
+                  .thenComparingLong(r -> r.ledger().pool.gpuMemoryBytes())
+                  .thenComparing(r -> r.ledger().pool.name()))
+          .forEach(r -> candidates.add(r.ledger()));
     }
     List<PoolLedger> fitting =
         candidates.stream().filter(l -> gpusIn(d, l.pool).isPresent()).toList();
@@ -189,6 +192,7 @@ public final class Planner {
    */
   private Optional<List<Demand>> preempt(
       Demand d, double gpus, PoolLedger ledger, Map<String, Demand> inPool, Instant now) {
+    record Victim(Demand demand, double units) {}
     List<Demand> evictable =
         inPool.values().stream()
             .filter(v -> v.priority() < d.priority() && !v.pinned())
@@ -196,11 +200,13 @@ public final class Planner {
                 v ->
                     v.admittedAt() == null
                         || !v.admittedAt().plus(minimumDeploymentTime).isAfter(now))
+            .map(v -> new Victim(v, demandUnits(v, ledger.pool)))
             .sorted(
-                Comparator.comparingDouble((Demand v) -> -demandUnits(v, ledger.pool))
-                    .thenComparingInt(Demand::priority)
-                    .thenComparing(Demand::createdAt, Comparator.reverseOrder())
-                    .thenComparing(Demand::id))
+                Comparator.comparingDouble((Victim v) -> -v.units())
+                    .thenComparingInt(v -> v.demand().priority())
+                    .thenComparing(v -> v.demand().createdAt(), Comparator.reverseOrder())
+                    .thenComparing(v -> v.demand().id()))
+            .map(Victim::demand)
             .toList();
     if (evictable.isEmpty()) {
       return Optional.empty();

@@ -103,7 +103,12 @@ final class PoolLedger {
     int bestNode = -1;
     int bestFree = Integer.MAX_VALUE;
     for (int n = 0; n < free.length; n++) {
-      int freeGpus = (int) Arrays.stream(free[n]).filter(u -> u == UNITS).count();
+      int freeGpus = 0;
+      for (int units : free[n]) {
+        if (units == UNITS) {
+          freeGpus++;
+        }
+      }
       if (freeGpus >= whole && freeGpus < bestFree) {
         bestNode = n;
         bestFree = freeGpus;
