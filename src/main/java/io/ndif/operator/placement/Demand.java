@@ -66,6 +66,16 @@ public record Demand(
     return copy.build();
   }
 
+  /**
+   * This demand as the next plan sees it after {@code previous} (the stored plan read back): kept
+   * where it was admitted, or pending with the reason it was given.
+   */
+  public Demand after(Decision previous, Instant admittedAt) {
+    return previous.admitted()
+        ? admitted(previous.pool(), admittedAt)
+        : wasPending(previous.reason(), previous.message());
+  }
+
   /** A mutable copy, so that each wither names only the fields it changes. */
   private static final class Copy {
     private final Demand of;

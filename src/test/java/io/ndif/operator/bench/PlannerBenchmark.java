@@ -1,6 +1,5 @@
 package io.ndif.operator.bench;
 
-import io.ndif.operator.placement.Decision;
 import io.ndif.operator.placement.Demand;
 import io.ndif.operator.placement.Plan;
 import io.ndif.operator.placement.Planner;
@@ -55,21 +54,7 @@ public class PlannerBenchmark {
     Plan first = planner.plan(thousandPools, thousand, NOW);
     plannedThousandPlusOne = new ArrayList<>();
     for (Demand d : thousand) {
-      Decision decision = first.decisions().get(d.id());
-      plannedThousandPlusOne.add(
-          new Demand(
-              d.id(),
-              d.priority(),
-              d.createdAt(),
-              d.pinned(),
-              d.sizeBytes(),
-              d.gpus(),
-              d.pool(),
-              d.replicas(),
-              decision.admitted() ? decision.pool() : null,
-              decision.admitted() ? NOW.minusSeconds(60) : null,
-              decision.admitted() ? null : decision.reason(),
-              decision.admitted() ? null : decision.message()));
+      plannedThousandPlusOne.add(d.after(first.decisions().get(d.id()), NOW.minusSeconds(60)));
     }
     plannedThousandPlusOne.add(Demand.of("ns/new", 1, NOW, 20 * GI, 1));
   }

@@ -161,21 +161,7 @@ class PlannerPropertiesTest {
     Plan plan = planner.plan(c.pools(), c.demands(), NOW);
     List<Demand> again = new ArrayList<>();
     for (Demand d : c.demands()) {
-      Decision decision = plan.decisions().get(d.id());
-      again.add(
-          new Demand(
-              d.id(),
-              d.priority(),
-              d.createdAt(),
-              d.pinned(),
-              d.sizeBytes(),
-              d.gpus(),
-              d.pool(),
-              d.replicas(),
-              decision.admitted() ? decision.pool() : null,
-              decision.admitted() ? NOW : null,
-              decision.admitted() ? null : decision.reason(),
-              decision.admitted() ? null : decision.message()));
+      again.add(d.after(plan.decisions().get(d.id()), NOW));
     }
     Plan replanned = planner.plan(c.pools(), again, NOW);
     assertThat(replanned.decisions()).isEqualTo(plan.decisions());
