@@ -279,6 +279,60 @@ class RealNodeIT {
 
   @Test
   @Order(6)
+  void aNewHeadPodGetsTheServeConfigBackAsSoonAsItIsReady() throws Exception {
+    Pod head =
+        rayPods().stream()
+            .filter(p -> "head".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
+            .findFirst()
+            .orElseThrow();
+    cluster.client().pods().resource(head).withGracePeriod(1).delete();
+    // The new head's pod turning Ready is the event; from then on the operator puts the config.
+    Pod next =
+        await()
+            .atMost(Duration.ofMinutes(4))
+            .pollInterval(Duration.ofMillis(500))
+            .until(
+                () ->
+                    rayPods().stream()
+                        .filter(
+                            p -> "head".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
+                        .filter(p -> !p.getMetadata().getUid().equals(head.getMetadata().getUid()))
+                        .filter(RealNodeIT::ready)
+                        .findFirst()
+                        .orElse(null),
+                java.util.Objects::nonNull);
+    long ready = System.nanoTime();
+    String app = cluster.namespace() + "_tiny";
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(500))
+        .ignoreExceptions()
+        .until(
+            () ->
+                JSON.readTree(dashboard("/api/serve/applications/")).path("applications").has(app));
+    Duration back = Duration.ofNanos(System.nanoTime() - ready);
+    // The recovery time of a managed cluster, as docs/operations.md reports it.
+    System.out.println(
+        "recovery: managed cluster's applications put back "
+            + back.toMillis()
+            + " ms after the new head pod "
+            + next.getMetadata().getName()
+            + " was Ready");
+    assertThat(back)
+        .as("a new head's config is back within 10 s of it being Ready")
+        .isLessThan(Duration.ofSeconds(10));
+    cluster.awaitReady("tiny", 1, Duration.ofMinutes(5));
+  }
+
+  private static boolean ready(Pod pod) {
+    return pod.getStatus() != null
+        && pod.getStatus().getConditions() != null
+        && pod.getStatus().getConditions().stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  @Test
+  @Order(7)
   void deletingTheNdifClusterRemovesEverything() {
     cluster.ndifDeployment("tiny").delete();
     cluster.ndifCluster("real").delete();
