@@ -72,6 +72,11 @@ public class NdifDeploymentSpec {
   @Default("Shared")
   public Isolation isolation;
 
+  /** On a RayService of its own rather than on its NdifCluster's Ray cluster. */
+  public boolean usesDedicatedIsolation() {
+    return isolation == Isolation.Dedicated;
+  }
+
   @JsonPropertyDescription("The RayService of a Dedicated deployment.")
   public DedicatedSpec dedicated;
 

@@ -53,7 +53,7 @@ public final class ClusterPlanning {
     List<DeploymentPlacement> denied = new ArrayList<>();
     var policy = ServePolicySpec.of(cluster.getSpec());
     for (NdifDeployment d : deployments) {
-      if (d.getMetadata().getDeletionTimestamp() != null || isDedicated(d)) {
+      if (d.getMetadata().getDeletionTimestamp() != null || d.getSpec().usesDedicatedIsolation()) {
         continue;
       }
       // Outside the owner's policy: not planned, so it holds no GPUs and is never served.
@@ -112,10 +112,6 @@ public final class ClusterPlanning {
               pool.name, pool.gpusPerNode, Quantities.bytes(pool.gpuMemory), nodes, min));
     }
     return pools;
-  }
-
-  static boolean isDedicated(NdifDeployment d) {
-    return d.getSpec().isolation == NdifDeploymentSpec.Isolation.Dedicated;
   }
 
   private static Demand demand(NdifDeployment d, DeploymentPlacement before, Instant now) {

@@ -124,7 +124,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             .withName("deployments")
             .withSecondaryToPrimaryMapper(
                 d ->
-                    d.getSpec().clusterRef == null || ClusterPlanning.isDedicated(d)
+                    d.getSpec().clusterRef == null || d.getSpec().usesDedicatedIsolation()
                         ? Set.of()
                         : Set.of(
                             new ResourceID(d.getSpec().clusterRef, d.getMetadata().getNamespace())))

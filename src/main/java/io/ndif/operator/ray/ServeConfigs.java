@@ -66,13 +66,9 @@ public final class ServeConfigs {
    * Ray cluster.
    */
   public static String applicationName(NdifDeployment d) {
-    return isDedicated(d)
+    return d.getSpec().usesDedicatedIsolation()
         ? d.getMetadata().getName()
         : sharedApplicationName(d.getMetadata().getNamespace(), d.getMetadata().getName());
-  }
-
-  private static boolean isDedicated(NdifDeployment d) {
-    return d.getSpec().isolation == NdifDeploymentSpec.Isolation.Dedicated;
   }
 
   public static String sharedApplicationName(String namespace, String deployment) {
@@ -111,7 +107,7 @@ public final class ServeConfigs {
       extra.forEach((k, v) -> args.put(String.valueOf(k), v));
     }
     // After the author's own arguments, so that no spec can claim another owner.
-    if (!isDedicated(a.deployment()) && spec.clusterRef != null) {
+    if (!spec.usesDedicatedIsolation() && spec.clusterRef != null) {
       String namespace = a.deployment().getMetadata().getNamespace();
       args.put(OWNER_ARG, owner(namespace, spec.clusterRef));
       args.put(DEPLOYMENT_ARG, namespace + "/" + a.deployment().getMetadata().getName());

@@ -91,6 +91,26 @@ class ServePolicyIT {
                 .map(n -> n.asText())
                 .toList())
         .contains("mylab.apps:build");
+
+    // The owner takes it back: the deployment leaves the Serve config and is Degraded again.
+    cluster
+        .ndifCluster("shared")
+        .edit(
+            c -> {
+              c.getSpec().policy.allowedImportPaths = List.of("ndif_serve.app:build");
+              return c;
+            });
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              assertThat(appNames()).doesNotContain(cluster.namespace() + "_custom");
+              assertThat(
+                      Conditions.reason(
+                          cluster.deployment("custom").getStatus().conditions, "Degraded"))
+                  .isEqualTo("PolicyDenied");
+            });
+    assertThat(appNames()).contains(cluster.namespace() + "_plain");
   }
 
   private static List<String> appNames() {
