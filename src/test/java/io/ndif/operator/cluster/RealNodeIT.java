@@ -197,7 +197,7 @@ class RealNodeIT {
     var status = cluster.deployment("tiny").getStatus();
     String worker =
         rayPods().stream()
-            .filter(p -> "worker".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
+            .filter(p -> isA(p, "worker"))
             .findFirst()
             .orElseThrow()
             .getStatus()
@@ -280,11 +280,7 @@ class RealNodeIT {
   @Test
   @Order(6)
   void aNewHeadPodGetsTheServeConfigBackAsSoonAsItIsReady() throws Exception {
-    Pod head =
-        rayPods().stream()
-            .filter(p -> "head".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
-            .findFirst()
-            .orElseThrow();
+    Pod head = rayPods().stream().filter(p -> isA(p, "head")).findFirst().orElseThrow();
     cluster.client().pods().resource(head).withGracePeriod(1).delete();
     // The new head's pod turning Ready is the event; from then on the operator puts the config.
     Pod next =
@@ -294,8 +290,7 @@ class RealNodeIT {
             .until(
                 () ->
                     rayPods().stream()
-                        .filter(
-                            p -> "head".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
+                        .filter(p -> isA(p, "head"))
                         .filter(p -> !p.getMetadata().getUid().equals(head.getMetadata().getUid()))
                         .filter(RealNodeIT::ready)
                         .findFirst()
@@ -322,6 +317,11 @@ class RealNodeIT {
         .as("a new head's config is back within 10 s of it being Ready")
         .isLessThan(Duration.ofSeconds(10));
     cluster.awaitReady("tiny", 1, Duration.ofMinutes(5));
+  }
+
+  /** Whether KubeRay made the pod as a head or a worker ({@code ray.io/node-type}). */
+  private static boolean isA(Pod pod, String nodeType) {
+    return nodeType.equals(pod.getMetadata().getLabels().get("ray.io/node-type"));
   }
 
   private static boolean ready(Pod pod) {
@@ -379,7 +379,7 @@ class RealNodeIT {
 
   private static Pod worker() {
     return rayPods().stream()
-        .filter(p -> "worker".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
+        .filter(p -> isA(p, "worker"))
         .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
         .findFirst()
         .orElseThrow(() -> new AssertionError("no worker pod: " + podSummary()));
@@ -434,11 +434,7 @@ class RealNodeIT {
     if (serveUrl != null && portForward.isAlive()) {
       return serveUrl;
     }
-    Pod head =
-        rayPods().stream()
-            .filter(p -> "head".equals(p.getMetadata().getLabels().get("ray.io/node-type")))
-            .findFirst()
-            .orElseThrow();
+    Pod head = rayPods().stream().filter(p -> isA(p, "head")).findFirst().orElseThrow();
     var builder =
         new ProcessBuilder(
                 cluster.cluster().binDir().resolve("kubectl").toString(),
