@@ -25,6 +25,8 @@ import io.ndif.operator.observability.StatusComparison;
 import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.ray.ApplyErrors;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -49,9 +51,21 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
   private final FleetMetrics metrics;
 
   private final Tracing tracing;
+  private final Clock clock;
+  private final Instant started;
+
+  /**
+   * How long a deployment without status waits for its cluster's plan before "Planning" is written,
+   * counted from its creation or the operator's start, whichever is later: the cluster usually
+   * plans it within this time (its status change reconciles the deployment again), so the first
+   * status written is the decision, one write instead of two.
+   */
+  static final Duration PLANNING_GRACE = Duration.ofSeconds(10);
 
   public NdifDeploymentReconciler(
       Clock clock, EventRecorder events, FleetMetrics metrics, Tracing tracing) {
+    this.clock = clock;
+    this.started = clock.instant();
     this.statusBuilder = new DeploymentStatusBuilder(clock);
     this.events = events;
     this.metrics = metrics;
@@ -115,6 +129,10 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
     NdifDeploymentStatus status =
         statusBuilder.build(deployment, cluster, rayService, applyError, pods);
     boolean changed = !StatusComparison.same(previous, status);
+    var grace = previous == null ? planningGraceLeft(deployment, status) : Duration.ZERO;
+    if (!grace.isNegative() && !grace.isZero()) {
+      return UpdateControl.<NdifDeployment>noUpdate().rescheduleAfter(grace);
+    }
     metrics.deployment(
         deployment.getMetadata().getNamespace(),
         deployment.getMetadata().getName(),
@@ -136,5 +154,15 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
       StatusWriter.write(deployment, status, NdifDeployment::new, context, tracing);
     }
     return UpdateControl.noUpdate();
+  }
+
+  private Duration planningGraceLeft(NdifDeployment deployment, NdifDeploymentStatus status) {
+    if (!"Planning".equals(Conditions.reason(status.conditions, DeploymentStatusBuilder.SCHEDULED))
+        || deployment.getMetadata().getCreationTimestamp() == null) {
+      return Duration.ZERO;
+    }
+    var created = Instant.parse(deployment.getMetadata().getCreationTimestamp());
+    var from = created.isAfter(started) ? created : started;
+    return Duration.between(clock.instant(), from.plus(PLANNING_GRACE));
   }
 }

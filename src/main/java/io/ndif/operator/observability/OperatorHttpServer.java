@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
 /**
  * Serves {@code /metrics} (Prometheus text format) and the probes {@code /healthz/startup}
  * (operator started), {@code /healthz/ready} (started and every informer healthy) and {@code
- * /healthz/live} (every informer healthy).
+ * /healthz/live} (the process answers; an API server outage must not restart the operator).
  */
 public class OperatorHttpServer implements AutoCloseable {
   private final HttpServer server;

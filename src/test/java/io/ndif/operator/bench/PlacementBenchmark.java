@@ -162,10 +162,7 @@ public final class PlacementBenchmark {
         admitted++;
       }
     }
-    long served =
-        dashboards.stream()
-            .mapToLong(f -> f.lastConfig() == null ? 0 : f.lastConfig().path("applications").size())
-            .sum();
+    long served = dashboards.stream().mapToLong(FakeRayDashboard::deploymentApplications).sum();
     return served == admitted;
   }
 

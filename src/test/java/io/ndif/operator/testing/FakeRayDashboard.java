@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.ndif.operator.ray.ServeConfigs;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -47,6 +48,21 @@ public class FakeRayDashboard implements AutoCloseable {
 
   public JsonNode lastConfig() {
     return lastConfig;
+  }
+
+  /** How many applications of NdifDeployments the last config holds (a gateway's is not one). */
+  public long deploymentApplications() {
+    var config = lastConfig;
+    if (config == null) {
+      return 0;
+    }
+    long count = 0;
+    for (var application : config.path("applications")) {
+      if (application.path("args").has(ServeConfigs.DEPLOYMENT_ARG)) {
+        count++;
+      }
+    }
+    return count;
   }
 
   public void nodeIps(List<String> ips) {

@@ -20,14 +20,20 @@ import java.time.Duration;
 public final class PackagedOperator implements AutoCloseable {
   private static final HttpClient HTTP =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-  private final LocalCluster cluster;
+  private final Path projectDir;
+  private final Path kubeconfig;
   private final String namespace;
   private final int port;
   private final Path log;
   private Process process;
 
   public PackagedOperator(LocalCluster cluster, String namespace) throws IOException {
-    this.cluster = cluster;
+    this(cluster.projectDir(), cluster.kubeconfig(), namespace);
+  }
+
+  public PackagedOperator(Path projectDir, Path kubeconfig, String namespace) throws IOException {
+    this.projectDir = projectDir;
+    this.kubeconfig = kubeconfig;
     this.namespace = namespace;
     try (var socket = new ServerSocket(0)) {
       this.port = socket.getLocalPort();
@@ -37,25 +43,50 @@ public final class PackagedOperator implements AutoCloseable {
 
   /** Starts it and waits until it is ready. */
   public void start() throws IOException {
+    launch();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> probe("ready").code() == 200);
+  }
+
+  /** Starts it without waiting. */
+  public void launch() throws IOException {
     String java = ProcessHandle.current().info().command().orElse("java");
-    Path jar = cluster.projectDir().resolve("target/ndif-operator.jar");
+    Path jar = projectDir.resolve("target/ndif-operator.jar");
     assertThat(jar).as("mvn package builds it before the integration tests").exists();
     var builder =
         new ProcessBuilder(java, "-Xmx256m", "-jar", jar.toString())
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     var env = builder.environment();
-    env.put("KUBECONFIG", cluster.kubeconfig().toString());
+    env.put("KUBECONFIG", kubeconfig.toString());
     env.put("WATCH_NAMESPACES", namespace);
     env.put("METRICS_HOST", "127.0.0.1");
     env.put("PROMETHEUS_PORT", String.valueOf(port));
     env.put("NDIF_MINIMUM_DEPLOYMENT_TIME_SECONDS", "0");
     env.remove("OTEL_EXPORTER_OTLP_ENDPOINT");
     process = builder.start();
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(200))
-        .until(() -> probe("ready").code() == 200);
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  /** SIGTERM, and wait for the shutdown to finish. */
+  public void stop() throws InterruptedException {
+    process.destroy();
+    process.waitFor();
+  }
+
+  /** The Prometheus text of /metrics. */
+  public String metrics() throws IOException, InterruptedException {
+    return HTTP.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                .timeout(Duration.ofSeconds(5))
+                .build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
   }
 
   /** SIGKILL, and wait for it to be gone. */
