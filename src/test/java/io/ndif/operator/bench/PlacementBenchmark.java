@@ -23,7 +23,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -37,6 +39,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class PlacementBenchmark {
   private static final AtomicLong requests = new AtomicLong();
   private static final AtomicLong writes = new AtomicLong();
+  private static final Map<String, AtomicLong> writesByKind = new ConcurrentHashMap<>();
 
   public static void main(String[] args) throws Exception {
     Path kubeconfig = Path.of(args[0]);
@@ -83,6 +86,8 @@ public final class PlacementBenchmark {
     }
     long done = System.nanoTime();
     long operatorRequests = requests.get() - requestsBefore;
+    var rolloutWrites = new java.util.TreeMap<String, Long>();
+    writesByKind.forEach((kind, count) -> rolloutWrites.put(kind, count.get()));
     long operatorWrites = writes.get() - writesBefore;
 
     // The lower bound: a bare client loop doing as many writes, one after another.
@@ -119,6 +124,7 @@ public final class PlacementBenchmark {
                 + "apply_seconds=%.1f (harness creating the objects)%n"
                 + "settled_seconds=%.1f (from the first create until every Scheduled decision and Serve config is final)%n"
                 + "operator_requests=%d (%.1f per deployment), operator_writes=%d (%.1f per deployment)%n"
+                + "operator_writes_by_kind=%s (since the operator started)%n"
                 + "bare_loop_seconds_for_same_writes=%.1f%n"
                 + "steady_state_seconds=%d steady_state_writes=%d steady_state_reads=%d%n"
                 + "peak_heap_mib=%d (operator and harness in one JVM)%n",
@@ -130,6 +136,7 @@ public final class PlacementBenchmark {
             operatorRequests / (double) deployments,
             operatorWrites,
             operatorWrites / (double) deployments,
+            rolloutWrites,
             (bareEnd - bareStart) / 1e9,
             steadySeconds,
             steadyWrites,
@@ -194,6 +201,17 @@ public final class PlacementBenchmark {
         .formatted(name, cluster, i % 3, i, 1 + (i * 7) % 60);
   }
 
+  /** "events", "ndifdeployments/status", ...: the resource (and subresource) a write is to. */
+  private static String kindOf(HttpRequest request) {
+    String path = request.uri().getPath();
+    for (String kind : List.of("events", "ndifdeployments", "ndifclusters")) {
+      if (path.contains("/" + kind)) {
+        return kind + (path.endsWith("/status") ? "/status" : "");
+      }
+    }
+    return "other";
+  }
+
   private static KubernetesClient client(Path kubeconfig, boolean count) throws Exception {
     var builder =
         new KubernetesClientBuilder()
@@ -210,6 +228,9 @@ public final class PlacementBenchmark {
                       requests.incrementAndGet();
                       if (!"GET".equals(request.method())) {
                         writes.incrementAndGet();
+                        writesByKind
+                            .computeIfAbsent(kindOf(request), k -> new AtomicLong())
+                            .incrementAndGet();
                       }
                     }
                   }));
