@@ -103,6 +103,8 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     this.planning = new ClusterPlanning(new Planner(minimumDeploymentTime));
   }
 
+  private final StatusPacing pacing = new StatusPacing();
+
   @Override
   public List<EventSource<?, NdifCluster>> prepareEventSources(
       EventSourceContext<NdifCluster> context) {
@@ -155,6 +157,11 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   }
 
   private UpdateControl<NdifCluster> traced(NdifCluster cluster, Context<NdifCluster> context) {
+    String key = cluster.getMetadata().getNamespace() + "/" + cluster.getMetadata().getName();
+    var wait = pacing.waitBefore(key, clock.instant());
+    if (!wait.isZero()) {
+      return UpdateControl.<NdifCluster>noUpdate().rescheduleAfter(wait);
+    }
     var plan =
         planning.plan(
             cluster, context.getSecondaryResources(NdifDeployment.class), clock.instant());
@@ -200,6 +207,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         changed ? "patched" : "unchanged");
     if (changed) {
       StatusWriter.write(cluster, status, NdifCluster::new, context, tracing);
+      pacing.wrote(key, clock.instant());
     }
     UpdateControl<NdifCluster> control = UpdateControl.noUpdate();
     if (applyError != null) {
