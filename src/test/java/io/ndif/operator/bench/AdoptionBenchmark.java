@@ -6,11 +6,9 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
-import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.testing.FakeRayDashboard;
 import io.ndif.operator.testing.LocalCluster;
 import io.ndif.operator.testing.OperatorCrds;
@@ -85,17 +83,13 @@ public final class AdoptionBenchmark {
           clusters,
           c ->
               client
-                  .resource(cluster("c" + c, dashboards.get(c).url()))
+                  .resource(BenchFleet.cluster("c" + c, dashboards.get(c).url()))
                   .inNamespace(target)
                   .create());
       parallel(
           pool,
           deployments,
-          i ->
-              client
-                  .resource(deployment("d" + i, "c" + (i % clusters), i))
-                  .inNamespace(target)
-                  .create());
+          i -> client.resource(BenchFleet.deployment(i, clusters)).inNamespace(target).create());
     }
     parallel(pool, pods, i -> client.pods().inNamespace(ns).resource(watchedPod(i)).create());
 
@@ -105,7 +99,7 @@ public final class AdoptionBenchmark {
     operator.launch();
     var memory = new MemorySampler(operator);
     long deadline = start + TIMEOUT.toNanos();
-    while (!settled(client, ns, deployments, dashboards)) {
+    while (!BenchFleet.settled(client, ns, deployments, dashboards)) {
       if (System.nanoTime() > deadline || !operator.isAlive()) {
         System.err.println(
             "adoption: not settled after " + TIMEOUT + "; the operator's log:\n" + operator.tail());
@@ -264,26 +258,6 @@ public final class AdoptionBenchmark {
     }
   }
 
-  private static boolean settled(
-      KubernetesClient client, String ns, int expected, List<FakeRayDashboard> dashboards) {
-    var items = client.resources(NdifDeployment.class).inNamespace(ns).list().getItems();
-    long admitted = 0;
-    for (var d : items) {
-      if (d.getStatus() == null) {
-        return false;
-      }
-      var scheduled = Conditions.find(d.getStatus().conditions, "Scheduled");
-      if (scheduled.isEmpty() || Conditions.UNKNOWN.equals(scheduled.get().getStatus())) {
-        return false;
-      }
-      if (Conditions.TRUE.equals(scheduled.get().getStatus())) {
-        admitted++;
-      }
-    }
-    long served = dashboards.stream().mapToLong(FakeRayDashboard::deploymentApplications).sum();
-    return items.size() == expected && served == admitted;
-  }
-
   /**
    * Write requests to the API server by "resource/subresource verb", for the operator's own kinds
    * and Events (the harness writes nothing while they are counted).
@@ -403,38 +377,6 @@ public final class AdoptionBenchmark {
       }
       return sum;
     }
-  }
-
-  private static NdifCluster cluster(String name, String url) {
-    return Serialization.unmarshal(
-        """
-        apiVersion: ndif.io/v1alpha1
-        kind: NdifCluster
-        metadata: {name: %s}
-        spec:
-          external: {dashboardUrl: "%s"}
-          gateway: {auth: {keysFile: /etc/ndif/api-keys/keys.yaml}}
-          pools:
-          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 4}
-          - {name: l4, gpusPerNode: 8, gpuMemory: 24Gi, nodes: 4}
-        """
-            .formatted(name, url),
-        NdifCluster.class);
-  }
-
-  private static NdifDeployment deployment(String name, String cluster, int i) {
-    return Serialization.unmarshal(
-        """
-        apiVersion: ndif.io/v1alpha1
-        kind: NdifDeployment
-        metadata: {name: %s}
-        spec:
-          clusterRef: %s
-          priority: %d
-          model: {repoId: org/model-%d, sizeBytes: %dGi}
-        """
-            .formatted(name, cluster, i % 3, i, 1 + (i * 7) % 60),
-        NdifDeployment.class);
   }
 
   /**

@@ -8,12 +8,8 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.http.BasicBuilder;
 import io.fabric8.kubernetes.client.http.HttpRequest;
 import io.fabric8.kubernetes.client.http.Interceptor;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.NdifOperator;
 import io.ndif.operator.OperatorSettings;
-import io.ndif.operator.api.NdifCluster;
-import io.ndif.operator.api.NdifDeployment;
-import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.testing.FakeRayDashboard;
 import io.ndif.operator.testing.OperatorCrds;
 import java.lang.management.ManagementFactory;
@@ -60,11 +56,7 @@ public final class PlacementBenchmark {
     for (int c = 0; c < clusters; c++) {
       var dashboard = new FakeRayDashboard();
       dashboards.add(dashboard);
-      harness
-          .resource(
-              Serialization.unmarshal(clusterYaml("c" + c, dashboard.url()), NdifCluster.class))
-          .inNamespace(ns)
-          .create();
+      harness.resource(BenchFleet.cluster("c" + c, dashboard.url())).inNamespace(ns).create();
     }
     var operator = NdifOperator.start(counted, new OperatorSettings(Set.of(ns), 10, Duration.ZERO));
     Thread.sleep(3000);
@@ -73,15 +65,10 @@ public final class PlacementBenchmark {
 
     long start = System.nanoTime();
     for (int i = 0; i < deployments; i++) {
-      harness
-          .resource(
-              Serialization.unmarshal(
-                  deploymentYaml("d" + i, "c" + (i % clusters), i), NdifDeployment.class))
-          .inNamespace(ns)
-          .create();
+      harness.resource(BenchFleet.deployment(i, clusters)).inNamespace(ns).create();
     }
     long applied = System.nanoTime();
-    while (!settled(harness, ns, deployments, dashboards)) {
+    while (!BenchFleet.settled(harness, ns, deployments, dashboards)) {
       Thread.sleep(200);
     }
     long done = System.nanoTime();
@@ -148,57 +135,6 @@ public final class PlacementBenchmark {
     dashboards.forEach(FakeRayDashboard::close);
     harness.namespaces().withName(ns).delete();
     System.exit(0);
-  }
-
-  private static boolean settled(
-      KubernetesClient client, String ns, int expected, List<FakeRayDashboard> dashboards) {
-    var items = client.resources(NdifDeployment.class).inNamespace(ns).list().getItems();
-    if (items.size() < expected) {
-      return false;
-    }
-    long admitted = 0;
-    for (var d : items) {
-      if (d.getStatus() == null) {
-        return false;
-      }
-      var scheduled = Conditions.find(d.getStatus().conditions, "Scheduled");
-      if (scheduled.isEmpty() || Conditions.UNKNOWN.equals(scheduled.get().getStatus())) {
-        return false;
-      }
-      if (Conditions.TRUE.equals(scheduled.get().getStatus())) {
-        admitted++;
-      }
-    }
-    long served = dashboards.stream().mapToLong(FakeRayDashboard::deploymentApplications).sum();
-    return served == admitted;
-  }
-
-  private static String clusterYaml(String name, String url) {
-    return """
-        apiVersion: ndif.io/v1alpha1
-        kind: NdifCluster
-        metadata: {name: %s}
-        spec:
-          external: {dashboardUrl: "%s"}
-          gateway: {auth: {keysFile: /etc/ndif/api-keys/keys.yaml}}
-          pools:
-          - {name: a100, gpusPerNode: 8, gpuMemory: 80Gi, nodes: 4}
-          - {name: l4, gpusPerNode: 8, gpuMemory: 24Gi, nodes: 4}
-        """
-        .formatted(name, url);
-  }
-
-  private static String deploymentYaml(String name, String cluster, int i) {
-    return """
-        apiVersion: ndif.io/v1alpha1
-        kind: NdifDeployment
-        metadata: {name: %s}
-        spec:
-          clusterRef: %s
-          priority: %d
-          model: {repoId: org/model-%d, sizeBytes: %dGi}
-        """
-        .formatted(name, cluster, i % 3, i, 1 + (i * 7) % 60);
   }
 
   /** "events", "ndifdeployments/status", ...: the resource (and subresource) a write is to. */
