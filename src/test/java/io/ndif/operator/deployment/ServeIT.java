@@ -245,6 +245,7 @@ class ServeIT {
                         .withName("llama")
                         .get()
                         .getStatus();
+                assertThat(status).isNotNull();
                 assertThat(Conditions.isTrue(status.conditions, "Ready")).isTrue();
                 assertThat(status.application.name).isEqualTo(theirs);
                 // One gateway serves a Ray cluster: the first NdifCluster's.

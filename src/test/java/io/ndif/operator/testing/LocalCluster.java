@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 
 /**
  * The real cluster integration tests run against: the one named by {@code NDIF_TEST_KUBECONFIG}, or
@@ -20,6 +21,12 @@ import java.util.concurrent.TimeUnit;
  * up}.
  */
 public final class LocalCluster {
+  static {
+    // Objects are read inside awaits before the operator has written their status (a new
+    // deployment's first status is its decision): a null there means "not yet", not a failure.
+    Awaitility.ignoreExceptionsByDefault();
+  }
+
   public static final String KUBECONFIG_ENV = "NDIF_TEST_KUBECONFIG";
   public static final String REAL_NODE_KUBECONFIG_ENV = "NDIF_TEST_REAL_NODE_KUBECONFIG";
   private static final StartedOnce<LocalCluster> SHARED =
