@@ -3,6 +3,7 @@ package io.ndif.operator.placement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -10,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
+import java.util.TreeMap;
 
 /**
  * Decides which deployments run in which pool of one cluster. Pure and deterministic: the same
@@ -37,7 +39,8 @@ public final class Planner {
     Map<String, Decision> decisions = new LinkedHashMap<>();
     Map<String, Demand> admitted = new LinkedHashMap<>();
     // The admitted deployments of each pool, where preemption looks for victims.
-    Map<String, Map<String, Demand>> admittedIn = new HashMap<>();
+    Map<String, PoolAdmissions> admittedIn = new HashMap<>();
+    Map<Shape, Ranking> rankings = new HashMap<>();
     List<Demand> demands = demandList.stream().sorted(ADMISSION_ORDER).toList();
 
     // What the previous plan admitted keeps its place while it still fits there.
@@ -49,7 +52,7 @@ public final class Planner {
           && (d.pool() == null || d.pool().equals(d.admittedPool()))
           && ledger.place(d.id(), gpus, d.replicas())) {
         admitted.put(d.id(), d);
-        admittedIn.computeIfAbsent(ledger.pool.name(), k -> new HashMap<>()).put(d.id(), d);
+        admissions(admittedIn, ledger.pool.name()).add(d, gpus);
         decisions.put(d.id(), admit(d, ledger.pool, gpus));
       } else {
         queue.add(d);
@@ -58,11 +61,11 @@ public final class Planner {
 
     while (!queue.isEmpty()) {
       Demand d = queue.poll();
-      Decision decision = decide(d, ledgers, admitted, admittedIn, decisions, queue, now);
+      Decision decision = decide(d, ledgers, rankings, admitted, admittedIn, decisions, queue, now);
       decisions.put(d.id(), decision);
       if (decision.admitted()) {
         admitted.put(d.id(), d);
-        admittedIn.computeIfAbsent(decision.pool(), k -> new HashMap<>()).put(d.id(), d);
+        admissions(admittedIn, decision.pool()).add(d, decision.gpusPerReplica());
       }
     }
 
@@ -89,8 +92,9 @@ public final class Planner {
   private Decision decide(
       Demand d,
       Map<String, PoolLedger> ledgers,
+      Map<Shape, Ranking> rankings,
       Map<String, Demand> admitted,
-      Map<String, Map<String, Demand>> admittedIn,
+      Map<String, PoolAdmissions> admittedIn,
       Map<String, Decision> decisions,
       PriorityQueue<Demand> queue,
       Instant now) {
@@ -102,7 +106,8 @@ public final class Planner {
           Decision.SIZE_UNKNOWN,
           "the model's size is unknown: set spec.model.parameters or spec.model.sizeBytes");
     }
-    List<PoolLedger> candidates = new ArrayList<>();
+    List<PoolLedger> candidates;
+    List<PoolLedger> fitting;
     if (d.pool() != null) {
       PoolLedger only = ledgers.get(d.pool());
       if (only == null) {
@@ -116,21 +121,14 @@ public final class Planner {
                 + " does not exist; pools are "
                 + String.join(", ", ledgers.keySet()));
       }
-      candidates.add(only);
+      candidates = List.of(only);
+      fitting = gpusIn(d, only.pool).isPresent() ? candidates : List.of();
     } else {
-      // Best fit: pools where one GPU holds a replica first, then by fewest and smallest GPUs.
-      // Each pool's key is computed once, not at every comparison of the sort.
-      record Ranked(PoolLedger ledger, double gpus) {}
-      ledgers.values().stream()
-          .map(l -> new Ranked(l, Math.max(1, wholeGpus(d, l.pool))))
-          .sorted(
-              Comparator.comparingDouble(Ranked::gpus)
-                  .thenComparingLong(r -> r.ledger().pool.gpuMemoryBytes())
-                  .thenComparing(r -> r.ledger().pool.name()))
-          .forEach(r -> candidates.add(r.ledger()));
+      Ranking ranking =
+          rankings.computeIfAbsent(new Shape(d.sizeBytes(), d.gpus()), s -> rank(d, ledgers));
+      candidates = ranking.candidates();
+      fitting = ranking.fitting();
     }
-    List<PoolLedger> fitting =
-        candidates.stream().filter(l -> gpusIn(d, l.pool).isPresent()).toList();
     if (fitting.isEmpty()) {
       return pending(d, d.pool(), null, Decision.MODEL_TOO_LARGE, tooLarge(d, candidates));
     }
@@ -143,12 +141,12 @@ public final class Planner {
     for (PoolLedger ledger : fitting) {
       double gpus = gpusIn(d, ledger.pool).orElseThrow();
       Optional<List<Demand>> victims =
-          preempt(d, gpus, ledger, admittedIn.getOrDefault(ledger.pool.name(), Map.of()), now);
+          preempt(d, gpus, ledger, admissions(admittedIn, ledger.pool.name()), now);
       if (victims.isPresent()) {
         for (Demand victim : victims.get()) {
           ledger.release(victim.id());
           admitted.remove(victim.id());
-          admittedIn.get(ledger.pool.name()).remove(victim.id());
+          admittedIn.get(ledger.pool.name()).remove(victim, gpus(victim, ledger.pool));
           decisions.remove(victim.id());
           queue.add(
               victim.wasPending(
@@ -173,6 +171,74 @@ public final class Planner {
         d, best.pool.name(), gpus, Decision.INSUFFICIENT_CAPACITY, insufficient(d, gpus, best));
   }
 
+  /** What decides a best-fit ranking of the pools: the model's size or its explicit GPUs. */
+  private record Shape(Long sizeBytes, Double gpus) {}
+
+  /** Every pool in best-fit order, and those where one replica fits one node. */
+  private record Ranking(List<PoolLedger> candidates, List<PoolLedger> fitting) {}
+
+  /**
+   * Best fit: pools where one GPU holds a replica first, then by fewest and smallest GPUs. It
+   * depends on the demand's shape only, so a plan ranks each shape once.
+   */
+  private static Ranking rank(Demand d, Map<String, PoolLedger> ledgers) {
+    record Ranked(PoolLedger ledger, double gpus) {}
+    List<PoolLedger> candidates =
+        ledgers.values().stream()
+            .map(l -> new Ranked(l, Math.max(1, wholeGpus(d, l.pool))))
+            .sorted(
+                Comparator.comparingDouble(Ranked::gpus)
+                    .thenComparingLong(r -> r.ledger().pool.gpuMemoryBytes())
+                    .thenComparing(r -> r.ledger().pool.name()))
+            .map(Ranked::ledger)
+            .toList();
+    List<PoolLedger> fitting =
+        candidates.stream().filter(l -> gpusIn(d, l.pool).isPresent()).toList();
+    return new Ranking(candidates, fitting);
+  }
+
+  private static PoolAdmissions admissions(Map<String, PoolAdmissions> admittedIn, String pool) {
+    return admittedIn.computeIfAbsent(pool, k -> new PoolAdmissions());
+  }
+
+  /**
+   * The deployments admitted to one pool, and the GPU units the unpinned ones hold by priority: an
+   * upper bound on what preemption could free for a given priority, kept as admissions change.
+   */
+  private static final class PoolAdmissions {
+    private final Map<String, Demand> byId = new HashMap<>();
+    private final TreeMap<Integer, Long> unpinnedUnitsByPriority = new TreeMap<>();
+
+    void add(Demand d, double gpusPerReplica) {
+      byId.put(d.id(), d);
+      if (!d.pinned()) {
+        unpinnedUnitsByPriority.merge(d.priority(), units(d, gpusPerReplica), Long::sum);
+      }
+    }
+
+    void remove(Demand d, double gpusPerReplica) {
+      if (byId.remove(d.id()) != null && !d.pinned()) {
+        unpinnedUnitsByPriority.merge(d.priority(), -units(d, gpusPerReplica), Long::sum);
+      }
+    }
+
+    long unpinnedUnitsBelow(int priority) {
+      long sum = 0;
+      for (long units : unpinnedUnitsByPriority.headMap(priority, false).values()) {
+        sum += units;
+      }
+      return sum;
+    }
+
+    Collection<Demand> all() {
+      return byId.values();
+    }
+
+    private static long units(Demand d, double gpusPerReplica) {
+      return (long) PoolLedger.units(gpusPerReplica) * d.replicas();
+    }
+  }
+
   private static String insufficient(Demand d, double gpus, PoolLedger ledger) {
     return "needs "
         + replicas(d)
@@ -191,10 +257,14 @@ public final class Planner {
    * changes nothing when it fails), so the search is linear in the pool's deployments.
    */
   private Optional<List<Demand>> preempt(
-      Demand d, double gpus, PoolLedger ledger, Map<String, Demand> inPool, Instant now) {
+      Demand d, double gpus, PoolLedger ledger, PoolAdmissions inPool, Instant now) {
+    long needed = (long) PoolLedger.units(gpus) * d.replicas();
+    if (ledger.freeUnits() + inPool.unpinnedUnitsBelow(d.priority()) < needed) {
+      return Optional.empty();
+    }
     record Victim(Demand demand, double units) {}
     List<Demand> evictable =
-        inPool.values().stream()
+        inPool.all().stream()
             .filter(v -> v.priority() < d.priority() && !v.pinned())
             .filter(
                 v ->
@@ -247,7 +317,12 @@ public final class Planner {
   }
 
   private static double demandUnits(Demand d, PoolCapacity pool) {
-    return gpusIn(d, pool).orElse(0.0) * d.replicas();
+    return gpus(d, pool) * d.replicas();
+  }
+
+  /** GPUs one replica of an admitted {@code d} holds in {@code pool}. */
+  private static double gpus(Demand d, PoolCapacity pool) {
+    return gpusIn(d, pool).orElse(0.0);
   }
 
   /** GPUs one replica of {@code d} needs in {@code pool}, or empty if it cannot fit one node. */
@@ -293,16 +368,19 @@ public final class Planner {
       Map<String, PoolLedger> ledgers,
       Map<String, Decision> decisions,
       Map<String, Demand> admitted) {
+    Map<String, List<Decision>> byPool = new HashMap<>();
+    for (Decision decision : decisions.values()) {
+      if (decision.pool() != null) {
+        byPool.computeIfAbsent(decision.pool(), k -> new ArrayList<>()).add(decision);
+      }
+    }
     Map<String, Plan.PoolPlan> pools = new LinkedHashMap<>();
     ledgers.forEach(
         (name, ledger) -> {
           List<String> in = new ArrayList<>();
           List<String> waiting = new ArrayList<>();
           long memory = 0;
-          for (Decision decision : decisions.values()) {
-            if (!name.equals(decision.pool())) {
-              continue;
-            }
+          for (Decision decision : byPool.getOrDefault(name, List.of())) {
             if (decision.admitted()) {
               in.add(decision.id());
               Demand d = admitted.get(decision.id());

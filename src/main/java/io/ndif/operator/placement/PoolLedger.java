@@ -16,15 +16,24 @@ final class PoolLedger {
 
   final PoolCapacity pool;
   private final int[][] free;
+  // GPUs of each node with nothing allocated, kept with every change of free.
+  private final int[] wholeFree;
   private final Map<String, List<int[]>> allocations = new LinkedHashMap<>();
   private int allocated;
+  // A replica that did not fit tells that none as large fits until the ledger changes: many
+  // waiting deployments try a full pool in turn.
+  private long changes;
+  private long failedAtChange = -1;
+  private int smallestFailedNeed;
 
   PoolLedger(PoolCapacity pool) {
     this.pool = pool;
     this.free = new int[pool.nodes()][pool.gpusPerNode()];
+    this.wholeFree = new int[pool.nodes()];
     for (int[] node : free) {
       Arrays.fill(node, UNITS);
     }
+    Arrays.fill(wholeFree, pool.gpusPerNode());
   }
 
   private PoolLedger(PoolLedger other) {
@@ -33,6 +42,7 @@ final class PoolLedger {
     for (int i = 0; i < free.length; i++) {
       free[i] = other.free[i].clone();
     }
+    this.wholeFree = other.wholeFree.clone();
     other.allocations.forEach((k, v) -> allocations.put(k, new ArrayList<>(v)));
     this.allocated = other.allocated;
   }
@@ -67,9 +77,7 @@ final class PoolLedger {
       return;
     }
     while (held.size() > kept) {
-      int[] a = held.remove(held.size() - 1);
-      free[a[0]][a[1]] += a[2];
-      allocated -= a[2];
+      give(held.remove(held.size() - 1));
     }
     if (held.isEmpty()) {
       allocations.remove(id);
@@ -78,6 +86,18 @@ final class PoolLedger {
 
   private boolean placeOne(String id, double gpusPerReplica) {
     int need = units(gpusPerReplica);
+    if (failedAtChange == changes && need >= smallestFailedNeed) {
+      return false;
+    }
+    if (placeOne(id, need)) {
+      return true;
+    }
+    smallestFailedNeed = failedAtChange == changes ? Math.min(smallestFailedNeed, need) : need;
+    failedAtChange = changes;
+    return false;
+  }
+
+  private boolean placeOne(String id, int need) {
     if (need < UNITS) {
       int bestNode = -1;
       int bestGpu = -1;
@@ -92,23 +112,14 @@ final class PoolLedger {
       if (bestNode < 0) {
         return false;
       }
-      free[bestNode][bestGpu] -= need;
-      allocated += need;
-      allocations
-          .computeIfAbsent(id, k -> new ArrayList<>())
-          .add(new int[] {bestNode, bestGpu, need});
+      take(id, bestNode, bestGpu, need);
       return true;
     }
     int whole = need / UNITS;
     int bestNode = -1;
     int bestFree = Integer.MAX_VALUE;
     for (int n = 0; n < free.length; n++) {
-      int freeGpus = 0;
-      for (int units : free[n]) {
-        if (units == UNITS) {
-          freeGpus++;
-        }
-      }
+      int freeGpus = wholeFree[n];
       if (freeGpus >= whole && freeGpus < bestFree) {
         bestNode = n;
         bestFree = freeGpus;
@@ -119,22 +130,39 @@ final class PoolLedger {
     }
     for (int g = 0, taken = 0; g < free[bestNode].length && taken < whole; g++) {
       if (free[bestNode][g] == UNITS) {
-        free[bestNode][g] = 0;
-        allocated += UNITS;
-        allocations.computeIfAbsent(id, k -> new ArrayList<>()).add(new int[] {bestNode, g, UNITS});
+        take(id, bestNode, g, UNITS);
         taken++;
       }
     }
     return true;
   }
 
+  private void take(String id, int node, int gpu, int units) {
+    if (free[node][gpu] == UNITS) {
+      wholeFree[node]--;
+    }
+    free[node][gpu] -= units;
+    allocated += units;
+    changes++;
+    allocations.computeIfAbsent(id, k -> new ArrayList<>()).add(new int[] {node, gpu, units});
+  }
+
+  /** Gives back one allocation {node, gpu, units}; the caller drops it from its list. */
+  private void give(int[] allocation) {
+    int node = allocation[0];
+    int gpu = allocation[1];
+    free[node][gpu] += allocation[2];
+    allocated -= allocation[2];
+    changes++;
+    if (free[node][gpu] == UNITS) {
+      wholeFree[node]++;
+    }
+  }
+
   void release(String id) {
     var held = allocations.remove(id);
     if (held != null) {
-      for (int[] a : held) {
-        free[a[0]][a[1]] += a[2];
-        allocated -= a[2];
-      }
+      held.forEach(this::give);
     }
   }
 
