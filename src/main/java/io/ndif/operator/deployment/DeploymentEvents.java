@@ -26,27 +26,35 @@ final class DeploymentEvents {
     var was = before == null ? null : Conditions.find(before.conditions, SCHEDULED).orElse(null);
     boolean isAdmitted = Conditions.TRUE.equals(now.get().getStatus());
     boolean wasAdmitted = was != null && Conditions.TRUE.equals(was.getStatus());
-    if (isAdmitted && !wasAdmitted) {
-      boolean back = DeploymentStatusBuilder.wasPreempted(before);
-      events.add(new Event(Type.Normal, back ? "Readmitted" : "Admitted", now.get().getMessage()));
-    } else if (!isAdmitted
-        && !Conditions.UNKNOWN.equals(now.get().getStatus())
-        && (was == null || !Objects.equals(was.getReason(), now.get().getReason()))) {
-      events.add(new Event(Type.Warning, now.get().getReason(), now.get().getMessage()));
-    }
     var ready = Conditions.find(after.conditions, DeploymentStatusBuilder.READY);
     var wasReady =
         before == null
             ? null
             : Conditions.find(before.conditions, DeploymentStatusBuilder.READY).orElse(null);
+    boolean becameReady =
+        ready.isPresent()
+            && Conditions.TRUE.equals(ready.get().getStatus())
+            && (wasReady == null || !Conditions.TRUE.equals(wasReady.getStatus()));
+    if (isAdmitted && !wasAdmitted) {
+      boolean back = DeploymentStatusBuilder.wasPreempted(before);
+      // Admitted and ready in one observation is one Event: a rollout writes one per deployment.
+      String message =
+          becameReady
+              ? now.get().getMessage() + "; ready: " + ready.get().getMessage()
+              : now.get().getMessage();
+      events.add(new Event(Type.Normal, back ? "Readmitted" : "Admitted", message));
+      becameReady = false;
+    } else if (!isAdmitted
+        && !Conditions.UNKNOWN.equals(now.get().getStatus())
+        && (was == null || !Objects.equals(was.getReason(), now.get().getReason()))) {
+      events.add(new Event(Type.Warning, now.get().getReason(), now.get().getMessage()));
+    }
     if (ready.isPresent()
         && FAILURES.contains(ready.get().getReason())
         && (wasReady == null || !ready.get().getReason().equals(wasReady.getReason()))) {
       events.add(new Event(Type.Warning, ready.get().getReason(), ready.get().getMessage()));
     }
-    if (ready.isPresent()
-        && Conditions.TRUE.equals(ready.get().getStatus())
-        && (wasReady == null || !Conditions.TRUE.equals(wasReady.getStatus()))) {
+    if (becameReady) {
       events.add(new Event(Type.Normal, "Ready", ready.get().getMessage()));
     }
     return events;
