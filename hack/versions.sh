@@ -8,3 +8,9 @@ GO_MIN_VERSION=1.26
 
 NDIF_CACHE_DIR=${NDIF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ndif-operator}
 NDIF_BIN_DIR=${NDIF_BIN_DIR:-$NDIF_CACHE_DIR/k8s-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_kuberay-${KUBERAY_VERSION}_helm-${HELM_VERSION}/bin}
+# Observability backends (hack/build-observability.sh, hack/local-observability). Keep in step
+# with hack/observability/*/go.mod.
+PROMETHEUS_VERSION=0.316.0
+JAEGER_VERSION=1.75.0
+VICTORIALOGS_VERSION=1.52.2
+NDIF_OBS_BIN_DIR=${NDIF_OBS_BIN_DIR:-$NDIF_CACHE_DIR/prometheus-${PROMETHEUS_VERSION}_jaeger-${JAEGER_VERSION}_victorialogs-${VICTORIALOGS_VERSION}/bin}

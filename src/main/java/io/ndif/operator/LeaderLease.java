@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLo
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,11 +23,14 @@ final class LeaderLease {
   private final String namespace;
   private final String identity;
   private final AtomicBoolean stopping = new AtomicBoolean();
+  private final Consumer<Boolean> leading;
 
-  LeaderLease(KubernetesClient client, String namespace, String identity) {
+  LeaderLease(
+      KubernetesClient client, String namespace, String identity, Consumer<Boolean> leading) {
     this.client = client;
     this.namespace = namespace;
     this.identity = identity;
+    this.leading = leading;
   }
 
   LeaderElectionConfiguration configuration() {
@@ -38,8 +42,7 @@ final class LeaderLease {
         // shutdown hook blocks forever: the process would wait for SIGKILL.
         .withExitOnStopLeading(false)
         .withLeaderCallbacks(
-            new LeaderCallbacks(
-                () -> log.info("leading as {}", identity), this::stoppedLeading, leader -> {}))
+            new LeaderCallbacks(this::startedLeading, this::stoppedLeading, leader -> {}))
         .build();
   }
 
@@ -68,7 +71,13 @@ final class LeaderLease {
     }
   }
 
+  private void startedLeading() {
+    log.info("leading as {}", identity);
+    leading.accept(true);
+  }
+
   private void stoppedLeading() {
+    leading.accept(false);
     if (stopping.get()) {
       return;
     }

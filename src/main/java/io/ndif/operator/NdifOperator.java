@@ -70,7 +70,11 @@ public final class NdifOperator implements AutoCloseable {
     var lease =
         settings.leaderElectionNamespace() == null
             ? null
-            : new LeaderLease(client, settings.leaderElectionNamespace(), identity());
+            : new LeaderLease(
+                client, settings.leaderElectionNamespace(), identity(), fleet::leading);
+    if (lease == null) {
+      fleet.leading(true);
+    }
     var operator =
         new Operator(
             o -> {

@@ -136,7 +136,8 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
     metrics.deployment(
         deployment.getMetadata().getNamespace(),
         deployment.getMetadata().getName(),
-        Conditions.reason(status.conditions, DeploymentStatusBuilder.READY));
+        Conditions.reason(status.conditions, DeploymentStatusBuilder.READY),
+        waitingSince(status));
     if (changed) {
       DeploymentEvents.between(previous, status)
           .forEach(e -> events.record(deployment, e.type(), e.reason(), e.message()));
@@ -154,6 +155,16 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
       StatusWriter.write(deployment, status, NdifDeployment::new, context, tracing);
     }
     return UpdateControl.noUpdate();
+  }
+
+  /** When a deployment that is not admitted began to wait: its Scheduled condition's change. */
+  private static Instant waitingSince(NdifDeploymentStatus status) {
+    return Conditions.find(status.conditions, DeploymentStatusBuilder.SCHEDULED)
+        .filter(c -> !Conditions.TRUE.equals(c.getStatus()))
+        .map(c -> c.getLastTransitionTime())
+        .filter(t -> t != null && !t.isBlank())
+        .map(Instant::parse)
+        .orElse(null);
   }
 
   private Duration planningGraceLeft(NdifDeployment deployment, NdifDeploymentStatus status) {
