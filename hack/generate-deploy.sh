@@ -26,4 +26,7 @@ YAML
   for crd in deploy/crds/*.yml; do echo "- crds/$(basename "$crd")"; done
   echo "- operator.yaml"
 } >deploy/kustomization.yaml
+# The alert rules as a plain rule file, for a Prometheus configured by hand (rule_files).
+mkdir -p deploy/prometheus
+cp helm/ndif-operator/rules/ndif-operator.rules.yaml deploy/prometheus/
 echo "generate-deploy: wrote deploy/"

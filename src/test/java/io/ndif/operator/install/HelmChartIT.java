@@ -107,6 +107,54 @@ class HelmChartIT {
 
   @Test
   @Order(2)
+  void theAlertRulesComeAsAPrometheusRuleWithTheServiceMonitor() throws Exception {
+    var off = cluster.cluster().run("helm", "template", release, CHART);
+    assertThat(off.output()).doesNotContain("kind: PrometheusRule");
+    var rendered =
+        cluster
+            .cluster()
+            .run(
+                "helm",
+                "template",
+                release,
+                CHART,
+                "--show-only",
+                "templates/prometheusrule.yaml",
+                "--set",
+                "metrics.serviceMonitor.enabled=true");
+    assertThat(rendered.exitCode()).as(rendered.output()).isZero();
+    var yaml =
+        new com.fasterxml.jackson.databind.ObjectMapper(
+            new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
+    var rule = yaml.readTree(rendered.output());
+    var shipped =
+        yaml.readTree(
+            cluster
+                .cluster()
+                .projectDir()
+                .resolve("deploy/prometheus/ndif-operator.rules.yaml")
+                .toFile());
+    assertThat(rule.path("kind").asText()).isEqualTo("PrometheusRule");
+    // Helm leaves the alerts' own {{ $labels }} templates alone: the same groups as the file.
+    assertThat(rule.path("spec").path("groups")).isEqualTo(shipped.path("groups"));
+    var withoutRule =
+        cluster
+            .cluster()
+            .run(
+                "helm",
+                "template",
+                release,
+                CHART,
+                "--set",
+                "metrics.serviceMonitor.enabled=true",
+                "--set",
+                "metrics.prometheusRule.enabled=false");
+    assertThat(withoutRule.output()).contains("kind: ServiceMonitor");
+    assertThat(withoutRule.output()).doesNotContain("kind: PrometheusRule");
+  }
+
+  @Test
+  @Order(2)
   void aTypoInValuesFailsWithAMessage() {
     var typo = cluster.cluster().run("helm", "template", release, CHART, "--set", "replica=3");
     assertThat(typo.exitCode()).isNotZero();

@@ -5,10 +5,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * A real Ray head with Ray Serve on 127.0.0.1, from PyPI: the one described by the env file named
@@ -17,7 +15,6 @@ import java.util.regex.Pattern;
  */
 public final class LocalRay {
   public static final String ENV_FILE_ENV = "NDIF_TEST_RAY_ENV";
-  private static final Pattern EXPORT = Pattern.compile("^export (\\w+)=(.*)$");
   private static final StartedOnce<LocalRay> SHARED = new StartedOnce<>(LocalRay::startOrConnect);
 
   private final Path projectDir;
@@ -100,7 +97,7 @@ public final class LocalRay {
     Path projectDir = Path.of(System.getProperty("ndif.projectDir", ".")).toAbsolutePath();
     String external = System.getenv(ENV_FILE_ENV);
     if (external != null && !external.isBlank()) {
-      return new LocalRay(projectDir, read(Path.of(external)));
+      return new LocalRay(projectDir, EnvFile.read(Path.of(external)));
     }
     Path state = projectDir.resolve("target/it-local-ray");
     Map<String, String> env = Map.of("NDIF_RAY_DIR", state.toString());
@@ -120,21 +117,6 @@ public final class LocalRay {
         .addShutdownHook(
             new Thread(
                 () -> LocalCluster.exec(List.of("hack/local-ray", "down"), env, projectDir, 60)));
-    return new LocalRay(projectDir, read(state.resolve("env")));
-  }
-
-  private static Map<String, String> read(Path envFile) {
-    try {
-      Map<String, String> values = new LinkedHashMap<>();
-      for (String line : Files.readAllLines(envFile)) {
-        var m = EXPORT.matcher(line.trim());
-        if (m.matches()) {
-          values.put(m.group(1), m.group(2));
-        }
-      }
-      return values;
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot read the Ray env file " + envFile, e);
-    }
+    return new LocalRay(projectDir, EnvFile.read(state.resolve("env")));
   }
 }

@@ -25,6 +25,7 @@ public final class PackagedOperator implements AutoCloseable {
   private final String namespace;
   private final int port;
   private final Path log;
+  private final java.util.Map<String, String> extraEnv = new java.util.LinkedHashMap<>();
   private Process process;
 
   public PackagedOperator(LocalCluster cluster, String namespace) throws IOException {
@@ -39,6 +40,17 @@ public final class PackagedOperator implements AutoCloseable {
       this.port = socket.getLocalPort();
     }
     this.log = Files.createTempFile("ndif-operator", ".log");
+  }
+
+  /** Adds settings to its environment (the next launch takes them). */
+  public PackagedOperator withEnv(java.util.Map<String, String> values) {
+    extraEnv.putAll(values);
+    return this;
+  }
+
+  /** host:port of its /metrics and probes. */
+  public String metricsAddress() {
+    return "127.0.0.1:" + port;
   }
 
   /** Starts it and waits until it is ready. */
@@ -66,6 +78,7 @@ public final class PackagedOperator implements AutoCloseable {
     env.put("PROMETHEUS_PORT", String.valueOf(port));
     env.put("NDIF_MINIMUM_DEPLOYMENT_TIME_SECONDS", "0");
     env.remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+    env.putAll(extraEnv);
     process = builder.start();
   }
 
