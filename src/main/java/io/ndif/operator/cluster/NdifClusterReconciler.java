@@ -24,6 +24,7 @@ import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.FleetMetrics;
+import io.ndif.operator.observability.GitOpsConditions;
 import io.ndif.operator.observability.StatusComparison;
 import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.placement.Planner;
@@ -298,6 +299,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       }
     }
     ClusterGateway.build(cluster, status, conditions, reachable, serveError);
+    GitOpsConditions.derive(conditions, java.util.Set.of());
     status.conditions = conditions.build();
     ReplicaNodes.assign(status, cluster.getMetadata().getNamespace());
     return poll;

@@ -12,6 +12,7 @@ import io.ndif.operator.cluster.ClusterPlanning;
 import io.ndif.operator.cluster.ReplicaNodes;
 import io.ndif.operator.cluster.ServeSync;
 import io.ndif.operator.observability.Conditions;
+import io.ndif.operator.observability.GitOpsConditions;
 import io.ndif.operator.placement.Decision;
 import io.ndif.operator.ray.ServeConfigs;
 import java.time.Clock;
@@ -68,6 +69,7 @@ public final class DeploymentStatusBuilder {
     if (spec.isolation == Isolation.Dedicated) {
       DedicatedStatus.fill(deployment, rayService, applyError, dedicatedPods, status, conditions);
       progressing(conditions);
+      GitOpsConditions.derive(conditions, STALLED);
       status.conditions = conditions.build();
       return status;
     } else if (cluster == null) {
@@ -106,6 +108,7 @@ public final class DeploymentStatusBuilder {
       serving(deployment, cluster, status, conditions);
     }
     progressing(conditions);
+    GitOpsConditions.derive(conditions, STALLED);
     status.conditions = conditions.build();
     return status;
   }
@@ -133,6 +136,14 @@ public final class DeploymentStatusBuilder {
           "nothing is under way: " + ready.map(c -> c.getMessage()).orElse(""));
     }
   }
+
+  /** Not Ready for a reason only a change of the spec, or of the cluster's policy, clears. */
+  private static final java.util.Set<String> STALLED =
+      java.util.Set.of(
+          Decision.MODEL_TOO_LARGE,
+          Decision.POOL_NOT_FOUND,
+          Decision.SIZE_UNKNOWN,
+          ServePolicy.DENIED);
 
   private static final java.util.Set<String> PROGRESSING_REASONS =
       java.util.Set.of(
