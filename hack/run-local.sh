@@ -5,15 +5,21 @@
 # With --real, brings up instead a cluster with one real node (hack/real-node; needs root) where
 # KubeRay runs an NdifCluster's Ray pods for real, and serves a tiny model on its worker through
 # examples/real-node/.
-# Stop everything with: hack/local-cluster down (and hack/local-ray down, or hack/real-node down)
+# With --observability (alone or with --ray), also starts Prometheus, Jaeger and VictoriaLogs
+# (hack/local-observability), points the operator at them and prints where to look.
+# Stop everything with: hack/local-cluster down (and hack/local-ray down, hack/local-observability
+# down, or hack/real-node down)
 set -euo pipefail
 with_ray=false
-case "${1:-}" in
-  --ray) with_ray=true ;;
-  --real) exec "$(dirname "${BASH_SOURCE[0]}")/run-real-node.sh" ;;
-  "") ;;
-  *) echo "usage: hack/run-local.sh [--ray|--real]" >&2; exit 2 ;;
-esac
+with_observability=false
+for arg in "$@"; do
+  case "$arg" in
+    --ray) with_ray=true ;;
+    --observability) with_observability=true ;;
+    --real) exec "$(dirname "${BASH_SOURCE[0]}")/run-real-node.sh" ;;
+    *) echo "usage: hack/run-local.sh [--ray] [--observability] | --real" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/versions.sh
 source hack/versions.sh
@@ -27,9 +33,21 @@ kubectl=("$NDIF_BIN_DIR/kubectl")
 echo "run-local: building the operator"
 mvn -B -q -DskipTests package
 "${kubectl[@]}" apply --server-side -f crds/
-DASHBOARD_ACCESS=proxy PROMETHEUS_PORT=${PROMETHEUS_PORT:-0} METRICS_HOST=127.0.0.1 java -jar target/ndif-operator.jar >"$STATE/logs/ndif-operator.log" 2>&1 &
+metrics_port=${PROMETHEUS_PORT:-0}
+if $with_observability; then
+  hack/local-observability up
+  # shellcheck disable=SC1090
+  source <(hack/local-observability env)
+  export OTEL_EXPORTER_OTLP_ENDPOINT LOKI_URL LOG_FORMAT
+  [[ $metrics_port != 0 ]] ||
+    metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+DASHBOARD_ACCESS=proxy PROMETHEUS_PORT=$metrics_port METRICS_HOST=127.0.0.1 java -jar target/ndif-operator.jar >"$STATE/logs/ndif-operator.log" 2>&1 &
 echo $! >"$STATE/ndif-operator.pid"
 echo "run-local: operator started (pid $(cat "$STATE/ndif-operator.pid"), log $STATE/logs/ndif-operator.log)"
+if $with_observability; then
+  hack/local-observability target ndif-operator "127.0.0.1:$metrics_port"
+fi
 
 "${kubectl[@]}" apply -f examples/
 "${kubectl[@]}" wait --for=condition=Ready ndifcluster --all --timeout=180s
@@ -75,4 +93,15 @@ echo
 echo "run-local: the cluster is up. Try:"
 echo "  export KUBECONFIG=$KUBECONFIG PATH=$NDIF_BIN_DIR:\$PATH"
 echo "  kubectl get ndc -o yaml"
-echo "Stop it with: hack/local-cluster down$($with_ray && echo "; hack/local-ray down")"
+if $with_observability; then
+  echo
+  # Prometheus's and Jaeger's web UIs are built apart from their Go modules: their APIs answer
+  # here (or add them to Grafana as data sources); VictoriaLogs carries its UI.
+  echo "run-local: where to look"
+  echo "  Prometheus   curl -s '$PROMETHEUS_URL/api/v1/query?query=ndif_pool_gpus_allocated'"
+  echo "               curl -s $PROMETHEUS_URL/api/v1/alerts"
+  echo "  Jaeger       curl -s '$JAEGER_URL/api/traces?service=ndif-operator&limit=5'"
+  echo "  VictoriaLogs $VICTORIALOGS_URL/select/vmui (LogsQL: app:=ndif-operator reconcileId:=<a span id>)"
+  echo "  the operator's own /metrics: http://127.0.0.1:$metrics_port/metrics"
+fi
+echo "Stop it with: hack/local-cluster down$($with_ray && echo "; hack/local-ray down")$($with_observability && echo "; hack/local-observability down")"

@@ -8,7 +8,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Configures Logback from the environment: {@code LOG_FORMAT} {@code text} (default) or {@code
- * json} (one object per line), and, when {@code LOKI_URL} is set, a Loki push appender as well.
+ * json} (one object per line), and, when {@code LOKI_URL} is set, a Loki push appender as well (to
+ * {@code <LOKI_URL>/loki/api/v1/push}, followed by the URL's query string if it has one).
  */
 public final class LogSetup {
   private LogSetup() {}
@@ -31,7 +32,12 @@ public final class LogSetup {
       load(context, "logging/format-" + format + ".xml");
       String loki = env.get("LOKI_URL");
       if (loki != null && !loki.isBlank()) {
-        context.putProperty("LOKI_URL", loki.replaceAll("/+$", ""));
+        // A query string stays after the push path: http://vl:9428/insert?_msg_field=message
+        // pushes to /insert/loki/api/v1/push?_msg_field=message (VictoriaLogs' own parameters).
+        int query = loki.indexOf('?');
+        String base = query < 0 ? loki : loki.substring(0, query);
+        context.putProperty("LOKI_URL", base.replaceAll("/+$", ""));
+        context.putProperty("LOKI_QUERY", query < 0 ? "" : loki.substring(query));
         load(context, "logging/loki.xml");
       }
     } catch (JoranException e) {

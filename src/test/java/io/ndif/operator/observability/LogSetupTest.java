@@ -32,12 +32,14 @@ class LogSetupTest {
   @Test
   void jsonLogsAreOneObjectPerLineWithTheReconcileFieldsAndArePushedToLoki() throws Exception {
     List<String> pushes = new ArrayList<>();
+    List<String> queries = new ArrayList<>();
     HttpServer loki = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     loki.createContext(
         "/loki/api/v1/push",
         exchange -> {
           try (exchange) {
             synchronized (pushes) {
+              queries.add(exchange.getRequestURI().getQuery());
               pushes.add(
                   new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
             }
@@ -51,7 +53,8 @@ class LogSetupTest {
       LogSetup.configure(
           Map.of(
               "LOG_FORMAT", "json",
-              "LOKI_URL", "http://127.0.0.1:" + loki.getAddress().getPort() + "/",
+              "LOKI_URL",
+                  "http://127.0.0.1:" + loki.getAddress().getPort() + "/?_msg_field=message",
               "SERVICE_NAME", "ndif-operator-test"));
       var cluster = new NdifCluster();
       cluster.setMetadata(new ObjectMetaBuilder().withName("fleet").withNamespace("ns").build());
@@ -76,6 +79,7 @@ class LogSetupTest {
       JsonNode push;
       synchronized (pushes) {
         push = Serialization.jsonMapper().readTree(pushes.get(0));
+        assertThat(queries).first().isEqualTo("_msg_field=message");
       }
       var stream = push.path("streams").path(0);
       assertThat(stream.path("stream").path("app").asText()).isEqualTo("ndif-operator-test");

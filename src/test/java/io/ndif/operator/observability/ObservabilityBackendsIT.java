@@ -180,6 +180,10 @@ class ObservabilityBackendsIT {
                 assertThat(line.path("namespace").asText()).isEqualTo(cluster.namespace());
                 assertThat(line.path("resource").asText()).isEqualTo("NdifCluster/observed");
                 assertThat(line.path("app").asText()).isEqualTo(service);
+                // The JSON line's message is VictoriaLogs' message field, not a placeholder.
+                assertThat(line.path("_msg").asText())
+                    .isNotBlank()
+                    .doesNotContain("missing _msg field");
               }
             });
   }
