@@ -11,6 +11,7 @@
 #                                        read-only root filesystem, /tmp a tmpfs, the kubeconfig
 #                                        mounted read-only; host network, /metrics on 127.0.0.1:PORT;
 #                                        prints the container's id; logs in the state directory
+#   hack/image.sh exec ID COMMAND...     runs COMMAND in that container, as its user
 #   hack/image.sh stop ID                stops and deletes that container
 #
 # Environment: NDIF_IMAGE_DIR (state: buildah's storage, bundles; default under the cache).
@@ -158,6 +159,7 @@ stop() {
 case "${1:-}" in
   build) build ;;
   run) shift; run "$@" ;;
+  exec) shift; id=$1; shift; runc --root "$RUNC_ROOT" exec "$id" "$@" ;;
   stop) shift; stop "$@" ;;
-  *) die "usage: hack/image.sh build | run KUBECONFIG NAMESPACE PORT | stop ID" ;;
+  *) die "usage: hack/image.sh build | run KUBECONFIG NAMESPACE PORT | exec ID COMMAND... | stop ID" ;;
 esac
