@@ -12,6 +12,7 @@ import io.ndif.operator.testing.LocalClusterExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,6 +27,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class HelmChartIT {
   @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
   private static final String CHART = "helm/ndif-operator";
+  private static final com.fasterxml.jackson.databind.ObjectMapper YAML =
+      new com.fasterxml.jackson.databind.ObjectMapper(
+          new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
   private static String release;
 
   @BeforeAll
@@ -77,25 +81,11 @@ class HelmChartIT {
   void theRayPodMonitorScrapesTheMetricsPortOfTheOperatorsRayPods() throws Exception {
     var off = cluster.cluster().run("helm", "template", release, CHART);
     assertThat(off.output()).doesNotContain("kind: PodMonitor");
-    var rendered =
-        cluster
-            .cluster()
-            .run(
-                "helm",
-                "template",
-                release,
-                CHART,
-                "--show-only",
-                "templates/podmonitor.yaml",
-                "--set",
-                "metrics.rayPodMonitor.enabled=true",
-                "--set",
-                "metrics.rayPodMonitor.namespaces={research}");
-    assertThat(rendered.exitCode()).as(rendered.output()).isZero();
     var monitor =
-        new com.fasterxml.jackson.databind.ObjectMapper(
-                new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
-            .readTree(rendered.output());
+        renderOnly(
+            "templates/podmonitor.yaml",
+            "metrics.rayPodMonitor.enabled=true",
+            "metrics.rayPodMonitor.namespaces={research}");
     assertThat(monitor.path("kind").asText()).isEqualTo("PodMonitor");
     assertThat(monitor.at("/spec/selector/matchLabels/app.kubernetes.io~1managed-by").asText())
         .isEqualTo("ndif-operator");
@@ -110,25 +100,9 @@ class HelmChartIT {
   void theAlertRulesComeAsAPrometheusRuleWithTheServiceMonitor() throws Exception {
     var off = cluster.cluster().run("helm", "template", release, CHART);
     assertThat(off.output()).doesNotContain("kind: PrometheusRule");
-    var rendered =
-        cluster
-            .cluster()
-            .run(
-                "helm",
-                "template",
-                release,
-                CHART,
-                "--show-only",
-                "templates/prometheusrule.yaml",
-                "--set",
-                "metrics.serviceMonitor.enabled=true");
-    assertThat(rendered.exitCode()).as(rendered.output()).isZero();
-    var yaml =
-        new com.fasterxml.jackson.databind.ObjectMapper(
-            new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
-    var rule = yaml.readTree(rendered.output());
+    var rule = renderOnly("templates/prometheusrule.yaml", "metrics.serviceMonitor.enabled=true");
     var shipped =
-        yaml.readTree(
+        YAML.readTree(
             cluster
                 .cluster()
                 .projectDir()
@@ -151,6 +125,19 @@ class HelmChartIT {
                 "metrics.prometheusRule.enabled=false");
     assertThat(withoutRule.output()).contains("kind: ServiceMonitor");
     assertThat(withoutRule.output()).doesNotContain("kind: PrometheusRule");
+  }
+
+  /** One template of the chart rendered with the given --set values, as a tree. */
+  private static com.fasterxml.jackson.databind.JsonNode renderOnly(String template, String... sets)
+      throws Exception {
+    var args =
+        new java.util.ArrayList<>(List.of("template", release, CHART, "--show-only", template));
+    for (String set : sets) {
+      args.addAll(List.of("--set", set));
+    }
+    var rendered = cluster.cluster().run("helm", args.toArray(String[]::new));
+    assertThat(rendered.exitCode()).as(rendered.output()).isZero();
+    return YAML.readTree(rendered.output());
   }
 
   @Test

@@ -124,25 +124,16 @@ class ObservabilityBackendsIT {
         .atMost(SETTLE)
         .untilAsserted(
             () -> {
-              var traces = backends.traces(service, 200);
+              var spans = spans();
+              Map<String, String> names = new java.util.HashMap<>();
+              spans.forEach(span -> names.put(span.id(), span.name()));
               Set<String> roots = new HashSet<>();
               boolean childOfAReconcile = false;
-              for (JsonNode trace : traces) {
-                Map<String, String> names = new java.util.HashMap<>();
-                trace
-                    .path("spans")
-                    .forEach(
-                        s ->
-                            names.put(s.path("spanID").asText(), s.path("operationName").asText()));
-                for (JsonNode span : trace.path("spans")) {
-                  String name = span.path("operationName").asText();
-                  if (span.path("references").isEmpty()) {
-                    roots.add(name);
-                  } else if (names
-                      .getOrDefault(span.path("references").get(0).path("spanID").asText(), "")
-                      .startsWith("reconcile ")) {
-                    childOfAReconcile = true;
-                  }
+              for (Span span : spans) {
+                if (span.parentId() == null) {
+                  roots.add(span.name());
+                } else if (names.getOrDefault(span.parentId(), "").startsWith("reconcile ")) {
+                  childOfAReconcile = true;
                 }
               }
               assertThat(roots).contains("reconcile ndifcluster", "reconcile ndifdeployment");
@@ -161,18 +152,9 @@ class ObservabilityBackendsIT {
               var clusterLines = backends.logs("resource:=\"NdifCluster/observed\"");
               assertThat(clusterLines).as("log lines of the cluster's reconciles").isNotEmpty();
               String reconcileId = clusterLines.get(0).path("reconcileId").asText();
-              Set<String> spans = new HashSet<>();
-              for (JsonNode trace : backends.traces(service, 500)) {
-                trace
-                    .path("spans")
-                    .forEach(
-                        span ->
-                            spans.add(
-                                span.path("operationName").asText()
-                                    + " "
-                                    + span.path("spanID").asText()));
-              }
-              assertThat(spans).contains("reconcile ndifcluster " + reconcileId);
+              assertThat(spans())
+                  .anyMatch(
+                      s -> s.name().equals("reconcile ndifcluster") && s.id().equals(reconcileId));
               var lines = backends.logs("reconcileId:=\"" + reconcileId + "\"");
               assertThat(lines).as("log lines of reconcile " + reconcileId).isNotEmpty();
               for (JsonNode line : lines) {
@@ -244,6 +226,24 @@ class ObservabilityBackendsIT {
                   .extracting(s -> s.path("metric").path("controller").asText())
                   .contains("ndifcluster", "ndifdeployment");
             });
+  }
+
+  /** A span as Jaeger's query API returns it; parentId null for a trace's root. */
+  private record Span(String name, String id, String parentId) {}
+
+  private static List<Span> spans() throws Exception {
+    List<Span> spans = new ArrayList<>();
+    for (JsonNode trace : backends.traces(service, 500)) {
+      for (JsonNode span : trace.path("spans")) {
+        var references = span.path("references");
+        spans.add(
+            new Span(
+                span.path("operationName").asText(),
+                span.path("spanID").asText(),
+                references.isEmpty() ? null : references.get(0).path("spanID").asText()));
+      }
+    }
+    return spans;
   }
 
   private static double value(String promql) throws Exception {
