@@ -131,6 +131,9 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
                         ? Set.of()
                         : Set.of(
                             new ResourceID(d.getSpec().clusterRef, d.getMetadata().getNamespace())))
+            // The plan reads deployments' spec and metadata, never their status: a deployment's
+            // own status write (a thousand of them after one plan) does not re-plan its cluster.
+            .withOnUpdateFilter(NdifClusterReconciler::specOrMetadataChanged)
             .build();
     // KubeRay refuses an invalid RayCluster spec with a Warning event only: those are watched too.
     var rayClusterEvents =
@@ -224,6 +227,15 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       poll = RECHECK_EXTERNAL_NODES;
     }
     return poll == null ? control : control.rescheduleAfter(poll);
+  }
+
+  static boolean specOrMetadataChanged(NdifDeployment now, NdifDeployment before) {
+    var a = now.getMetadata();
+    var b = before.getMetadata();
+    return !java.util.Objects.equals(a.getGeneration(), b.getGeneration())
+        || !java.util.Objects.equals(a.getLabels(), b.getLabels())
+        || !java.util.Objects.equals(a.getAnnotations(), b.getAnnotations())
+        || !java.util.Objects.equals(a.getDeletionTimestamp(), b.getDeletionTimestamp());
   }
 
   private ClusterObservation.RayNodes rayNodes(NdifCluster cluster) {
