@@ -101,5 +101,6 @@ class LogSetupTest {
     assertThat(json.path("resource").asText()).isEqualTo("NdifCluster/fleet");
     assertThat(json.path("namespace").asText()).isEqualTo("ns");
     assertThat(json.path("reconcileId").asText()).hasSize(16);
+    assertThat(json.has("LOKI_URL")).as("settings are not log fields: " + line).isFalse();
   }
 }
