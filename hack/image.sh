@@ -46,7 +46,7 @@ packages() {
   done
   if ((${#missing[@]})); then
     log "installing ${missing[*]} from Debian"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$STATE/apt.log" 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; } >"$STATE/apt.log" 2>&1 ||
       { tail "$STATE/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
   fi
 }
