@@ -1,6 +1,6 @@
 module ndif.io/hack/gitops
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/yuin/gopher-lua v1.1.2

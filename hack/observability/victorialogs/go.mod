@@ -1,6 +1,6 @@
 module ndif.io/hack/observability/victorialogs
 
-go 1.26.8
+go 1.26.5
 
 require (
 	github.com/VictoriaMetrics/VictoriaLogs v1.52.2 // indirect
