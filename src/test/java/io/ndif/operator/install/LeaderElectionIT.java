@@ -83,13 +83,25 @@ class LeaderElectionIT {
             "leader killed (SIGKILL) to first reconcile by the new leader: %.1f s%n", takeover));
     System.out.printf("leader takeover: %.1f s%n", takeover);
 
-    // Nothing was done twice: one Ready event for the first cluster, one for the second.
-    var readyEvents =
-        cluster.client().v1().events().inNamespace(cluster.namespace()).list().getItems().stream()
-            .filter(e -> "Ready".equals(e.getReason()))
-            .map(e -> e.getInvolvedObject().getName())
-            .toList();
-    assertThat(readyEvents).containsExactlyInAnyOrder("first", "second");
+    // Nothing was done twice: one Ready event for the first cluster, one for the second. Events
+    // are written by threads of their own, so the second may trail the status that awaited it.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        cluster
+                            .client()
+                            .v1()
+                            .events()
+                            .inNamespace(cluster.namespace())
+                            .list()
+                            .getItems()
+                            .stream()
+                            .filter(e -> "Ready".equals(e.getReason()))
+                            .map(e -> e.getInvolvedObject().getName())
+                            .toList())
+                    .containsExactlyInAnyOrder("first", "second"));
   }
 
   @Test
