@@ -15,7 +15,6 @@ import io.ndif.operator.api.NdifClusterStatus.PoolStatus;
 import io.ndif.operator.api.NdifClusterStatus.Totals;
 import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.observability.Conditions;
-import io.ndif.operator.observability.GitOpsConditions;
 import io.ndif.operator.ray.KubeRay;
 import io.ndif.operator.ray.PodTrouble;
 import io.ndif.operator.ray.ServeDashboard;
@@ -27,7 +26,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 
 /** Rebuilds an NdifCluster's status from what was observed; it keeps nothing in memory. */
 public final class ClusterStatusBuilder {
@@ -59,7 +57,6 @@ public final class ClusterStatusBuilder {
       buildManaged(cluster, seen, status, conditions);
       applyPlan(status, seen.planning());
     }
-    GitOpsConditions.derive(conditions, Set.of());
     status.conditions = conditions.build();
     return status;
   }

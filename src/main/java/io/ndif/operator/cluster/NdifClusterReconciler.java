@@ -311,7 +311,9 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       }
     }
     ClusterGateway.build(cluster, status, conditions, reachable, serveError);
-    GitOpsConditions.derive(conditions, java.util.Set.of());
+    // The last change of the cluster's conditions (the gateway may turn Ready Unknown): kstatus'
+    // conditions are derived from the final ones.
+    GitOpsConditions.derive(conditions, Set.of());
     status.conditions = conditions.build();
     ReplicaNodes.assign(status, cluster.getMetadata().getNamespace());
     return poll;

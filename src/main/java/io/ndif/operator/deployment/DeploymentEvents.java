@@ -35,7 +35,8 @@ final class DeploymentEvents {
         ready.isPresent()
             && Conditions.TRUE.equals(ready.get().getStatus())
             && (wasReady == null || !Conditions.TRUE.equals(wasReady.getStatus()));
-    if (isAdmitted && !wasAdmitted) {
+    boolean admittedNow = isAdmitted && !wasAdmitted;
+    if (admittedNow) {
       boolean back = DeploymentStatusBuilder.wasPreempted(before);
       // Admitted and ready in one observation is one Event: a rollout writes one per deployment.
       String message =
@@ -43,7 +44,6 @@ final class DeploymentEvents {
               ? now.get().getMessage() + "; ready: " + ready.get().getMessage()
               : now.get().getMessage();
       events.add(new Event(Type.Normal, back ? "Readmitted" : "Admitted", message));
-      becameReady = false;
     } else if (!isAdmitted
         && !Conditions.UNKNOWN.equals(now.get().getStatus())
         && (was == null || !Objects.equals(was.getReason(), now.get().getReason()))) {
@@ -54,7 +54,7 @@ final class DeploymentEvents {
         && (wasReady == null || !ready.get().getReason().equals(wasReady.getReason()))) {
       events.add(new Event(Type.Warning, ready.get().getReason(), ready.get().getMessage()));
     }
-    if (becameReady) {
+    if (becameReady && !admittedNow) {
       events.add(new Event(Type.Normal, "Ready", ready.get().getMessage()));
     }
     return events;

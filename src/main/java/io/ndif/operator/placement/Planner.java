@@ -212,13 +212,15 @@ public final class Planner {
     void add(Demand d, double gpusPerReplica) {
       byId.put(d.id(), d);
       if (!d.pinned()) {
-        unpinnedUnitsByPriority.merge(d.priority(), units(d, gpusPerReplica), Long::sum);
+        unpinnedUnitsByPriority.merge(
+            d.priority(), PoolLedger.units(gpusPerReplica, d.replicas()), Long::sum);
       }
     }
 
     void remove(Demand d, double gpusPerReplica) {
       if (byId.remove(d.id()) != null && !d.pinned()) {
-        unpinnedUnitsByPriority.merge(d.priority(), -units(d, gpusPerReplica), Long::sum);
+        unpinnedUnitsByPriority.merge(
+            d.priority(), -PoolLedger.units(gpusPerReplica, d.replicas()), Long::sum);
       }
     }
 
@@ -232,10 +234,6 @@ public final class Planner {
 
     Collection<Demand> all() {
       return byId.values();
-    }
-
-    private static long units(Demand d, double gpusPerReplica) {
-      return (long) PoolLedger.units(gpusPerReplica) * d.replicas();
     }
   }
 
@@ -258,8 +256,8 @@ public final class Planner {
    */
   private Optional<List<Demand>> preempt(
       Demand d, double gpus, PoolLedger ledger, PoolAdmissions inPool, Instant now) {
-    long needed = (long) PoolLedger.units(gpus) * d.replicas();
-    if (ledger.freeUnits() + inPool.unpinnedUnitsBelow(d.priority()) < needed) {
+    if (ledger.freeUnits() + inPool.unpinnedUnitsBelow(d.priority())
+        < PoolLedger.units(gpus, d.replicas())) {
       return Optional.empty();
     }
     record Victim(Demand demand, double units) {}

@@ -55,9 +55,14 @@ final class PoolLedger {
     return (int) Math.round(gpus * UNITS);
   }
 
+  /** Units every replica of a demand takes together. */
+  static long units(double gpusPerReplica, int replicas) {
+    return (long) units(gpusPerReplica) * replicas;
+  }
+
   /** Places every replica or nothing (a failed placement is undone in place). */
   boolean place(String id, double gpusPerReplica, int replicas) {
-    if ((long) units(gpusPerReplica) * replicas > (long) pool.gpus() * UNITS - allocated) {
+    if (units(gpusPerReplica, replicas) > (long) pool.gpus() * UNITS - allocated) {
       return false;
     }
     List<int[]> before = allocations.get(id);

@@ -461,14 +461,7 @@ class NdifClusterIT {
   }
 
   private static List<String> eventReasons() {
-    return cluster
-        .client()
-        .v1()
-        .events()
-        .inNamespace(cluster.namespace())
-        .list()
-        .getItems()
-        .stream()
+    return cluster.events().stream()
         .filter(e -> "NdifCluster".equals(e.getInvolvedObject().getKind()))
         .map(Event::getReason)
         .toList();

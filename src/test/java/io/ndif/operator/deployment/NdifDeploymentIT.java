@@ -239,14 +239,7 @@ class NdifDeploymentIT {
   }
 
   private static List<String> eventReasons(String name) {
-    return cluster
-        .client()
-        .v1()
-        .events()
-        .inNamespace(cluster.namespace())
-        .list()
-        .getItems()
-        .stream()
+    return cluster.events().stream()
         .filter(
             e ->
                 name.equals(e.getInvolvedObject().getName())

@@ -32,6 +32,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class LeaderElectionIT {
   @RegisterExtension static LocalClusterExtension cluster = new LocalClusterExtension();
   private static final List<Process> processes = new ArrayList<>();
+  private static final java.util.Map<Process, Integer> metricsPorts = new java.util.HashMap<>();
 
   @BeforeAll
   static void installCrds() {
@@ -69,6 +70,14 @@ class LeaderElectionIT {
     Process leading = leader.endsWith("-" + a.pid()) ? a : b;
     Process following = leading == a ? b : a;
     assertThat(leader).endsWith("-" + leading.pid());
+    // Only the lease holder says it leads (what the NdifOperatorNotLeading alert reads).
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              assertThat(leaderGauge(leading)).isEqualTo("1.0");
+              assertThat(leaderGauge(following)).isEqualTo("0.0");
+            });
     leading.destroyForcibly().waitFor();
     long killed = System.nanoTime();
 
@@ -90,14 +99,7 @@ class LeaderElectionIT {
         .untilAsserted(
             () ->
                 assertThat(
-                        cluster
-                            .client()
-                            .v1()
-                            .events()
-                            .inNamespace(cluster.namespace())
-                            .list()
-                            .getItems()
-                            .stream()
+                        cluster.events().stream()
                             .filter(e -> "Ready".equals(e.getReason()))
                             .map(e -> e.getInvolvedObject().getName())
                             .toList())
@@ -187,12 +189,36 @@ class LeaderElectionIT {
     env.put("KUBECONFIG", cluster.cluster().kubeconfig().toString());
     env.put("WATCH_NAMESPACES", cluster.namespace());
     env.put("LEADER_ELECTION_NAMESPACE", cluster.namespace());
-    env.put("PROMETHEUS_PORT", "0");
+    int port;
+    try (var socket = new java.net.ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    env.put("PROMETHEUS_PORT", String.valueOf(port));
     env.put("METRICS_HOST", "127.0.0.1");
     env.remove("POD_NAME");
     Process process = builder.start();
     processes.add(process);
+    metricsPorts.put(process, port);
     return process;
+  }
+
+  /** The value of ndif_operator_leader on a process's /metrics. */
+  private static String leaderGauge(Process process) throws Exception {
+    String metrics =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:" + metricsPorts.get(process) + "/metrics"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .body();
+    return metrics
+        .lines()
+        .filter(l -> l.startsWith("ndif_operator_leader"))
+        .map(l -> l.substring(l.lastIndexOf(' ') + 1))
+        .findFirst()
+        .orElse("absent");
   }
 
   private static void create(String name) {

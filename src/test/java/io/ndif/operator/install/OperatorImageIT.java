@@ -58,6 +58,9 @@ class OperatorImageIT {
               300);
       assertThat(run.exitCode()).as(run.output()).isZero();
       String id = run.output().lines().reduce("", (a, b) -> b).trim();
+      // hack/image.sh says where the container's output goes: "... (log PATH)".
+      var logLine = java.util.regex.Pattern.compile("\\(log (\\S+)\\)").matcher(run.output());
+      Path containerLog = logLine.find() ? Path.of(logLine.group(1)) : null;
       try {
         String ready = "http://127.0.0.1:" + port + "/healthz/ready";
         await()
@@ -65,7 +68,7 @@ class OperatorImageIT {
             .untilAsserted(
                 () -> {
                   var status = cluster.ndifCluster("imaged").get().getStatus();
-                  assertThat(status).as(log(project, id)).isNotNull();
+                  assertThat(status).as(log(containerLog)).isNotNull();
                   assertThat(Conditions.isTrue(status.conditions, "Ready")).isTrue();
                   assertThat(dashboard.puts()).as("Serve config PUTs").isPositive();
                   assertThat(
@@ -96,13 +99,11 @@ class OperatorImageIT {
     return LocalCluster.exec(args, Map.of(), project, 60);
   }
 
-  private static String log(Path project, String id) {
+  private static String log(Path containerLog) {
     try {
-      Path log =
-          Path.of(System.getProperty("user.home"), ".cache/ndif-operator/image/containers")
-              .resolve(id)
-              .resolve("container.log");
-      return Files.exists(log) ? Files.readString(log) : "(no container log)";
+      return containerLog != null && Files.exists(containerLog)
+          ? Files.readString(containerLog)
+          : "(no container log)";
     } catch (java.io.IOException e) {
       return e.toString();
     }

@@ -13,6 +13,7 @@ import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -150,6 +151,11 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
 
   public NdifDeployment deployment(String name) {
     return ndifDeployment(name).get();
+  }
+
+  /** Every Event of this class's namespace. */
+  public List<io.fabric8.kubernetes.api.model.Event> events() {
+    return client().v1().events().inNamespace(namespace).list().getItems();
   }
 
   /** The NdifDeployment {@code name} of this class's namespace. */
