@@ -2,6 +2,8 @@
 # The operator's image, built and run without a registry or a Docker engine (root, Debian's
 # buildah, skopeo, umoci and runc, installed on first use):
 #
+#   hack/image.sh base                   the packages and the base only (what comes from Debian's
+#                                        archive: hack/test.sh makes it before the tests' watch)
 #   hack/image.sh build                  the base (a Debian bookworm root filesystem with
 #                                        OpenJDK 17's JRE, made with mmdebstrap, cached), then the
 #                                        Dockerfile with JAR_FROM=context (mvn package first);
@@ -157,9 +159,14 @@ stop() {
 }
 
 case "${1:-}" in
+  base)
+    mkdir -p "$STATE"
+    packages
+    base
+    ;;
   build) build ;;
   run) shift; run "$@" ;;
   exec) shift; id=$1; shift; runc --root "$RUNC_ROOT" exec "$id" "$@" ;;
   stop) shift; stop "$@" ;;
-  *) die "usage: hack/image.sh build | run KUBECONFIG NAMESPACE PORT | exec ID COMMAND... | stop ID" ;;
+  *) die "usage: hack/image.sh base | build | run KUBECONFIG NAMESPACE PORT | exec ID COMMAND... | stop ID" ;;
 esac

@@ -40,7 +40,11 @@ public record OperatorSettings(
     this(watchNamespaces, reconcileThreads, DEFAULT_MINIMUM_DEPLOYMENT_TIME);
   }
 
-  /** Settings for an operator embedded in tests: no metrics server. */
+  /**
+   * Settings for an operator embedded in tests: no metrics server; managed clusters' dashboards
+   * through the API server's proxy, as for any operator outside its cluster (a Service's name
+   * resolves nowhere on the host).
+   */
   public OperatorSettings(
       Set<String> watchNamespaces, int reconcileThreads, Duration minimumDeploymentTime) {
     this(
@@ -50,7 +54,7 @@ public record OperatorSettings(
         "127.0.0.1",
         -1,
         null,
-        DashboardAccess.SERVICE);
+        DashboardAccess.PROXY);
   }
 
   public static OperatorSettings from(String[] args, Map<String, String> env) {

@@ -38,6 +38,7 @@ public class ServeDashboard {
   private final io.ndif.operator.observability.Tracing tracing;
 
   private final io.fabric8.kubernetes.client.KubernetesClient kubernetes;
+  private final io.fabric8.kubernetes.client.http.HttpClient proxyClient;
 
   public ServeDashboard(
       io.ndif.operator.observability.FleetMetrics metrics,
@@ -56,6 +57,7 @@ public class ServeDashboard {
     this.metrics = metrics;
     this.tracing = tracing;
     this.kubernetes = kubernetes;
+    this.proxyClient = kubernetes == null ? null : withoutRetries(kubernetes);
   }
 
   /** The API server's service proxy to a cluster's dashboard (operator outside the cluster). */
@@ -227,7 +229,7 @@ public class ServeDashboard {
   /** Through the API server's service proxy, with the operator's own credentials. */
   private String throughApiServer(String baseUrl, String path, String method, String json)
       throws DashboardException {
-    var client = kubernetes.getHttpClient();
+    var client = proxyClient;
     var request =
         client.newHttpRequestBuilder().uri(uri(baseUrl, path)).timeout(10, TimeUnit.SECONDS);
     if (json != null) {
@@ -235,13 +237,41 @@ public class ServeDashboard {
     }
     try {
       var response = client.sendAsync(request.build(), String.class).get(15, TimeUnit.SECONDS);
-      return checked(baseUrl, response.code(), response.body());
+      return checked(baseUrl, response.code(), statusMessage(response.body()));
     } catch (ExecutionException | TimeoutException e) {
       throw new DashboardException(
           "the Ray dashboard behind the API server proxy " + baseUrl + " does not answer: " + e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new DashboardException("interrupted calling the Ray dashboard at " + baseUrl);
+    }
+  }
+
+  /**
+   * The Kubernetes client's HTTP client without its retries: it retries a 5xx answer for minutes
+   * with backoff, and the proxy answers 503 with the reason whenever the dashboard cannot be
+   * reached. The reason belongs in the cluster's conditions at once; the reconcile retries.
+   */
+  private static io.fabric8.kubernetes.client.http.HttpClient withoutRetries(
+      io.fabric8.kubernetes.client.KubernetesClient kubernetes) {
+    var once =
+        new io.fabric8.kubernetes.client.RequestConfigBuilder(
+                kubernetes.getConfiguration().getRequestConfig())
+            .withRequestRetryBackoffLimit(0)
+            .build();
+    return kubernetes.getHttpClient().newBuilder().tag(once).build();
+  }
+
+  /** The message of a Kubernetes Status the API server answers for the proxy, else the body. */
+  private static String statusMessage(String body) {
+    if (body == null || !body.startsWith("{\"kind\":\"Status\"")) {
+      return body;
+    }
+    try {
+      JsonNode message = Serialization.jsonMapper().readTree(body).get("message");
+      return message == null || message.isNull() ? body : message.asText();
+    } catch (IOException notJson) {
+      return body;
     }
   }
 

@@ -143,6 +143,22 @@ class NdifClusterIT {
     var wide =
         cluster.cluster().run("kubectl", "get", "ndc", "-o", "wide", "-n", cluster.namespace());
     assertThat(wide.output()).contains("NDIF_HOST").contains(url);
+
+    // The fake head runs no Ray, and its address exists only in the cluster's own network
+    // namespace: the API server's proxy fails at once there, with the reason in the condition.
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var serve =
+                  Conditions.find(get().getStatus().conditions, "ServeConfigApplied").orElseThrow();
+              assertThat(serve.getStatus()).isEqualTo("False");
+              assertThat(serve.getReason()).isEqualTo("DashboardUnreachable");
+              assertThat(serve.getMessage())
+                  .contains("answered 503")
+                  .contains(
+                      "dial tcp " + status.head.podIP + ":8265: connect: network is unreachable");
+            });
   }
 
   @Test

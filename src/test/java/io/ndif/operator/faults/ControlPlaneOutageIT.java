@@ -102,7 +102,11 @@ class ControlPlaneOutageIT {
 
   /** hack/local-cluster stop|start COMPONENT on the cluster the tests started. */
   private static void control(String verb, String component) {
-    Path state = cluster.cluster().projectDir().resolve("target/it-local-cluster");
+    Path state =
+        cluster
+            .cluster()
+            .stateDir()
+            .orElseThrow(() -> new IllegalStateException("needs a cluster this run started"));
     var result =
         LocalCluster.exec(
             List.of("hack/local-cluster", verb, component),

@@ -189,6 +189,7 @@ class LeaderElectionIT {
     env.put("KUBECONFIG", cluster.cluster().kubeconfig().toString());
     env.put("WATCH_NAMESPACES", cluster.namespace());
     env.put("LEADER_ELECTION_NAMESPACE", cluster.namespace());
+    env.put("DASHBOARD_ACCESS", "proxy");
     int port;
     try (var socket = new java.net.ServerSocket(0)) {
       port = socket.getLocalPort();

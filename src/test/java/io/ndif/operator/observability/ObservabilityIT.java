@@ -39,7 +39,7 @@ class ObservabilityIT {
                 "127.0.0.1",
                 0,
                 null,
-                OperatorSettings.DashboardAccess.SERVICE));
+                OperatorSettings.DashboardAccess.PROXY));
   }
 
   @Test

@@ -69,4 +69,31 @@ class ServeDashboardProxyTest {
         .isInstanceOf(ServeDashboard.DashboardException.class)
         .hasMessageContaining("answered 404: services \"gone-head-svc\" not found");
   }
+
+  @Test
+  void anUnreachableDashboardBehindTheProxyIsReportedAtOnceWithTheApiServersReason() {
+    String path = "/api/v1/namespaces/ns/services/cut-head-svc:8265/proxy/api/serve/applications/";
+    server
+        .expect()
+        .get()
+        .withPath(path)
+        .andReturn(
+            503,
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+                + "\"message\":\"error trying to reach service: dial tcp 10.244.0.1:8265: connect:"
+                + " network is unreachable\",\"reason\":\"ServiceUnavailable\",\"code\":503}")
+        .always();
+    var dashboard =
+        new ServeDashboard(new FleetMetrics(new SimpleMeterRegistry()), Tracing.noop(), client);
+    String base =
+        ServeDashboard.proxyUrl(client.getConfiguration().getMasterUrl(), "ns", "cut-head-svc");
+    int before = server.getRequestCount();
+    assertThatThrownBy(() -> dashboard.applications(base))
+        .isInstanceOf(ServeDashboard.DashboardException.class)
+        .hasMessageEndingWith(
+            "answered 503: error trying to reach service: dial tcp 10.244.0.1:8265: connect:"
+                + " network is unreachable");
+    // One request: the client's own retries of a 5xx would hide the reason behind a timeout.
+    assertThat(server.getRequestCount() - before).isEqualTo(1);
+  }
 }

@@ -37,12 +37,14 @@ public final class LocalCluster {
   private final Path projectDir;
   private final Path kubeconfig;
   private final Path binDir;
+  private final Path stateDir;
   private final KubernetesClient client;
 
-  private LocalCluster(Path projectDir, Path kubeconfig, Path binDir) {
+  private LocalCluster(Path projectDir, Path kubeconfig, Path binDir, Path stateDir) {
     this.projectDir = projectDir;
     this.kubeconfig = kubeconfig;
     this.binDir = binDir;
+    this.stateDir = stateDir;
     this.client = clientFor(kubeconfig);
   }
 
@@ -74,6 +76,11 @@ public final class LocalCluster {
     return binDir;
   }
 
+  /** The state directory of a cluster this JVM started; empty for one named by a kubeconfig. */
+  public java.util.Optional<Path> stateDir() {
+    return java.util.Optional.ofNullable(stateDir);
+  }
+
   public static KubernetesClient clientFor(Path kubeconfig) {
     try {
       String yaml = Files.readString(kubeconfig);
@@ -98,7 +105,7 @@ public final class LocalCluster {
     Path binDir = binDir(projectDir);
     String external = System.getenv(KUBECONFIG_ENV);
     if (external != null && !external.isBlank()) {
-      return new LocalCluster(projectDir, Path.of(external), binDir);
+      return new LocalCluster(projectDir, Path.of(external), binDir, null);
     }
     for (String binary :
         List.of(
@@ -140,7 +147,7 @@ public final class LocalCluster {
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(() -> exec(List.of("hack/local-cluster", "down"), env, projectDir, 60)));
-    return new LocalCluster(projectDir, state.resolve("admin.kubeconfig"), binDir);
+    return new LocalCluster(projectDir, state.resolve("admin.kubeconfig"), binDir, state);
   }
 
   private static LocalCluster startOrConnectRealNode() {
@@ -148,7 +155,7 @@ public final class LocalCluster {
     Path binDir = binDir(projectDir);
     String external = System.getenv(REAL_NODE_KUBECONFIG_ENV);
     if (external != null && !external.isBlank()) {
-      return new LocalCluster(projectDir, Path.of(external), binDir);
+      return new LocalCluster(projectDir, Path.of(external), binDir, null);
     }
     Path state = projectDir.resolve("target/it-real-node");
     Map<String, String> env = Map.of("NDIF_REAL_NODE_DIR", state.toString());
@@ -166,7 +173,7 @@ public final class LocalCluster {
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(() -> exec(List.of("hack/real-node", "down"), env, projectDir, 120)));
-    return new LocalCluster(projectDir, state.resolve("admin.kubeconfig"), binDir);
+    return new LocalCluster(projectDir, state.resolve("admin.kubeconfig"), binDir, state);
   }
 
   private static Path binDir(Path projectDir) {

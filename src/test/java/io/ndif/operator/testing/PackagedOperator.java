@@ -77,6 +77,9 @@ public final class PackagedOperator implements AutoCloseable {
     env.put("METRICS_HOST", "127.0.0.1");
     env.put("PROMETHEUS_PORT", String.valueOf(port));
     env.put("NDIF_MINIMUM_DEPLOYMENT_TIME_SECONDS", "0");
+    // Outside the cluster: a managed dashboard through the API server, never a Service's name
+    // looked up on the host.
+    env.put("DASHBOARD_ACCESS", "proxy");
     env.remove("OTEL_EXPORTER_OTLP_ENDPOINT");
     env.putAll(extraEnv);
     process = builder.start();
