@@ -129,6 +129,45 @@ class LocalClusterNetworkIT {
     assertThat(body).contains("dial tcp " + podIp + ":8265").contains("network is unreachable");
   }
 
+  @Test
+  void aSecondClusterInAnUnprivilegedNamespaceRunsBesideTheFirst() throws IOException {
+    // What a laptop without root gets (forced here): a user and network namespace held by a
+    // process of the cluster's own, beside the shared cluster, which keeps running.
+    Path second = cluster.cluster().projectDir().resolve("target/it-local-cluster-userns");
+    Map<String, String> env =
+        Map.of("NDIF_CLUSTER_DIR", second.toString(), "NDIF_NETNS_MODE", "userns");
+    Path project = cluster.cluster().projectDir();
+    try {
+      var up = LocalCluster.exec(List.of("hack/local-cluster", "up"), env, project, 180);
+      assertThat(up.exitCode()).as(up.output()).isZero();
+      String[] mode = Files.readString(second.resolve("netns")).trim().split(" ");
+      assertThat(mode[0]).isEqualTo("userns");
+      String holder = mode[1];
+      assertThat(Files.readSymbolicLink(Path.of("/proc", holder, "ns", "user")))
+          .isNotEqualTo(Files.readSymbolicLink(Path.of("/proc/self/ns/user")));
+      String apiServer = Files.readString(second.resolve("kube-apiserver.pid")).trim();
+      assertThat(netns(apiServer)).isEqualTo(netns(holder)).isNotEqualTo(netns("self"));
+      assertThat(netns(apiServer)).isNotEqualTo(netns(pid("kube-apiserver")));
+      try (var client = LocalCluster.clientFor(second.resolve("admin.kubeconfig"))) {
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(() -> !client.nodes().withLabel("type", "kwok").list().getItems().isEmpty());
+      }
+      var dial =
+          LocalCluster.exec(
+              List.of("hack/local-cluster", "exec", "bash", "-c", "exec 3<>/dev/tcp/10.244.0.1/80"),
+              env,
+              project,
+              30);
+      assertThat(dial.output()).contains("Network is unreachable");
+      assertThat(cluster.client().namespaces().withName(cluster.namespace()).get()).isNotNull();
+    } finally {
+      var down = LocalCluster.exec(List.of("hack/local-cluster", "down"), env, project, 60);
+      assertThat(down.exitCode()).as(down.output()).isZero();
+    }
+    assertThat(second.resolve("netns")).doesNotExist();
+  }
+
   private static String netns(String pid) throws IOException {
     return Files.readSymbolicLink(Path.of("/proc", pid, "ns", "net")).toString();
   }
