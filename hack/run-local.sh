@@ -61,11 +61,13 @@ if $with_ray; then
   model_dir=$STATE/tiny-model
   echo "run-local: making a tiny model with random weights in $model_dir"
   HF_HUB_OFFLINE=1 "$RAY_PYTHON" -m ndif_serve.tiny "$model_dir" >/dev/null
-  keys_file=$STATE/api-keys.yaml
-  if [[ ! -f "$keys_file" ]]; then
-    (umask 077 && echo "keys: [{key: $(openssl rand -hex 16), name: local-researcher, tags: [trusted]}]" >"$keys_file")
+  # The gateway's key file holds the key's SHA-256; the key itself is kept beside it for you.
+  keys_file=$STATE/api-keys.yaml key_file=$STATE/api-key
+  if [[ ! -f "$keys_file" || ! -f "$key_file" ]]; then
+    (umask 077 && openssl rand -hex 16 >"$key_file")
+    { echo "keys:"; "$RAY_PYTHON" -m ndif_serve.apikey entry --name local-researcher --tag trusted <"$key_file"; } >"$keys_file"
   fi
-  api_key=$(sed -n 's/.*key: \([0-9a-f]*\),.*/\1/p' "$keys_file")
+  api_key=$(cat "$key_file")
   sed -e "s|@RAY_DASHBOARD_URL@|$RAY_DASHBOARD_URL|" -e "s|@RAY_SERVE_URL@|$RAY_SERVE_URL|" \
     -e "s|@RAY_POOL@|$RAY_POOL|" -e "s|@MODEL_DIR@|$model_dir|" -e "s|@KEYS_FILE@|$keys_file|" \
     examples/real-ray/tiny.yaml | "${kubectl[@]}" apply -f -
@@ -86,7 +88,7 @@ if $with_ray; then
   echo "run-local:   model key $model_key"
   "$RAY_PYTHON" serve/scripts/remote_trace.py --host "$ndif_host" --model-key "$model_key" \
     --model-dir "$model_dir" --api-key "$api_key"
-  echo "run-local: your API key is in $keys_file (NDIF_API_KEY)"
+  echo "run-local: your API key (NDIF_API_KEY) is in $key_file; the gateway's key file $keys_file holds its SHA-256"
 fi
 
 echo

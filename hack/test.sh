@@ -17,12 +17,14 @@ wait "$ray_env_pid" || { cat "$ray_env_log" >&2; echo "test: hack/ray-env.sh fai
 trap - EXIT
 rm -f "$ray_env_log"
 if ((EUID == 0)); then hack/image.sh base; fi
+# GitOpsHealthIT builds hack/gitops (kstatus, gopher-lua): its modules are fetched here.
+mkdir -p target
+(cd hack/gitops && go build -o ../../target/gitops-health .)
 # Every plugin and dependency, the test providers too (resolved when tests first run): one unit
 # test resolves them, so that the watched run below can be offline.
 mvn -B -q verify -DskipITs -Dtest=OperatorSettingsTest -Dsurefire.failIfNoSpecifiedTests=false
 
 venv=$(hack/ray-env.sh --print)
-mkdir -p target
 exec python3 hack/netwatch.py --report target/netwatch.txt -- bash -c '
   set -euo pipefail
   "$0/bin/python" -m pytest -q -p no:cacheprovider hack/tests

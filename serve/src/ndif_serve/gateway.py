@@ -153,11 +153,15 @@ class Gateway:
     def __init__(self, settings: GatewaySettings, broker):
         self.settings = settings
         self.broker = broker
-        self.keys = ApiKeys(settings.keys_file) if settings.auth == "ApiKeys" else None
+        self.metrics = observability.GatewayMetrics()
+        self.keys = (
+            ApiKeys(settings.keys_file, on_load=self.metrics.plain_keys)
+            if settings.auth == "ApiKeys"
+            else None
+        )
         self.catalog = Catalog()
         self.catalog_error: Optional[str] = None
         self.env = local_env()
-        self.metrics = observability.GatewayMetrics()
         self.tracer = observability.tracer()
         self._handles: dict[str, Any] = {}
         self._described: dict[tuple, Optional[str]] = {}

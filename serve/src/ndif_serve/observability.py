@@ -31,6 +31,14 @@ class GatewayMetrics:
             tag_keys=("model_key",),
         )
 
+        self._plain_keys = metrics.Gauge(
+            "ndif_gateway_plain_keys",
+            description="Entries of the API key file that hold a key itself instead of its sha256.",
+        )
+
+    def plain_keys(self, count: int) -> None:
+        self._plain_keys.set(count)
+
     def request(self, model_key: str, outcome: str) -> None:
         self._requests.inc(1, tags={"model_key": model_key, "outcome": outcome})
 

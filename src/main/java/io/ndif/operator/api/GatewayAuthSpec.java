@@ -21,7 +21,8 @@ public class GatewayAuthSpec {
   public Mode mode;
 
   @JsonPropertyDescription(
-      "Secret in this namespace holding the keys (YAML: keys: [{key, name, tags}]); mounted into"
+      "Secret in this namespace holding the keys (YAML: keys: [{sha256, name, tags}], each key's"
+          + " SHA-256 in hex); mounted into"
           + " the Ray pods the operator creates, never read by the operator. Default:"
           + " <cluster>-api-keys.")
   @Pattern(PoolSpec.DNS_SUBDOMAIN)

@@ -95,7 +95,8 @@ class RealNodeIT {
                 .withStringData(
                     Map.of(
                         "keys.yaml",
-                        "keys:\n- {key: " + API_KEY + ", name: it@example.org, tags: [trusted]}\n"))
+                        io.ndif.operator.testing.Fixtures.trustedKeyFile(
+                            API_KEY, "it@example.org")))
                 .build())
         .inNamespace(cluster.namespace())
         .create();

@@ -85,7 +85,7 @@ class RealRayIT {
 
     keysFile = Path.of("target/it-api-keys.yaml").toAbsolutePath();
     Files.writeString(
-        keysFile, "keys:\n- {key: " + API_KEY + ", name: it@example.org, tags: [trusted]}\n");
+        keysFile, io.ndif.operator.testing.Fixtures.trustedKeyFile(API_KEY, "it@example.org"));
 
     cluster.startOperator(new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
     String yaml =

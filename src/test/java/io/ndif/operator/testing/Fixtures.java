@@ -39,4 +39,20 @@ public final class Fixtures {
         gpuMemory: 24Gi
         nodes: 1
       """;
+
+  /** A gateway key file that accepts {@code key} for a trusted holder: its SHA-256, never it. */
+  public static String trustedKeyFile(String key, String holder) {
+    try {
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return "keys:\n- {sha256: "
+          + java.util.HexFormat.of().formatHex(digest)
+          + ", name: "
+          + holder
+          + ", tags: [trusted]}\n";
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
 }
