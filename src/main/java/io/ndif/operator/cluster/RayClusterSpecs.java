@@ -67,7 +67,12 @@ public final class RayClusterSpecs {
     List<String> conflicts = new ArrayList<>();
     var head =
         RayPodTemplates.headGroup(
-            spec.head, spec.image, env, ClusterLabels.forCluster(cluster), additions);
+            spec.head,
+            spec.image,
+            env,
+            ClusterLabels.forCluster(cluster),
+            additions,
+            mode == AutoscalingMode.Ray);
     conflicts.addAll(head.conflicts());
     result.put("headGroupSpec", head.spec());
     List<Map<String, Object>> groups = new ArrayList<>();

@@ -68,7 +68,7 @@ public final class DedicatedServices {
         "rayVersion", dedicated.rayVersion != null ? dedicated.rayVersion : DEFAULT_RAY_VERSION);
     cluster.put(
         "headGroupSpec",
-        RayPodTemplates.headGroup(null, image, List.of(), labels, additions).spec());
+        RayPodTemplates.headGroup(null, image, List.of(), labels, additions, false).spec());
     var worker =
         RayPodTemplates.workerGroup(
             pool,

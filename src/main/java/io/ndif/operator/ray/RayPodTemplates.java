@@ -148,12 +148,17 @@ public final class RayPodTemplates {
     return new Additions(List.of(volume.build()), List.of(mount), List.copyOf(env));
   }
 
+  /**
+   * @param serviceAccountToken whether the head pod keeps its service-account token (KubeRay's
+   *     autoscaler sidecar needs it)
+   */
   public static Group headGroup(
       HeadSpec head,
       String image,
       List<EnvVar> env,
       Map<String, String> labels,
-      Additions additions) {
+      Additions additions,
+      boolean serviceAccountToken) {
     HeadSpec spec = head == null ? new HeadSpec() : head;
     ResourceRequirements resources =
         spec.resources != null
@@ -188,7 +193,8 @@ public final class RayPodTemplates {
             "0.0.0.0",
             "metrics-export-port",
             String.valueOf(METRICS_PORT)));
-    group.put("template", merged.template());
+    group.put(
+        "template", RayPodSecurity.harden(merged.template(), HEAD_CONTAINER, serviceAccountToken));
     return new Group(group, prefixed("head.template", merged.conflicts()));
   }
 
@@ -254,7 +260,7 @@ public final class RayPodTemplates {
     group.put("minReplicas", minReplicas);
     group.put("maxReplicas", maxReplicas);
     group.put("rayStartParams", startParams);
-    group.put("template", merged.template());
+    group.put("template", RayPodSecurity.harden(merged.template(), WORKER_CONTAINER, false));
     return new Group(group, prefixed("pools[" + pool.name + "].template", merged.conflicts()));
   }
 

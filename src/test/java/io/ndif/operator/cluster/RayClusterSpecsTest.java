@@ -324,6 +324,37 @@ class RayClusterSpecsTest {
     assertThat(RayClusterSpecs.conflicts(cluster)).isEqualTo(desired.conflicts());
   }
 
+  @Test
+  void rayPodsHoldNoServiceAccountTokenButAnAutoscaledHeadDoes() {
+    var spec =
+        RayClusterSpecs.desired(
+                Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of())
+            .spec();
+    var head = map(map(map(spec.get("headGroupSpec")).get("template")).get("spec"));
+    assertThat(head).containsEntry("automountServiceAccountToken", false);
+    for (var group : groups(spec)) {
+      var pod = map(map(group.get("template")).get("spec"));
+      assertThat(pod).containsEntry("automountServiceAccountToken", false);
+      assertThat(map(pod.get("securityContext")))
+          .containsEntry("seccompProfile", Map.of("type", "RuntimeDefault"));
+      assertThat(map(map(list(pod.get("containers")).get(0)).get("securityContext")))
+          .containsEntry("allowPrivilegeEscalation", false)
+          .containsEntry("capabilities", Map.of("drop", List.of("ALL")));
+    }
+
+    var autoscaled =
+        RayClusterSpecs.desired(
+                Fixtures.cluster("fleet", Fixtures.TWO_POOLS + "autoscaling: {mode: Ray}\n"),
+                null,
+                Set.of(),
+                Map.of())
+            .spec();
+    var autoscaledHead = map(map(map(autoscaled.get("headGroupSpec")).get("template")).get("spec"));
+    assertThat(autoscaledHead).doesNotContainKey("automountServiceAccountToken");
+    assertThat(map(map(groups(autoscaled).get(0).get("template")).get("spec")))
+        .containsEntry("automountServiceAccountToken", false);
+  }
+
   private static Map<String, Object> podSpec(String clusterSpec) {
     var spec =
         RayClusterSpecs.desired(Fixtures.cluster("fleet", clusterSpec), null, Set.of(), Map.of())
