@@ -133,6 +133,7 @@ class Watch:
     offences: dict[tuple[int, str, str], Offence] = field(default_factory=dict)
     processes: set[int] = field(default_factory=set)
     samples: int = 0
+    failed_samples: int = 0
 
     def observe(self, connections: list[Connection], parents: dict[int, int], now: float) -> None:
         self.samples += 1
@@ -148,11 +149,19 @@ class Watch:
                 name, pid = held[0]
                 self.offences[key] = Offence(connection, name, pid, command_line(pid), now)
 
+    def blind(self) -> bool:
+        """Too many samples failed for the watch to mean anything."""
+        return self.failed_samples * 10 > self.samples + self.failed_samples
+
     def summary(self) -> str:
         head = (
             f"netwatch: {len(self.seen)} connections of this run's processes seen in"
             f" {self.samples} samples ({len(self.processes)} processes)"
         )
+        if self.failed_samples:
+            head += f"; {self.failed_samples} samples failed (ss did not answer)"
+        if self.blind():
+            return head + "; the watch is blind, so the run fails"
         if not self.offences:
             return head + "; none left loopback (127.0.0.0/8, ::1)"
         lines = [head + f"; {len(self.offences)} left loopback:"]
@@ -177,8 +186,17 @@ def command_line(pid: int, limit: int = 300) -> str:
 
 def sample_ss() -> str:
     return subprocess.run(
-        ["ss", "-tanHep"], capture_output=True, text=True, check=True
+        ["ss", "-tanHep"], capture_output=True, text=True, check=True, timeout=10
     ).stdout
+
+
+def observe(watch: Watch) -> None:
+    try:
+        text = sample_ss()
+    except (OSError, subprocess.SubprocessError):
+        watch.failed_samples += 1
+        return
+    watch.observe(parse_ss(text), read_parents(), time.time())
 
 
 def become_subreaper() -> None:
@@ -198,7 +216,7 @@ def run(command: list[str], interval: float, report: str | None) -> int:
     watch = Watch(os.getpid())
     status = None
     while status is None:
-        watch.observe(parse_ss(sample_ss()), read_parents(), time.time())
+        observe(watch)
         deadline = time.monotonic() + interval
         while status is None and time.monotonic() < deadline:
             # Orphans of the run are ours now: reap them, and notice the command's own end.
@@ -210,7 +228,7 @@ def run(command: list[str], interval: float, report: str | None) -> int:
                 status = os.waitstatus_to_exitcode(wait_status)
             elif pid == 0:
                 time.sleep(0.02)
-    watch.observe(parse_ss(sample_ss()), read_parents(), time.time())
+    observe(watch)
     summary = watch.summary()
     print(summary, file=sys.stderr)
     if report:
@@ -218,7 +236,9 @@ def run(command: list[str], interval: float, report: str | None) -> int:
             f.write(summary + "\n")
     if status < 0:
         status = 128 - status
-    return status if status != 0 else (3 if watch.offences else 0)
+    if status != 0:
+        return status
+    return 3 if watch.offences else 4 if watch.blind() else 0
 
 
 def main(argv: list[str]) -> int:

@@ -181,3 +181,14 @@ def test_live_other_processes_of_the_machine_are_not_the_runs(tmp_path):
 def test_live_the_commands_own_failure_is_its_exit_status(tmp_path):
     result = _in_namespace('"$PY" "$NETWATCH" -- bash -c "exit 7"; echo "rc=$?"', tmp_path)
     assert "rc=7" in result.stdout, result.stderr
+
+
+def test_a_watch_whose_samples_mostly_failed_fails_the_run():
+    watch = netwatch.Watch(root=100)
+    for second in range(20):
+        watch.observe(netwatch.parse_ss(""), PARENTS, now=second)
+    watch.failed_samples = 2  # one in eleven: a busy moment
+    assert not watch.blind()
+    watch.failed_samples = 5
+    assert watch.blind()
+    assert watch.summary().endswith("5 samples failed (ss did not answer); the watch is blind, so the run fails")
