@@ -30,10 +30,10 @@ class Policy:
 
 
 def python_paths() -> list[str]:
-    """Where this interpreter reads its code: its prefixes and every sys.path entry."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    paths.update(p for p in sys.path if p)
-    return sorted(paths)
+    """Where this interpreter reads its code: its prefixes (the standard library and the
+    environment's site-packages), not other sys.path entries such as the working directory, which
+    may hold anything. What comes from elsewhere must be imported before containing."""
+    return sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
 
 
 # What Python, torch and the C library read besides their own files: devices, the shared
