@@ -11,14 +11,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import secrets
 import sys
 from typing import Optional
 
 import yaml
 
-from .auth import KeysUnavailable, parse_entries
+from .auth import KeysUnavailable, digest, parse_entries
 
 
 def make_key() -> str:
@@ -26,7 +25,7 @@ def make_key() -> str:
 
 
 def entry(key: str, name: Optional[str], tags: list[str]) -> dict:
-    item: dict = {"sha256": hashlib.sha256(key.encode()).hexdigest()}
+    item: dict = {"sha256": digest(key).hex()}
     if name:
         item["name"] = name
     if tags:
@@ -46,7 +45,7 @@ def hash_file(text: str, source: str = "<stdin>") -> str:
     for item in entries:
         if "key" in item:
             plain = item.pop("key")
-            hashed = {"sha256": hashlib.sha256(plain.encode()).hexdigest()}
+            hashed = {"sha256": digest(plain).hex()}
             hashed.update(item)
             item.clear()
             item.update(hashed)

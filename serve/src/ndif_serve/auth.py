@@ -109,7 +109,6 @@ class ApiKeys:
         self._stamp: Optional[tuple[int, int]] = None
         self._keys: list[KeyEntry] = []
         self._error: Optional[str] = None
-        self.plain_entries = 0
 
     def identify(self, key: Optional[str]) -> Optional[Identity]:
         """Who holds ``key``, or None when nobody does; raises KeysUnavailable when the file
@@ -149,9 +148,13 @@ class ApiKeys:
                 raise KeysUnavailable(self._error + "; no request is accepted until it is fixed")
             return self._keys
 
+    @property
+    def plain_entries(self) -> int:
+        """Entries of the last good read that hold a key itself."""
+        return sum(entry.plain for entry in self._keys)
+
     def _warn_plain(self) -> None:
         plain = [e.identity.name or "(unnamed)" for e in self._keys if e.plain]
-        self.plain_entries = len(plain)
         if self._on_load is not None:
             self._on_load(len(plain))
         if plain:

@@ -15,6 +15,7 @@ On the CPU only: CUDA cannot follow a fork; a GPU runner needs another design.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import select
@@ -224,9 +225,7 @@ def _await_child(pid: int, read_fd: int, timeout: float) -> tuple[dict, bytes]:
         code = os.waitstatus_to_exitcode(status)
         reason = f"signal {-code}" if code < 0 else f"exit status {code}"
         return {"status": "ERROR", "description": f"The process running your job ended ({reason})."}, b""
-    head_size, body_size = struct.unpack(">II", bytes(data[:8]))
-    header = json.loads(bytes(data[8 : 8 + head_size]))
-    return header, bytes(data[8 + head_size : 8 + head_size + body_size])
+    return _read_frame(io.BytesIO(bytes(data)))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
+import io.ndif.operator.testing.Fixtures;
 import io.ndif.operator.testing.LocalCluster;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.LocalRay;
@@ -93,10 +94,7 @@ class RealNodeIT {
                 .withName("real-api-keys")
                 .endMetadata()
                 .withStringData(
-                    Map.of(
-                        "keys.yaml",
-                        io.ndif.operator.testing.Fixtures.trustedKeyFile(
-                            API_KEY, "it@example.org")))
+                    Map.of("keys.yaml", Fixtures.trustedKeyFile(API_KEY, "it@example.org")))
                 .build())
         .inNamespace(cluster.namespace())
         .create();

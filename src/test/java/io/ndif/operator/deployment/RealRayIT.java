@@ -11,6 +11,7 @@ import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.ServeConfigsTest;
+import io.ndif.operator.testing.Fixtures;
 import io.ndif.operator.testing.LocalClusterExtension;
 import io.ndif.operator.testing.LocalRay;
 import java.io.IOException;
@@ -84,8 +85,7 @@ class RealRayIT {
     theirReplica = theirReplica();
 
     keysFile = Path.of("target/it-api-keys.yaml").toAbsolutePath();
-    Files.writeString(
-        keysFile, io.ndif.operator.testing.Fixtures.trustedKeyFile(API_KEY, "it@example.org"));
+    Files.writeString(keysFile, Fixtures.trustedKeyFile(API_KEY, "it@example.org"));
 
     cluster.startOperator(new OperatorSettings(Set.of(cluster.namespace()), 4, Duration.ZERO));
     String yaml =
