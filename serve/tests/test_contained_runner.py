@@ -19,23 +19,29 @@ REQUESTS = textwrap.dedent(
     def load(model_dir):
         return {"w": torch.ones(4), "dir": model_dir}
 
-    def handle(model, payload):
+    from ndif_serve.containment.runner import Answer
+
+    def handle(model, request, payload, log):
         what = payload.decode()
+        if what == "talk":
+            for i in range(3):
+                log(f"line {i}")
+            return Answer("COMPLETED", result=b"said")
         if what == "look":
-            return json.dumps({"sum": float(model["w"].sum()), "spy": hasattr(F, "spy"),
+            return Answer("COMPLETED", result=json.dumps({"sum": float(model["w"].sum()), "spy": hasattr(F, "spy"),
                                "threads": threading.active_count(),
-                               "weights": open(os.path.join(model["dir"], "weights")).read()}).encode()
+                               "weights": open(os.path.join(model["dir"], "weights")).read()}).encode())
         if what == "tamper":
             model["w"].data.mul_(10)          # through .data: invisible to the version counter
             model["w"].add_(1)
             F.spy = lambda *a: None           # a monkeypatch for the next user to call
             threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
             open(os.path.join(os.environ["TMPDIR"], "left-behind"), "w").write("x")
-            return str(float(model["w"].sum())).encode()
+            return Answer("COMPLETED", result=str(float(model["w"].sum())).encode())
         if what.startswith("read:"):
-            return open(what[len("read:"):]).read().encode()
+            return Answer("COMPLETED", result=open(what[len("read:"):]).read().encode())
         if what == "env":
-            return json.dumps(sorted(os.environ)).encode()
+            return Answer("COMPLETED", result=json.dumps(sorted(os.environ)).encode())
         if what == "spin":
             while True:
                 pass
@@ -98,7 +104,7 @@ def test_a_request_that_reads_outside_its_model_gets_an_error_and_the_next_runs(
 
 def test_a_request_past_its_time_is_stopped_and_the_next_runs(runner):
     answer = runner.run(b"spin", timeout_seconds=2)
-    assert answer == type(answer)("ERROR", "Your job exceeded the execution timeout of 2 s and was stopped.", b"")
+    assert answer == type(answer)("ERROR", "Your job exceeded the execution timeout of 2 s and was stopped.")
     assert runner.run(b"look", timeout_seconds=30).status == "COMPLETED"
 
 
@@ -106,3 +112,17 @@ def test_a_request_whose_process_dies_gets_a_sentence(runner):
     answer = runner.run(b"die", timeout_seconds=30)
     assert answer.status == "ERROR"
     assert answer.description == "The process running your job ended (exit status 3)."
+
+
+def test_logged_lines_reach_the_caller_before_the_answer(runner):
+    lines = []
+    answer = runner.run(b"talk", timeout_seconds=30, on_log=lines.append)
+    assert (answer.status, answer.result, lines) == ("COMPLETED", b"said", ["line 0", "line 1", "line 2"])
+
+
+def test_a_zygote_that_is_gone_is_a_fatal_answer(runner):
+    runner.process.kill()
+    runner.process.wait()
+    answer = runner.run(b"look", timeout_seconds=30)
+    assert answer.status == "ERROR" and answer.fatal
+    assert "this replica is restarting" in answer.description

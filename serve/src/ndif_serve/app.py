@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Serve's ingress wrapper hides the module globals that
 # FastAPI needs to resolve string annotations, and the request body would become a query parameter.
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -13,8 +14,8 @@ from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
-from . import gateway
-from .execution import Request, RequestExecutor
+from . import contained, gateway
+from .execution import Outcome, Request, RequestExecutor
 from .model import LoadedModel
 from .settings import ModelSettings
 
@@ -52,29 +53,56 @@ class ModelDeployment:
 
     def __init__(self, settings: ModelSettings):
         self.settings = settings
-        assigned = ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0)
-        self.model = LoadedModel.load(settings, ray.get_gpu_ids(), assigned_gpus=assigned)
-        self.executor = (
-            RequestExecutor(self.model.nnsight_model, settings.execution_timeout_seconds)
-            if self.model.nnsight_model is not None
-            else None
-        )
         self.unhealthy: str | None = None
+        # Requests run in a contained child of a zygote that holds the model, except for the
+        # callers the cluster's trust policy lets into this process (and a model that is not
+        # nnsight's runs no caller's code). The model is loaded where a path needs it, so a
+        # replica that contains everyone holds it once, in its zygote.
+        contains = settings.uses_nnsight and settings.in_process != "everyone"
+        in_process = not settings.uses_nnsight or settings.in_process != "nobody"
+        self.runner = contained.start(settings) if contains else None
+        self.model = None
+        self.executor = None
+        if in_process:
+            assigned = ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0)
+            self.model = LoadedModel.load(settings, ray.get_gpu_ids(), assigned_gpus=assigned)
+            if self.model.nnsight_model is not None:
+                self.executor = RequestExecutor(
+                    self.model.nnsight_model, settings.execution_timeout_seconds
+                )
+        logger.info(
+            "%s: contained path %s, in-process path for %s",
+            settings.key,
+            f"in zygote {self.runner.pid}" if self.runner else "off",
+            settings.in_process if self.executor else "nobody",
+        )
+
+    def runs_nnsight(self) -> bool:
+        if self.runner is not None:
+            return bool(self.runner.info.get("nnsight"))
+        return self.executor is not None
 
     def nnsight_model_key(self) -> str | None:
         """The key this replica runs nnsight requests for (None: it runs none); the gateway asks
         when Serve holds no config for the application."""
-        return self.settings.key if self.executor is not None else None
+        return self.settings.key if self.runs_nnsight() else None
 
     def check_health(self) -> None:
         # Serve replaces a replica whose health check raises.
+        if self.runner is not None and self.runner.process.poll() is not None:
+            self.unhealthy = (
+                f"The process that runs contained jobs for {self.settings.key} exited"
+                f" ({self.runner.process.returncode}); this replica is restarting."
+            )
         if self.unhealthy:
             raise RuntimeError(self.unhealthy)
 
     async def run_nnsight(self, job: dict[str, Any]):
         """Runs one nnsight request for the gateway, streaming its statuses: RUNNING, a LOG per
-        printed line, then COMPLETED (with the result blob) or ERROR."""
-        if self.executor is None:
+        printed line, then COMPLETED (with the result blob) or ERROR. The job runs contained
+        unless the gateway found its caller trusted (``contained: False``) and this replica has
+        an in-process path; a job that does not say is contained."""
+        if not self.runs_nnsight():
             yield {
                 "status": "ERROR",
                 "description": f"The model {self.settings.key} is served by"
@@ -87,15 +115,18 @@ class ModelDeployment:
             return
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[str] = asyncio.Queue()
-        request = Request(
-            id=job["id"], payload=job["payload"], compress=job["compress"], env=job["env"]
-        )
+
+        def on_log(line: str) -> None:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+
         yield {"status": "RUNNING", "description": "Your job has started running."}
-        work = asyncio.ensure_future(
-            asyncio.to_thread(
-                self.executor.run, request, lambda line: loop.call_soon_threadsafe(lines.put_nowait, line)
+        if self.runner is not None and (job.get("contained", True) or self.executor is None):
+            work = asyncio.ensure_future(asyncio.to_thread(self._run_contained, job, on_log))
+        else:
+            request = Request(
+                id=job["id"], payload=job["payload"], compress=job["compress"], env=job["env"]
             )
-        )
+            work = asyncio.ensure_future(asyncio.to_thread(self.executor.run, request, on_log))
         while not work.done():
             line = asyncio.ensure_future(lines.get())
             await asyncio.wait({work, line}, return_when=asyncio.FIRST_COMPLETED)
@@ -122,6 +153,20 @@ class ModelDeployment:
             "meta": outcome.meta,
         }
 
+    def _run_contained(self, job: dict[str, Any], on_log) -> Outcome:
+        header, payload = contained.nnsight_request(job)
+        started = time.monotonic()
+        answer = self.runner.run(
+            payload, contained.timeout_seconds(self.settings), header, on_log
+        )
+        return Outcome(
+            answer.status,
+            result=answer.result if answer.status == "COMPLETED" else None,
+            description=answer.description,
+            meta={"runtime": round(time.monotonic() - started, 4)},
+            fatal=answer.fatal,
+        )
+
     # Serve routes no request to a replica before its constructor returned, that is, before the
     # weights are loaded; a replica whose load failed never answers.
     @api.get("/healthz")
@@ -130,7 +175,7 @@ class ModelDeployment:
 
     @api.get("/info")
     def info(self) -> dict[str, Any]:
-        return self.model.info()
+        return self.model.info() if self.model is not None else dict(self.runner.info)
 
     @api.post("/generate", response_model=GenerateResponse)
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
@@ -141,6 +186,8 @@ class ModelDeployment:
                 detail=f"max_new_tokens is {request.max_new_tokens}; this model allows at most"
                 f" {limit}",
             )
+        if self.model is None:
+            return await self._generate_contained(request)
         timeout = self.settings.execution_timeout_seconds
         deadline = None if timeout is None else time.monotonic() + timeout
         work = asyncio.to_thread(
@@ -150,16 +197,39 @@ class ModelDeployment:
             result = await asyncio.wait_for(work, timeout)
         except asyncio.TimeoutError:
             # The generation stops by itself at its next token, past the same deadline.
-            raise HTTPException(
-                status_code=504,
-                detail=f"execution took longer than the model's {timeout:g} s execution timeout",
-            ) from None
+            raise HTTPException(status_code=504, detail=self._timed_out(timeout)) from None
         return GenerateResponse(
             model_key=self.settings.key,
             text=result.text,
             prompt_tokens=result.prompt_tokens,
             new_tokens=result.new_tokens,
         )
+
+
+    async def _generate_contained(self, request: GenerateRequest) -> GenerateResponse:
+        timeout = contained.timeout_seconds(self.settings)
+        answer = await asyncio.to_thread(
+            self.runner.run,
+            b"",
+            timeout,
+            contained.generate_request(request.prompt, request.max_new_tokens),
+        )
+        if answer.fatal:
+            self.unhealthy = f"This replica of {self.settings.key} is restarting: {answer.description}"
+        if answer.status != "COMPLETED":
+            status = 504 if "execution timeout" in answer.description else 500
+            detail = self._timed_out(timeout) if status == 504 else answer.description
+            raise HTTPException(status_code=status, detail=detail)
+        return GenerateResponse(model_key=self.settings.key, **json.loads(answer.result))
+
+    @staticmethod
+    def _timed_out(timeout: float) -> str:
+        return f"execution took longer than the model's {timeout:g} s execution timeout"
+
+    def __del__(self):
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.close()
 
 
 def build(args: dict[str, Any]) -> Application:

@@ -199,97 +199,7 @@ class RequestExecutor:
         return Outcome("ERROR", description=message)
 
     def _execute(self, request: Request, on_log: Callable[[str], None]) -> Outcome:
-        from nnsight.tracing import globals as nnsight_globals
-
-        lines = linecache.cache.copy()
-        sources = nnsight_globals.SOURCES.copy()
-        blocks = nnsight_globals.BLOCKS.copy()
-        stdout, stderr = sys.stdout, sys.stderr
-        out = _LineStream(stdout, self._worker.ident, on_log)
-        err = _LineStream(stderr, self._worker.ident, on_log)
-        sys.stdout, sys.stderr = out, err
-        user_file = None
-        mounted = _mount_save()
-        try:
-            tracer = self._deserialize(request)
-            user_file = tracer.info.frame.f_code.co_filename
-            saved = self._trace(tracer)
-            return Outcome("COMPLETED", result=serialize_result(saved, request.compress))
-        except _Interrupted:
-            return Outcome("ERROR", description="interrupted")
-        except RequestError as e:
-            return Outcome("ERROR", description=str(e))
-        except BaseException as e:
-            description = describe_error(e, user_file)
-            return Outcome("ERROR", description=description, fatal=_is_fatal_cuda(description))
-        finally:
-            if mounted:
-                _unmount_save()
-            out.close_partial()
-            err.close_partial()
-            sys.stdout, sys.stderr = stdout, stderr
-            self._clean(lines, sources, blocks)
-
-    def _deserialize(self, request: Request):
-        from nnsight.schema.request import RequestModel
-
-        try:
-            self.model._remoteable_set_env(request.env or {})
-        except Exception as e:
-            raise RequestError(f"The model cannot run with this request's env: {e}") from e
-        persistent = self.model._remoteable_persistent_objects()
-        try:
-            return RequestModel.deserialize(request.payload, persistent, compress=request.compress)
-        except Exception as e:
-            raise RequestError(
-                f"Your request could not be deserialized on the server ({type(e).__name__}: {e});"
-                " the client's nnsight, its model class or the modules it uses may not match the"
-                " server's (compare them with nnsight.compare())."
-            ) from e
-
-    def _trace(self, tracer) -> dict[str, Any]:
-        from nnsight.tracing.tracer import _saves, dec, inc
-
-        inc()
-        try:
-            with self._autocast():
-                tracer.execute(tracer.info.code)
-            saves = _saves()
-            return {
-                name: value
-                for name, value in tracer.info.frame.f_locals.items()
-                if id(value) in saves
-            }
-        finally:
-            dec()
-
-    def _autocast(self):
-        dtype = next(self.model._module.parameters()).dtype
-        return torch.autocast(
-            "cuda",
-            dtype=dtype,
-            enabled=self.cuda and dtype in (torch.float16, torch.bfloat16),
-            cache_enabled=False,
-        )
-
-    def _clean(self, lines: dict, sources: dict, blocks: dict) -> None:
-        from nnsight.tracing import globals as nnsight_globals
-
-        # A later request from the same client file and line would otherwise run a stale block.
-        linecache.cache.clear()
-        linecache.cache.update(lines)
-        nnsight_globals.SOURCES.clear()
-        nnsight_globals.SOURCES.update(sources)
-        nnsight_globals.BLOCKS.clear()
-        nnsight_globals.BLOCKS.update(blocks)
-        try:
-            self.model.interleaver.cancel()
-        except Exception:
-            logger.exception("cancelling the interleaver after a request failed")
-        if self.cuda:
-            gc.collect()
-            torch.cuda.synchronize()
-            torch.cuda.empty_cache()
+        return execute(self.model, request, on_log, cuda=self.cuda)
 
     def _gpu_baselines(self) -> dict[int, int]:
         if not self.cuda:
@@ -310,6 +220,108 @@ class RequestExecutor:
             "max_mem_by_gpu": peaks,
             "max_memory_usage": max(peaks.values(), default=0),
         }
+
+
+def execute(
+    model: Any, request: Request, on_log: Callable[[str], None], cuda: bool = False
+) -> Outcome:
+    """Runs one request on the calling thread (what it prints on that thread goes to ``on_log``)
+    and puts the process's nnsight state back; never raises for anything the request did."""
+    from nnsight.tracing import globals as nnsight_globals
+
+    lines = linecache.cache.copy()
+    sources = nnsight_globals.SOURCES.copy()
+    blocks = nnsight_globals.BLOCKS.copy()
+    stdout, stderr = sys.stdout, sys.stderr
+    out = _LineStream(stdout, threading.get_ident(), on_log)
+    err = _LineStream(stderr, threading.get_ident(), on_log)
+    sys.stdout, sys.stderr = out, err
+    user_file = None
+    mounted = _mount_save()
+    try:
+        tracer = _deserialize(model, request)
+        user_file = tracer.info.frame.f_code.co_filename
+        saved = _trace(model, tracer, cuda)
+        return Outcome("COMPLETED", result=serialize_result(saved, request.compress))
+    except _Interrupted:
+        return Outcome("ERROR", description="interrupted")
+    except RequestError as e:
+        return Outcome("ERROR", description=str(e))
+    except BaseException as e:
+        description = describe_error(e, user_file)
+        return Outcome("ERROR", description=description, fatal=_is_fatal_cuda(description))
+    finally:
+        if mounted:
+            _unmount_save()
+        out.close_partial()
+        err.close_partial()
+        sys.stdout, sys.stderr = stdout, stderr
+        _clean(model, lines, sources, blocks, cuda)
+
+
+def _deserialize(model: Any, request: Request):
+    from nnsight.schema.request import RequestModel
+
+    try:
+        model._remoteable_set_env(request.env or {})
+    except Exception as e:
+        raise RequestError(f"The model cannot run with this request's env: {e}") from e
+    persistent = model._remoteable_persistent_objects()
+    try:
+        return RequestModel.deserialize(request.payload, persistent, compress=request.compress)
+    except Exception as e:
+        raise RequestError(
+            f"Your request could not be deserialized on the server ({type(e).__name__}: {e});"
+            " the client's nnsight, its model class or the modules it uses may not match the"
+            " server's (compare them with nnsight.compare())."
+        ) from e
+
+
+def _trace(model: Any, tracer, cuda: bool) -> dict[str, Any]:
+    from nnsight.tracing.tracer import _saves, dec, inc
+
+    inc()
+    try:
+        with _autocast(model, cuda):
+            tracer.execute(tracer.info.code)
+        saves = _saves()
+        return {
+            name: value
+            for name, value in tracer.info.frame.f_locals.items()
+            if id(value) in saves
+        }
+    finally:
+        dec()
+
+
+def _autocast(model: Any, cuda: bool):
+    dtype = next(model._module.parameters()).dtype
+    return torch.autocast(
+        "cuda",
+        dtype=dtype,
+        enabled=cuda and dtype in (torch.float16, torch.bfloat16),
+        cache_enabled=False,
+    )
+
+
+def _clean(model: Any, lines: dict, sources: dict, blocks: dict, cuda: bool) -> None:
+    from nnsight.tracing import globals as nnsight_globals
+
+    # A later request from the same client file and line would otherwise run a stale block.
+    linecache.cache.clear()
+    linecache.cache.update(lines)
+    nnsight_globals.SOURCES.clear()
+    nnsight_globals.SOURCES.update(sources)
+    nnsight_globals.BLOCKS.clear()
+    nnsight_globals.BLOCKS.update(blocks)
+    try:
+        model.interleaver.cancel()
+    except Exception:
+        logger.exception("cancelling the interleaver after a request failed")
+    if cuda:
+        gc.collect()
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
 
 
 def describe_error(error: BaseException, user_file: Optional[str]) -> str:

@@ -26,7 +26,7 @@ from . import observability
 from .auth import ApiKeys, Identity, KeysUnavailable
 from .catalog import Catalog, served_models, undescribed
 from .jobs import Frame, JobBroker
-from .settings import InvalidArguments, problems
+from .settings import TRUSTED_TAG, InProcess, InvalidArguments, problems
 
 logger = logging.getLogger("ray.serve")
 
@@ -51,6 +51,7 @@ class GatewaySettings(BaseModel):
     result_ttl_seconds: float = Field(default=600, gt=0)
     catalog_refresh_seconds: float = Field(default=5, gt=0, le=30)
     cluster: Optional[str] = None
+    in_process: InProcess = "nobody"
 
     @classmethod
     def from_args(cls, args: Optional[dict[str, Any]]) -> "GatewaySettings":
@@ -109,6 +110,16 @@ def local_env() -> dict[str, Any]:
         for import_name in imports.get(name, [name]):
             packages[import_name] = dist.version
     return {"python_version": sys.version, "packages": packages}
+
+
+def runs_contained(policy: str, identity: Optional[Identity]) -> bool:
+    """Whether a caller's job runs contained under the cluster's trust policy: everyone's is but
+    for ``everyone``, and a key tagged ``trusted`` under ``trusted``."""
+    if policy == "everyone":
+        return False
+    if policy == "trusted":
+        return identity is None or TRUSTED_TAG not in identity.tags
+    return True
 
 
 def _failure_outcome(error: BaseException) -> str:
@@ -438,15 +449,21 @@ class Gateway:
         received = time.monotonic()
         started = None
         outcome = "ERROR"
+        contained = runs_contained(self.settings.in_process, identity)
+        path = "contained" if contained else "in-process"
+        key_name = identity.name if identity and identity.name else "anonymous"
+        self.metrics.path(key_name, path)
         with self.tracer.start_as_current_span("nnsight.request") as span:
             span.set_attribute("ndif.job_id", job_id)
             span.set_attribute("ndif.model_key", envelope.model_key)
+            span.set_attribute("ndif.path", path)
             try:
                 job = {
                     "id": job_id,
                     "payload": payload,
                     "compress": envelope.compress,
                     "env": envelope.env,
+                    "contained": contained,
                 }
                 async for event in self._handle(model.application).remote(job):
                     status = event["status"]
@@ -481,10 +498,11 @@ class Gateway:
                 self.metrics.request(envelope.model_key, outcome)
                 span.set_attribute("ndif.outcome", outcome)
                 logger.info(
-                    "job %s for %s from %s: %s in %.3f s",
+                    "job %s for %s from %s (%s): %s in %.3f s",
                     job_id,
                     envelope.model_key,
-                    identity.name if identity else "anonymous",
+                    key_name,
+                    path,
                     outcome,
                     finished - received,
                 )

@@ -30,7 +30,12 @@ class GatewayMetrics:
             boundaries=_SECONDS,
             tag_keys=("model_key",),
         )
-
+        self._paths = metrics.Counter(
+            "ndif_gateway_execution_paths",
+            description="nnsight requests by the key's name and the path they ran on:"
+            " contained, or in-process (the trust policy let the key in).",
+            tag_keys=("key_name", "path"),
+        )
         self._plain_keys = metrics.Gauge(
             "ndif_gateway_plain_keys",
             description="Entries of the API key file that hold a key itself instead of its sha256.",
@@ -38,6 +43,9 @@ class GatewayMetrics:
 
     def plain_keys(self, count: int) -> None:
         self._plain_keys.set(count)
+
+    def path(self, key_name: str, path: str) -> None:
+        self._paths.inc(1, tags={"key_name": key_name, "path": path})
 
     def request(self, model_key: str, outcome: str) -> None:
         self._requests.inc(1, tags={"model_key": model_key, "outcome": outcome})

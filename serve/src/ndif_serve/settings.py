@@ -11,6 +11,12 @@ from . import keys
 
 DEFAULT_WRAPPER = "nnsight.modeling.language.LanguageModel"
 
+# Who may run in the replica's own process instead of a contained one: nobody, the keys tagged
+# ``trusted`` (NDIF's rule), or everyone (a single-user lab).
+InProcess = Literal["nobody", "trusted", "everyone"]
+TRUSTED_TAG = "trusted"
+GiB = 1024**3
+
 
 class InvalidArguments(ValueError):
     """The application's arguments cannot be used; the message says which and why."""
@@ -34,6 +40,17 @@ class ModelSettings(BaseModel):
     trust_remote_code: bool = False
     execution_timeout_seconds: Optional[float] = Field(default=None, gt=0)
     max_new_tokens_limit: int = Field(default=256, ge=1, le=8192)
+    in_process: InProcess = Field(
+        default="nobody",
+        description="who may run in the replica's process; everyone else runs contained",
+    )
+    request_memory_bytes: int = Field(
+        default=4 * GiB, ge=64 * 1024 * 1024,
+        description="how far a contained request may grow its address space beyond the model's",
+    )
+    request_file_bytes: int = Field(
+        default=GiB // 4, ge=0, description="largest file a contained request may write"
+    )
     cluster: Optional[str] = Field(
         default=None, description="<namespace>/<name> of the NdifCluster that owns the application"
     )

@@ -23,7 +23,9 @@ class Policy:
 
     read: tuple[str, ...] = ()
     scratch: Optional[str] = None
-    memory_bytes: Optional[int] = None  # RLIMIT_AS; on CUDA use the pod's cgroup instead
+    # RLIMIT_AS: how far the address space may grow beyond what the process maps when it is
+    # contained (a forked child already maps the model); on CUDA use the pod's cgroup instead.
+    extra_memory_bytes: Optional[int] = None
     cpu_seconds: Optional[int] = None  # RLIMIT_CPU: SIGXCPU, then SIGKILL a second later
     open_files: Optional[int] = 256
     file_size_bytes: Optional[int] = None  # RLIMIT_FSIZE: writes beyond fail with EFBIG
@@ -52,6 +54,14 @@ def _limit(kind: int, value: Optional[int]) -> None:
     resource.setrlimit(kind, (min(value, new_hard), new_hard))
 
 
+def _mapped_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("/proc/self/status has no VmSize")
+
+
 def contain(policy: Policy) -> landlock.Restriction:
     """Holds this process to ``policy`` for the rest of its life: limits, then Landlock, then
     seccomp. Raises ContainmentError (the caller must then not run the request) when the kernel
@@ -59,7 +69,8 @@ def contain(policy: Policy) -> landlock.Restriction:
     try:
         _limit(resource.RLIMIT_CORE, 0)
         _limit(resource.RLIMIT_NOFILE, policy.open_files)
-        _limit(resource.RLIMIT_AS, policy.memory_bytes)
+        if policy.extra_memory_bytes is not None:
+            _limit(resource.RLIMIT_AS, _mapped_bytes() + policy.extra_memory_bytes)
         _limit(resource.RLIMIT_CPU, policy.cpu_seconds)
         if policy.file_size_bytes is not None:
             # EFBIG instead of a signal that ends the process.

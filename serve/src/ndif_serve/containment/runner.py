@@ -15,7 +15,6 @@ On the CPU only: CUDA cannot follow a fork; a GPU runner needs another design.
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import os
 import select
@@ -25,8 +24,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Optional
 
 from .policy import Policy, contain
@@ -41,6 +41,8 @@ class Answer:
     status: str  # "COMPLETED" or "ERROR"
     description: str = ""
     result: bytes = b""
+    # The zygote cannot run another request (it died or could not fork); the caller starts anew.
+    fatal: bool = False
 
 
 def _write_frame(stream, header: dict, body: bytes = b"") -> None:
@@ -73,13 +75,23 @@ def _resolve(path: str) -> Callable:
 class ContainedRunner:
     """The caller's side: starts a zygote, hands it requests one at a time."""
 
-    def __init__(self, load: str, handle: str, policy: Policy, load_args: Optional[dict] = None):
-        """``load`` and ``handle`` are ``module:function`` paths: ``load(**load_args)`` runs once
-        in the zygote; ``handle(loaded, payload: bytes) -> bytes`` runs in each contained child."""
+    def __init__(
+        self,
+        load: str,
+        handle: str,
+        policy: Policy,
+        load_args: Optional[dict] = None,
+        describe: Optional[str] = None,
+    ):
+        """``load``, ``handle`` and ``describe`` are ``module:function`` paths. ``load(**load_args)``
+        runs once in the zygote; ``describe(loaded) -> dict`` (JSON) once after it, as ``info``;
+        ``handle(loaded, request: dict, payload: bytes, log: Callable[[str], None]) -> Answer``
+        runs in each contained child, ``log`` sending a line to the caller as it is written."""
         env = {k: v for k, v in os.environ.items() if k in ENV_ALLOWED}
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        config = {"load": load, "handle": handle, "load_args": load_args or {},
-                  "policy": asdict(policy)}
+        config = {"load": load, "handle": handle, "describe": describe,
+                  "load_args": load_args or {}, "policy": asdict(policy)}
+        self._lock = threading.Lock()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ndif_serve.containment.runner"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
@@ -91,12 +103,38 @@ class ContainedRunner:
             code = self.process.wait()
             raise RuntimeError(f"the zygote exited before it was ready (exit status {code})") from None
         if header.get("status") != "READY":
+            self.close()
             raise RuntimeError(f"the zygote did not start: {header.get('description')}")
+        self.info: dict = header.get("info") or {}
 
-    def run(self, payload: bytes, timeout_seconds: float) -> Answer:
-        _write_frame(self.process.stdin, {"timeout": timeout_seconds}, payload)
-        header, body = _read_frame(self.process.stdout)
-        return Answer(header["status"], header.get("description", ""), body)
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def run(
+        self,
+        payload: bytes,
+        timeout_seconds: float,
+        request: Optional[dict] = None,
+        on_log: Callable[[str], None] = lambda line: None,
+    ) -> Answer:
+        """Runs one request in a contained child; ``on_log`` gets each line it logs, as it comes.
+        Never raises for what the request did; a zygote that is gone is a fatal answer."""
+        with self._lock:
+            try:
+                _write_frame(self.process.stdin, {"timeout": timeout_seconds, "request": request or {}},
+                             payload)
+                while True:
+                    header, body = _read_frame(self.process.stdout)
+                    if header["status"] != "LOG":
+                        return Answer(header["status"], header.get("description", ""), body,
+                                      bool(header.get("fatal")))
+                    on_log(header.get("description", ""))
+            except (EOFError, BrokenPipeError, OSError):
+                code = self.process.poll()
+                return Answer("ERROR", "The process that runs jobs on this replica stopped"
+                              f" ({'exit status ' + str(code) if code is not None else 'its channel broke'});"
+                              " this replica is restarting.", fatal=True)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -113,43 +151,48 @@ class _Spare:
     """A child forked and contained ahead of its request, waiting for the payload."""
 
     pid: int
-    payload_fd: int  # the zygote writes the payload here, then closes it
-    answer_fd: int  # the child writes its answer here
+    request_fd: int  # the zygote writes the request frame here, then closes it
+    answer_fd: int  # the child writes its LOG frames and its answer here
     scratch: str
 
 
 def _fork_spare(handle: Callable, loaded, policy: Policy) -> _Spare:
     scratch = tempfile.mkdtemp(prefix="ndif-request-")
-    payload_read, payload_write = os.pipe()
+    request_read, request_write = os.pipe()
     answer_read, answer_write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(payload_write)
+        os.close(request_write)
         os.close(answer_read)
-        _child(handle, loaded, policy, scratch, payload_read, answer_write)
-    os.close(payload_read)
+        _child(handle, loaded, policy, scratch, request_read, answer_write)
+    os.close(request_read)
     os.close(answer_write)
-    return _Spare(pid, payload_write, answer_read, scratch)
+    return _Spare(pid, request_write, answer_read, scratch)
 
 
 def _child(
-    handle: Callable, loaded, policy: Policy, scratch: str, payload_fd: int, answer_fd: int
+    handle: Callable, loaded, policy: Policy, scratch: str, request_fd: int, answer_fd: int
 ) -> None:
-    """In the fork: contain, wait for the payload, run, answer, exit; never returns."""
-    status, description, result = "ERROR", "", b""
+    """In the fork: contain, wait for the request, run, answer, exit; never returns."""
+    out = os.fdopen(answer_fd, "wb")
+
+    def log(line: str) -> None:
+        _write_frame(out, {"status": "LOG", "description": line})
+
     try:
-        contain(Policy(**{**asdict(policy), "scratch": scratch}))
-        with os.fdopen(payload_fd, "rb") as source:
-            payload = source.read()
-        result = handle(loaded, payload)
-        status = "COMPLETED"
+        contain(replace(policy, scratch=scratch))
+        with os.fdopen(request_fd, "rb") as source:
+            request, payload = _read_frame(source)
+        answer = handle(loaded, request, payload, log)
+        header = {"status": answer.status, "description": answer.description}
+        body = answer.result or b""
     except BaseException as e:  # the request's own failure is its answer
-        description = f"{type(e).__name__}: {e}"
-    with os.fdopen(answer_fd, "wb") as out:
-        try:
-            _write_frame(out, {"status": status, "description": description}, result or b"")
-        except BaseException:
-            pass
+        header, body = {"status": "ERROR", "description": f"{type(e).__name__}: {e}"}, b""
+    try:
+        _write_frame(out, header, body)
+        out.close()
+    except BaseException:
+        pass
     os._exit(0)
 
 
@@ -168,10 +211,11 @@ def _serve() -> None:
     try:
         loaded = _resolve(config["load"])(**config["load_args"])
         handle = _resolve(config["handle"])
+        info = _resolve(config["describe"])(loaded) if config.get("describe") else {}
     except BaseException as e:
         _write_frame(channel_out, {"status": "FAILED", "description": f"{type(e).__name__}: {e}"})
         return
-    _write_frame(channel_out, {"status": "READY"})
+    _write_frame(channel_out, {"status": "READY", "info": info})
     spare = _fork_spare(handle, loaded, policy)
     while True:
         try:
@@ -183,12 +227,13 @@ def _serve() -> None:
             return
         current = spare
         try:
-            with os.fdopen(current.payload_fd, "wb") as sink:
-                sink.write(payload)
+            with os.fdopen(current.request_fd, "wb") as sink:
+                _write_frame(sink, request.get("request", {}), payload)
         except BrokenPipeError:
             pass  # the child is gone; its exit is the answer
-        answer = _await_child(current.pid, current.answer_fd, float(request["timeout"]))
-        _write_frame(channel_out, *answer)
+        header, body = _relay_child(current.pid, current.answer_fd, float(request["timeout"]),
+                                    channel_out)
+        _write_frame(channel_out, header, body)
         # Off the answer's path: the child's exit (tearing down its copy of the address space),
         # and forking and containing the next one.
         _reap(current.pid)
@@ -203,7 +248,9 @@ def _reap(pid: int) -> None:
         pass  # reaped already (it died before answering)
 
 
-def _await_child(pid: int, read_fd: int, timeout: float) -> tuple[dict, bytes]:
+def _relay_child(pid: int, read_fd: int, timeout: float, channel_out) -> tuple[dict, bytes]:
+    """Forwards the child's LOG frames to the caller as they come; returns its answer, or an
+    ERROR when it ran past ``timeout`` (killed: even a C call ends) or died without one."""
     deadline = time.monotonic() + timeout
     data = bytearray()
     with os.fdopen(read_fd, "rb", buffering=0) as pipe:
@@ -211,21 +258,31 @@ def _await_child(pid: int, read_fd: int, timeout: float) -> tuple[dict, bytes]:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                _reap(pid)
                 return ({"status": "ERROR", "description":
                          f"Your job exceeded the execution timeout of {timeout:g} s and was stopped."}, b"")
             ready, _, _ = select.select([pipe], [], [], remaining)
-            if ready:
-                chunk = pipe.read(1 << 20)
-                if not chunk:
+            if not ready:
+                continue
+            chunk = pipe.read(1 << 20)
+            if not chunk:
+                break
+            data.extend(chunk)
+            while len(data) >= 8:
+                head_size, body_size = struct.unpack(">II", data[:8])
+                end = 8 + head_size + body_size
+                if len(data) < end:
                     break
-                data.extend(chunk)
-    if len(data) < 8:
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        reason = f"signal {-code}" if code < 0 else f"exit status {code}"
-        return {"status": "ERROR", "description": f"The process running your job ended ({reason})."}, b""
-    return _read_frame(io.BytesIO(bytes(data)))
+                header = json.loads(bytes(data[8:8 + head_size]))
+                body = bytes(data[8 + head_size:end])
+                del data[:end]
+                if header.get("status") != "LOG":
+                    return header, body
+                _write_frame(channel_out, header)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    reason = f"signal {-code}" if code < 0 else f"exit status {code}"
+    return {"status": "ERROR", "description": f"The process running your job ended ({reason})."}, b""
 
 
 if __name__ == "__main__":
