@@ -17,6 +17,7 @@ from test_gateway import _wait_until_served
 TRUSTED = "trusted-key-0123456789"
 RESEARCHER = "researcher-key-0123456789"
 OTHER = "other-key-9876543210"
+QUEUED_LIMIT = 5
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,7 @@ def gateway(serve_url, tiny_model, tmp_path_factory):
 
     keys_file = tmp_path_factory.mktemp("keys") / "keys.yaml"
     keys_file.write_text(
+        f"limits: {{default: {{queued: {QUEUED_LIMIT}}}, trusted: {{queued: 64, weight: 2}}}}\n"
         "keys:\n"
         f"- {{key: {TRUSTED}, name: owner@example.org, tags: [trusted]}}\n"
         f"- {{key: {RESEARCHER}, name: stranger@example.org}}\n"
@@ -226,3 +228,60 @@ def test_each_path_is_counted_by_key_name_never_by_key(gateway, tiny_model, metr
     assert any('key_name="owner@example.org"' in l and 'path="in-process"' in l for l in lines), lines
     assert any('key_name="stranger@example.org"' in l and 'path="contained"' in l for l in lines), lines
     assert TRUSTED not in text and RESEARCHER not in text
+
+
+def _submit_slow(gateway, tiny_model, api_key, seconds):
+    model = client_model(tiny_model)
+    from nnsight.intervention.backends.remote import RemoteBackend
+
+    remote = RemoteBackend(
+        model_key=key_of(tiny_model),
+        host=gateway["url"],
+        api_key=api_key,
+        env=model._remoteable_get_env(),
+        blocking=False,
+    )
+    with model.trace("Ray", backend=remote):
+        import time as clock
+
+        clock.sleep(seconds)
+        out = model.lm_head.output.save()  # noqa: F841
+    return remote.job_id
+
+
+def _status(gateway, job, api_key):
+    return httpx.get(
+        f"{gateway['url']}/response/{job}", headers={"ndif-api-key": api_key}, timeout=10
+    ).json()
+
+
+def test_one_keys_queue_delays_anothers_job_by_about_one_job(gateway, tiny_model):
+    import time
+
+    flood = [_submit_slow(gateway, tiny_model, RESEARCHER, 1.0) for _ in range(QUEUED_LIMIT + 1)]
+    # One runs and QUEUED_LIMIT wait: the next is refused, naming the limit.
+    refused = _submit_slow(gateway, tiny_model, RESEARCHER, 1.0)
+    deadline = time.monotonic() + 30
+    while _status(gateway, refused, RESEARCHER)["status"] != "ERROR":
+        assert time.monotonic() < deadline, _status(gateway, refused, RESEARCHER)
+        time.sleep(0.1)
+    assert _status(gateway, refused, RESEARCHER)["description"] == (
+        f"Your key already has {QUEUED_LIMIT} jobs waiting on this gateway, its limit"
+        f" ({QUEUED_LIMIT}); wait for one of them to start, then send this job again."
+    )
+
+    def completed():
+        return sum(_status(gateway, job, RESEARCHER)["status"] == "COMPLETED" for job in flood)
+
+    before = completed()
+    assert before <= 2, "the flood ended before the other key's job could be sent"
+    still_serving(gateway, tiny_model, OTHER)  # blocking: returns once its job completed
+    # In turn: the flood's running job and at most one more before the other key's; first come
+    # first served would have run all of the flood's waiting jobs first.
+    ahead = completed() - before
+    assert ahead <= 2, f"{ahead} of the flooding key's jobs ran before the other key's one"
+
+    deadline = time.monotonic() + 120
+    while any(_status(gateway, job, RESEARCHER)["status"] != "COMPLETED" for job in flood):
+        assert time.monotonic() < deadline, "the flooding key's jobs did not all complete"
+        time.sleep(0.2)

@@ -19,6 +19,8 @@ from typing import Callable, Optional
 
 import yaml
 
+from .fairness import Limits, limits_for
+
 log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -47,8 +49,15 @@ def digest(key: str) -> bytes:
 def parse_entries(text: str, source: str) -> list[KeyEntry]:
     """Entries in YAML or JSON: ``keys: [{sha256, name, tags}]`` (or the list alone); an entry
     may hold ``key`` (the key itself) instead of ``sha256``."""
+    return parse_file(text, source)[0]
+
+
+def parse_file(text: str, source: str) -> tuple[list[KeyEntry], dict[str, Limits]]:
+    """The entries and the limits per tag (``limits: {<tag>|default: {running, queued,
+    weight}}``) of a key file."""
+    document = _document(text, source)
     entries = []
-    for index, entry in enumerate(_entries(text, source)):
+    for index, entry in enumerate(_entries(document, source)):
         hashed, plain = entry.get("sha256"), entry.get("key")
         if hashed is not None and plain is not None:
             raise KeysUnavailable(
@@ -69,7 +78,19 @@ def parse_entries(text: str, source: str) -> list[KeyEntry]:
                 f"entry {index} of the API key file {source} has no 'sha256' (or 'key') string"
             )
         entries.append(KeyEntry(value, _identity(entry, index, source), hashed is None))
-    return entries
+    return entries, _limits(document, source)
+
+
+def _limits(document, source: str) -> dict[str, Limits]:
+    by_tag = document.get("limits") if isinstance(document, dict) else None
+    if by_tag is None:
+        return {}
+    if not isinstance(by_tag, dict):
+        raise KeysUnavailable(f"limits in the API key file {source} must map tags to limits")
+    try:
+        return {str(tag): Limits.parse(value, f"limits.{tag}") for tag, value in by_tag.items()}
+    except ValueError as e:
+        raise KeysUnavailable(f"the API key file {source}: {e}") from None
 
 
 def _identity(entry: dict, index: int, source: str) -> Identity:
@@ -80,11 +101,14 @@ def _identity(entry: dict, index: int, source: str) -> Identity:
     return Identity(str(name) if name is not None else None, tuple(tags))
 
 
-def _entries(text: str, source: str) -> list[dict]:
+def _document(text: str, source: str):
     try:
-        document = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise KeysUnavailable(f"the API key file {source} is not valid YAML: {e}") from None
+
+
+def _entries(document, source: str) -> list[dict]:
     entries = document.get("keys") if isinstance(document, dict) else document
     if not isinstance(entries, list):
         raise KeysUnavailable(
@@ -108,6 +132,7 @@ class ApiKeys:
         self._lock = threading.Lock()
         self._stamp: Optional[tuple[int, int]] = None
         self._keys: list[KeyEntry] = []
+        self._limits: dict[str, Limits] = {}
         self._error: Optional[str] = None
 
     def identify(self, key: Optional[str]) -> Optional[Identity]:
@@ -138,7 +163,7 @@ class ApiKeys:
                 self._stamp = stamp
                 try:
                     with open(self.path, encoding="utf-8") as f:
-                        self._keys = parse_entries(f.read(), self.path)
+                        self._keys, self._limits = parse_file(f.read(), self.path)
                     self._error = None
                     self._warn_plain()
                 except (OSError, KeysUnavailable) as e:
@@ -147,6 +172,10 @@ class ApiKeys:
             if self._error:
                 raise KeysUnavailable(self._error + "; no request is accepted until it is fixed")
             return self._keys
+
+    def limits(self, identity: Optional[Identity]) -> Limits:
+        """The fair-share limits of a key holder, by the tags of their entry."""
+        return limits_for(identity.tags if identity else (), self._limits)
 
     @property
     def plain_entries(self) -> int:

@@ -37,6 +37,12 @@ class ServedModel:
     status: str
     message: str
     replicas: tuple[Replica, ...] = ()
+    # Jobs that may wait for each replica (the deployment's max_queued_requests); None: no limit.
+    max_queued: Optional[int] = None
+
+    @property
+    def running_replicas(self) -> int:
+        return sum(1 for r in self.replicas if r.state == "RUNNING")
 
     @property
     def normalized_key(self) -> str:
@@ -93,6 +99,9 @@ def served_models(
             Replica(str(r.get("replica_id")), _value(r.get("state")))
             for r in deployments[MODEL_DEPLOYMENT].get("replicas") or []
         )
+        queued = (deployments[MODEL_DEPLOYMENT].get("deployment_config") or {}).get(
+            "max_queued_requests"
+        )
         served.append(
             ServedModel(
                 application=name,
@@ -100,6 +109,7 @@ def served_models(
                 status=_value(app.get("status")),
                 message=str(app.get("message") or ""),
                 replicas=replicas,
+                max_queued=queued if isinstance(queued, int) and queued >= 0 else None,
             )
         )
     return served

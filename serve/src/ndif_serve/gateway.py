@@ -25,6 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 from . import observability
 from .auth import ApiKeys, Identity, KeysUnavailable
 from .catalog import Catalog, served_models, undescribed
+from .fairness import FairQueue, Limits, Refused
 from .jobs import Frame, JobBroker
 from .settings import TRUSTED_TAG, InProcess, InvalidArguments, problems
 
@@ -179,6 +180,8 @@ class Gateway:
         self._local: dict[str, asyncio.Queue] = {}
         self._latest: dict[str, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
+        self.fair = FairQueue()
+        self._released: dict[str, asyncio.Event] = {}
         self._refresher = asyncio.get_event_loop().create_task(self._refresh_catalog())
 
     async def _refresh_catalog(self) -> None:
@@ -196,6 +199,8 @@ class Gateway:
                     described[name] = self._described[deployed]
                 self.catalog = Catalog(served_models(details, described))
                 self.catalog_error = None
+                for model in self.catalog.models:
+                    self._offer(model.application)
             except Exception as e:  # Serve's controller restarting, for one
                 self.catalog_error = f"{type(e).__name__}: {e}"
                 logger.warning("cannot read Serve's applications: %s", self.catalog_error)
@@ -452,6 +457,30 @@ class Gateway:
         contained = runs_contained(self.settings.in_process, identity)
         path = "contained" if contained else "in-process"
         key_name = identity.name if identity and identity.name else "anonymous"
+        limits = self.keys.limits(identity) if self.keys is not None else Limits()
+        try:
+            self.fair.submit(
+                job_id, model.application, key_name, limits, self._model_limit(model.application)
+            )
+        except Refused as e:
+            self.metrics.refused(key_name, e.limit)
+            self.metrics.request(envelope.model_key, "QUEUE_FULL")
+            message = (
+                f"The queue of the model {envelope.model_key} is full ({e}); your job was not"
+                " queued. Try again in a moment."
+                if e.limit == "model"
+                else str(e)
+            )
+            logger.info(
+                "job %s for %s from %s: refused: %s", job_id, envelope.model_key, key_name, message
+            )
+            await self._publish(job_id, envelope.session_id, response(job_id, "ERROR", message))
+            return
+        try:
+            await self._wait_for_turn(job_id, envelope, model.application)
+        except BaseException:
+            self._finish(job_id)
+            raise
         self.metrics.path(key_name, path)
         with self.tracer.start_as_current_span("nnsight.request") as span:
             span.set_attribute("ndif.job_id", job_id)
@@ -492,6 +521,7 @@ class Gateway:
                 if not isinstance(e, Exception):
                     raise
             finally:
+                self._finish(job_id)
                 finished = time.monotonic()
                 if started is not None:
                     self.metrics.executed(envelope.model_key, finished - started)
@@ -506,6 +536,55 @@ class Gateway:
                     outcome,
                     finished - received,
                 )
+
+    # --- fair share between keys -------------------------------------------------------------
+
+    async def _wait_for_turn(self, job_id: str, envelope: Envelope, application: str) -> None:
+        """Returns when the fair queue gives the job a replica's slot; says QUEUED meanwhile."""
+        released = self._released[job_id] = asyncio.Event()
+        self._offer(application)
+        if released.is_set():
+            return
+        waiting = self.fair.waiting(application) - 1
+        await self._publish(
+            job_id,
+            envelope.session_id,
+            response(
+                job_id,
+                "QUEUED",
+                f"Your job is waiting for a replica of the model, with {waiting} other job(s)"
+                " waiting; keys are served in turn.",
+            ),
+        )
+        await released.wait()
+
+    def _model(self, application: str):
+        return next((m for m in self.catalog.models if m.application == application), None)
+
+    def _slots(self, application: str) -> int:
+        """How many jobs the model's replicas take at once (one each); one while none is running,
+        so that a job waits in Serve for a replica that is starting."""
+        model = self._model(application)
+        return max(1, model.running_replicas) if model is not None else 1
+
+    def _model_limit(self, application: str) -> Optional[int]:
+        """How many jobs may wait for the model: its queue per replica, for each replica."""
+        model = self._model(application)
+        if model is None or model.max_queued is None:
+            return None
+        return model.max_queued * max(1, model.running_replicas)
+
+    def _offer(self, application: str) -> None:
+        for job in self.fair.start(application, self._slots(application)):
+            released = self._released.get(job)
+            if released is not None:
+                released.set()
+
+    def _finish(self, job_id: str) -> None:
+        self._released.pop(job_id, None)
+        application = self.fair.finish(job_id)
+        if application is not None:
+            self._offer(application)
 
     def _handle(self, application: str):
         handle = self._handles.get(application)

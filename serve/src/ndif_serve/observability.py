@@ -36,6 +36,12 @@ class GatewayMetrics:
             " contained, or in-process (the trust policy let the key in).",
             tag_keys=("key_name", "path"),
         )
+        self._refused = metrics.Counter(
+            "ndif_gateway_refused",
+            description="nnsight requests refused by a key's fair-share limit, by key name and"
+            " limit.",
+            tag_keys=("key_name", "limit"),
+        )
         self._plain_keys = metrics.Gauge(
             "ndif_gateway_plain_keys",
             description="Entries of the API key file that hold a key itself instead of its sha256.",
@@ -46,6 +52,9 @@ class GatewayMetrics:
 
     def path(self, key_name: str, path: str) -> None:
         self._paths.inc(1, tags={"key_name": key_name, "path": path})
+
+    def refused(self, key_name: str, limit: str) -> None:
+        self._refused.inc(1, tags={"key_name": key_name, "limit": limit})
 
     def request(self, model_key: str, outcome: str) -> None:
         self._requests.inc(1, tags={"model_key": model_key, "outcome": outcome})

@@ -35,6 +35,30 @@ public class GatewaySpec {
   @JsonPropertyDescription("Size and time limits of requests and results.")
   public GatewayLimitsSpec limits;
 
+  @JsonPropertyDescription(
+      "Who may run code in a model replica's own process instead of a contained one (no"
+          + " credentials, no network, no programs, a fresh process per request): Nobody"
+          + " (default), Trusted (keys tagged trusted, NDIF's rule) or Everyone (a single-user"
+          + " lab; flagged by a Warning condition).")
+  @Default("Nobody")
+  public InProcess inProcess;
+
+  /** Whose requests skip containment. */
+  public enum InProcess {
+    Nobody,
+    Trusted,
+    Everyone;
+
+    /** The value of the Serve applications' {@code in_process} argument. */
+    public String argument() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  public InProcess inProcessOrDefault() {
+    return inProcess == null ? InProcess.Nobody : inProcess;
+  }
+
   public boolean isEnabled() {
     return !Boolean.FALSE.equals(enabled);
   }

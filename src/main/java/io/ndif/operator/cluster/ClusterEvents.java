@@ -62,6 +62,8 @@ public final class ClusterEvents {
     }
     turnedTrue(old, after, ClusterGateway.READY, Type.Normal).ifPresent(events::add);
     turnedTrue(old, after, ClusterGateway.AUTH_DISABLED, Type.Warning).ifPresent(events::add);
+    turnedTrue(old, after, ClusterGateway.CONTAINMENT_DISABLED, Type.Warning)
+        .ifPresent(events::add);
     boolean wasReady = Conditions.isTrue(old.conditions, READY);
     boolean isReady = Conditions.isTrue(after.conditions, READY);
     if (!wasReady && isReady) {

@@ -16,17 +16,26 @@ import java.util.Map;
 public final class ClusterGateway {
   public static final String READY = "GatewayReady";
   public static final String AUTH_DISABLED = "GatewayAuthDisabled";
+  public static final String CONTAINMENT_DISABLED = "GatewayContainmentDisabled";
 
   private ClusterGateway() {}
 
   /** The gateway application for the cluster's Serve config, or null when it is off. */
   public static Map<String, Object> application(NdifCluster cluster) {
+    return application(cluster, false);
+  }
+
+  /**
+   * @param onHead whether the gateway runs on the head ({@link GatewayPlacement})
+   */
+  public static Map<String, Object> application(NdifCluster cluster, boolean onHead) {
     GatewaySpec gateway = GatewaySpec.of(cluster.getSpec());
     return ServeConfigs.gateway(
         gateway,
         keysFile(cluster),
         ServeConfigs.owner(cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
-        null);
+        null,
+        onHead);
   }
 
   /** Where the gateway reads its keys: the mounted Secret, or an adopted cluster's own path. */
@@ -64,6 +73,7 @@ public final class ClusterGateway {
       status.gateway = null;
       conditions.set(READY, false, "Disabled", "spec.gateway.enabled is false");
       conditions.set(AUTH_DISABLED, false, "Disabled", "there is no gateway");
+      conditions.set(CONTAINMENT_DISABLED, false, "Disabled", "there is no gateway");
       return;
     }
     var gateway = new NdifClusterStatus.GatewayStatus();
@@ -110,6 +120,35 @@ public final class ClusterGateway {
           "gateway.auth.mode is None: anyone who reaches "
               + gateway.url
               + " runs code on this cluster's GPUs");
+    }
+    containment(spec, gateway.url, conditions);
+  }
+
+  private static void containment(GatewaySpec spec, String url, Conditions conditions) {
+    switch (spec.inProcessOrDefault()) {
+      case Nobody ->
+          conditions.set(
+              CONTAINMENT_DISABLED,
+              false,
+              "Nobody",
+              "every request runs contained: a fresh process with no credentials, no network and"
+                  + " no programs");
+      case Trusted ->
+          conditions.set(
+              CONTAINMENT_DISABLED,
+              false,
+              "Trusted",
+              "requests with a key tagged trusted run in the model replicas' processes; every"
+                  + " other request runs contained");
+      case Everyone ->
+          conditions.set(
+              CONTAINMENT_DISABLED,
+              true,
+              "Everyone",
+              "gateway.inProcess is Everyone: every caller of "
+                  + url
+                  + " runs code in the model replicas' processes, with Ray's access and what the"
+                  + " last caller left behind");
     }
   }
 

@@ -287,7 +287,9 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
               ServeConfigs.owner(
                   cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
               admitted,
-              ClusterGateway.application(cluster),
+              ClusterGateway.application(
+                  cluster,
+                  GatewayPlacement.onHead(cluster, context.getSecondaryResources(Pod.class))),
               previous);
       serveError = result.error();
       status.serve = result.serve();

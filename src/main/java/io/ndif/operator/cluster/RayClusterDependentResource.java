@@ -71,8 +71,11 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
             .managedWorkflowAndDependentResourceContext()
             .get(ClusterObservation.PLANNED_NODES, Map.class)
             .orElse(Map.of());
+    boolean gatewayOnHead =
+        GatewayPlacement.onHead(cluster, context.getSecondaryResources(Pod.class));
     resource.setAdditionalProperty(
-        "spec", RayClusterSpecs.desired(cluster, live, poolsWithPods, plannedNodes).spec());
+        "spec",
+        RayClusterSpecs.desired(cluster, live, poolsWithPods, plannedNodes, gatewayOnHead).spec());
     return resource;
   }
 }

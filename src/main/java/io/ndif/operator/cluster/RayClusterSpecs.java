@@ -36,7 +36,7 @@ public final class RayClusterSpecs {
 
   /** The template override conflicts of a cluster's head and pools; empty when there are none. */
   public static List<String> conflicts(NdifCluster cluster) {
-    return desired(cluster, null, Set.of(), Map.of()).conflicts();
+    return desired(cluster, null, Set.of(), Map.of(), true).conflicts();
   }
 
   public static Desired desired(
@@ -44,6 +44,19 @@ public final class RayClusterSpecs {
       GenericKubernetesResource live,
       Set<String> poolsWithPods,
       Map<String, Integer> plannedNodes) {
+    return desired(cluster, live, poolsWithPods, plannedNodes, true);
+  }
+
+  /**
+   * @param gatewayOnHead whether the gateway runs on the head ({@link GatewayPlacement}): then only
+   *     the head holds the API key Secret
+   */
+  public static Desired desired(
+      NdifCluster cluster,
+      GenericKubernetesResource live,
+      Set<String> poolsWithPods,
+      Map<String, Integer> plannedNodes,
+      boolean gatewayOnHead) {
     NdifClusterSpec spec = cluster.getSpec();
     AutoscalingMode mode = spec.autoscalingMode();
     List<EnvVar> env = spec.env == null ? List.of() : spec.env;
@@ -63,7 +76,8 @@ public final class RayClusterSpecs {
     if (spec.faultTolerance != null && spec.faultTolerance.redis != null) {
       result.put("gcsFaultToleranceOptions", redis(spec.faultTolerance.redis));
     }
-    RayPodTemplates.Additions additions = additions(cluster);
+    RayPodTemplates.Additions headAdditions = headAdditions(cluster);
+    RayPodTemplates.Additions additions = gatewayOnHead ? workerAdditions(cluster) : headAdditions;
     List<String> conflicts = new ArrayList<>();
     var head =
         RayPodTemplates.headGroup(
@@ -71,7 +85,7 @@ public final class RayClusterSpecs {
             spec.image,
             env,
             ClusterLabels.forCluster(cluster),
-            additions,
+            headAdditions,
             mode == AutoscalingMode.Ray);
     conflicts.addAll(head.conflicts());
     result.put("headGroupSpec", head.spec());
@@ -113,15 +127,17 @@ public final class RayClusterSpecs {
     return new Desired(result, List.copyOf(conflicts));
   }
 
-  /**
-   * The model cache and the gateway's key Secret go into every Ray pod: Serve may place a model or
-   * gateway replica on any.
-   */
-  static RayPodTemplates.Additions additions(NdifCluster cluster) {
-    return RayPodTemplates.modelCache(cluster.getSpec().modelCache)
+  /** The model cache, and the gateway's key Secret: the gateway runs on the head. */
+  static RayPodTemplates.Additions headAdditions(NdifCluster cluster) {
+    return workerAdditions(cluster)
         .plus(
             RayPodTemplates.gatewayKeys(
                 GatewaySpec.of(cluster.getSpec()), cluster.getMetadata().getName()));
+  }
+
+  /** The model cache: Serve may place a model replica on any worker. */
+  static RayPodTemplates.Additions workerAdditions(NdifCluster cluster) {
+    return RayPodTemplates.modelCache(cluster.getSpec().modelCache);
   }
 
   private static Map<String, Object> redis(FaultToleranceSpec.RedisSpec redis) {

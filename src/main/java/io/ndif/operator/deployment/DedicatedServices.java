@@ -53,10 +53,12 @@ public final class DedicatedServices {
                 gateway,
                 gateway.authOrDefault().mountedKeysFile(),
                 d.getMetadata().getNamespace() + "/" + d.getMetadata().getName(),
-                null));
-    var additions =
-        RayPodTemplates.modelCache(dedicated.modelCache)
-            .plus(RayPodTemplates.gatewayKeys(gateway, d.getMetadata().getName()));
+                null,
+                true));
+    // The gateway runs on the head, the only pod with the API key Secret.
+    var additions = RayPodTemplates.modelCache(dedicated.modelCache);
+    var headAdditions =
+        additions.plus(RayPodTemplates.gatewayKeys(gateway, d.getMetadata().getName()));
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(Constants.LABEL_MANAGED_BY, Constants.OPERATOR_NAME);
     labels.put(Constants.LABEL_DEPLOYMENT, d.getMetadata().getName());
@@ -68,7 +70,7 @@ public final class DedicatedServices {
         "rayVersion", dedicated.rayVersion != null ? dedicated.rayVersion : DEFAULT_RAY_VERSION);
     cluster.put(
         "headGroupSpec",
-        RayPodTemplates.headGroup(null, image, List.of(), labels, additions, false).spec());
+        RayPodTemplates.headGroup(null, image, List.of(), labels, headAdditions, false).spec());
     var worker =
         RayPodTemplates.workerGroup(
             pool,

@@ -41,6 +41,14 @@ public final class RayPodTemplates {
 
   public static final String METRICS_PORT_NAME = "metrics";
 
+  /** The Ray resource that only the head offers: the gateway's replicas ask for one unit each. */
+  public static final String GATEWAY_RESOURCE = "ndif_gateway";
+
+  /** On a head pod whose Ray offers {@link #GATEWAY_RESOURCE}. */
+  public static final String GATEWAY_HOST_LABEL = "ndif.io/gateway-host";
+
+  private static final int GATEWAY_RESOURCE_UNITS = 1000;
+
   private static final Map<String, Quantity> DEFAULT_HEAD_REQUESTS =
       Map.of("cpu", new Quantity("2"), "memory", new Quantity("8Gi"));
   private static final long MIN_WORKER_MEMORY = 8L << 30;
@@ -167,13 +175,15 @@ public final class RayPodTemplates {
                 .withRequests(DEFAULT_HEAD_REQUESTS)
                 .withLimits(Map.of("memory", new Quantity("8Gi")))
                 .build();
+    Map<String, String> headLabels = new java.util.LinkedHashMap<>(labels);
+    headLabels.put(GATEWAY_HOST_LABEL, "true");
     PodTemplateSpec template =
         template(
             HEAD_CONTAINER,
             spec.image != null ? spec.image : image,
             resources,
             env,
-            labels,
+            headLabels,
             spec.nodeSelector,
             spec.tolerations,
             HEAD_PORTS,
@@ -183,7 +193,8 @@ public final class RayPodTemplates {
     if (spec.serviceType != null) {
       group.put("serviceType", spec.serviceType.name());
     }
-    // A head on a GPU node would otherwise advertise the host's GPUs to Ray.
+    // A head on a GPU node would otherwise advertise the host's GPUs to Ray. The gateway's
+    // resource pins the gateway (and with it the API keys) to the head.
     group.put(
         "rayStartParams",
         Map.of(
@@ -192,7 +203,9 @@ public final class RayPodTemplates {
             "dashboard-host",
             "0.0.0.0",
             "metrics-export-port",
-            String.valueOf(METRICS_PORT)));
+            String.valueOf(METRICS_PORT),
+            "resources",
+            "\"{\\\"" + GATEWAY_RESOURCE + "\\\": " + GATEWAY_RESOURCE_UNITS + "}\""));
     group.put(
         "template", RayPodSecurity.harden(merged.template(), HEAD_CONTAINER, serviceAccountToken));
     return new Group(group, prefixed("head.template", merged.conflicts()));

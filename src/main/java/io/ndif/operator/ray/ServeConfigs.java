@@ -37,6 +37,9 @@ public final class ServeConfigs {
    */
   public static final String OWNER_ARG = "cluster";
 
+  /** The argument that says who may run in a replica's process rather than contained. */
+  public static final String IN_PROCESS_ARG = "in_process";
+
   /** The argument that names the owning NdifDeployment ({@code <namespace>/<name>}). */
   public static final String DEPLOYMENT_ARG = "deployment";
 
@@ -48,9 +51,15 @@ public final class ServeConfigs {
   /** The admitted deployments' applications, then the gateway's when there is one. */
   public static Map<String, Object> config(List<Admitted> admitted, Map<String, Object> gateway) {
     List<Map<String, Object>> applications = new ArrayList<>();
+    // The replicas follow the trust policy of the gateway that sends them requests; without one,
+    // nobody runs in their processes.
+    String inProcess =
+        gateway != null && gateway.get("args") instanceof Map<?, ?> args
+            ? String.valueOf(args.get(IN_PROCESS_ARG))
+            : GatewaySpec.InProcess.Nobody.argument();
     admitted.stream()
         .sorted(java.util.Comparator.comparing(a -> applicationName(a.deployment())))
-        .forEach(a -> applications.add(application(a)));
+        .forEach(a -> applications.add(application(a, inProcess)));
     if (gateway != null) {
       applications.add(gateway);
     }
@@ -87,7 +96,7 @@ public final class ServeConfigs {
         : "/" + d.getMetadata().getNamespace() + "/" + d.getMetadata().getName();
   }
 
-  static Map<String, Object> application(Admitted a) {
+  static Map<String, Object> application(Admitted a, String inProcess) {
     NdifDeploymentSpec spec = a.deployment().getSpec();
     ModelSpec model = spec.model;
     var serve = spec.serve;
@@ -106,7 +115,9 @@ public final class ServeConfigs {
     if (serve != null && serve.args != null && serve.args.getValue() instanceof Map<?, ?> extra) {
       extra.forEach((k, v) -> args.put(String.valueOf(k), v));
     }
-    // After the author's own arguments, so that no spec can claim another owner.
+    // After the author's own arguments, so that no spec can claim another owner or let callers
+    // out of containment.
+    args.put(IN_PROCESS_ARG, inProcess);
     if (!spec.usesDedicatedIsolation() && spec.clusterRef != null) {
       String namespace = a.deployment().getMetadata().getNamespace();
       args.put(OWNER_ARG, owner(namespace, spec.clusterRef));
@@ -162,6 +173,19 @@ public final class ServeConfigs {
    */
   public static Map<String, Object> gateway(
       GatewaySpec gateway, String keysFile, String cluster, Map<String, Object> runtimeEnv) {
+    return gateway(gateway, keysFile, cluster, runtimeEnv, false);
+  }
+
+  /**
+   * @param onHead pin the gateway's replicas and its broker to the head, the only Ray pod with the
+   *     API key Secret
+   */
+  public static Map<String, Object> gateway(
+      GatewaySpec gateway,
+      String keysFile,
+      String cluster,
+      Map<String, Object> runtimeEnv,
+      boolean onHead) {
     if (!gateway.isEnabled()) {
       return null;
     }
@@ -190,15 +214,24 @@ public final class ServeConfigs {
             ? GatewayLimitsSpec.DEFAULT_RESULT_TTL_SECONDS
             : limits.resultTtlSeconds);
     args.put(OWNER_ARG, cluster);
+    args.put(IN_PROCESS_ARG, gateway.inProcessOrDefault().argument());
 
     Map<String, Object> front = new LinkedHashMap<>();
     front.put("name", "Gateway");
     front.put("num_replicas", gateway.replicas == null ? 1 : gateway.replicas);
-    front.put("ray_actor_options", Map.of("num_cpus", gateway.cpus == null ? 1.0 : gateway.cpus));
+    Map<String, Object> frontOptions = new LinkedHashMap<>();
+    frontOptions.put("num_cpus", gateway.cpus == null ? 1.0 : gateway.cpus);
+    Map<String, Object> brokerOptions = new LinkedHashMap<>();
+    brokerOptions.put("num_cpus", 0.0);
+    if (onHead) {
+      frontOptions.put("resources", Map.of(RayPodTemplates.GATEWAY_RESOURCE, 1));
+      brokerOptions.put("resources", Map.of(RayPodTemplates.GATEWAY_RESOURCE, 1));
+    }
+    front.put("ray_actor_options", frontOptions);
     Map<String, Object> broker = new LinkedHashMap<>();
     broker.put("name", "JobBroker");
     broker.put("num_replicas", 1);
-    broker.put("ray_actor_options", Map.of("num_cpus", 0.0));
+    broker.put("ray_actor_options", brokerOptions);
 
     Map<String, Object> app = new LinkedHashMap<>();
     app.put("name", GatewaySpec.APPLICATION);

@@ -46,6 +46,7 @@ class ClusterEventsTest {
             .keep(after.conditions)
             .set("GatewayReady", true, "Serving", "NDIF's API is served at http://x:8000")
             .set("GatewayAuthDisabled", true, "AuthNone", "anyone who reaches http://x:8000")
+            .set("GatewayContainmentDisabled", true, "Everyone", "every caller of http://x:8000")
             .build();
     var events = ClusterEvents.between(before, after);
     assertThat(events)
@@ -54,7 +55,9 @@ class ClusterEventsTest {
             org.assertj.core.groups.Tuple.tuple(
                 "GatewayReady", "Normal", "NDIF's API is served at http://x:8000"),
             org.assertj.core.groups.Tuple.tuple(
-                "GatewayAuthDisabled", "Warning", "anyone who reaches http://x:8000"));
+                "GatewayAuthDisabled", "Warning", "anyone who reaches http://x:8000"),
+            org.assertj.core.groups.Tuple.tuple(
+                "GatewayContainmentDisabled", "Warning", "every caller of http://x:8000"));
     assertThat(ClusterEvents.between(after, after)).isEmpty();
   }
 

@@ -9,6 +9,7 @@ import io.ndif.operator.api.NdifClusterSpec;
 import io.ndif.operator.api.NdifClusterStatus;
 import io.ndif.operator.observability.Conditions;
 import java.time.Clock;
+import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -107,7 +108,34 @@ class ClusterGatewayTest {
                 "result_ttl_seconds",
                 600,
                 "cluster",
-                "lab/ndif"));
+                "lab/ndif",
+                "in_process",
+                "nobody"));
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "                      | False | Nobody   | nobody  | every request runs contained",
+        "gateway: {inProcess: Trusted}  | False | Trusted  | trusted | key tagged trusted run in",
+        "gateway: {inProcess: Everyone} | True  | Everyone | everyone | every caller of"
+            + " http://ndif-serve-svc.lab.svc:8000 runs code in the model replicas' processes",
+      })
+  void theTrustPolicyIsWrittenForTheGatewayAndEveryoneIsFlagged(
+      String spec, String flagged, String reason, String argument, String message) {
+    var cluster = cluster(spec == null ? "" : spec);
+    var conditions = new Conditions(null, 1L, Clock.systemUTC());
+    ClusterGateway.build(cluster, withGateway("RUNNING", null), conditions, true, null);
+    var condition =
+        Conditions.find(conditions.build(), ClusterGateway.CONTAINMENT_DISABLED).orElseThrow();
+    assertThat(condition.getStatus()).isEqualTo(flagged);
+    assertThat(condition.getReason()).isEqualTo(reason);
+    assertThat(condition.getMessage()).contains(message);
+    assertThat(
+            ((java.util.Map<?, ?>) ClusterGateway.application(cluster).get("args"))
+                .get("in_process"))
+        .isEqualTo(argument);
   }
 
   @org.junit.jupiter.api.Test
@@ -137,9 +165,86 @@ class ClusterGatewayTest {
 
   private static io.fabric8.kubernetes.api.model.Volume keysVolume(
       io.ndif.operator.api.NdifCluster cluster) {
-    return RayClusterSpecs.additions(cluster).volumes().stream()
+    return RayClusterSpecs.headAdditions(cluster).volumes().stream()
         .filter(v -> v.getName().equals(io.ndif.operator.ray.RayPodTemplates.API_KEYS_VOLUME))
         .findFirst()
         .orElse(null);
+  }
+
+  @org.junit.jupiter.api.Test
+  void theKeysAreOnlyOnTheHeadWhereTheGatewayIsPinned() {
+    var cluster = cluster("");
+    var spec =
+        io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+            .valueToTree(
+                RayClusterSpecs.desired(cluster, null, java.util.Set.of(), java.util.Map.of(), true)
+                    .spec());
+    assertThat(spec.at("/headGroupSpec/template/spec/volumes").toString()).contains("api-keys");
+    assertThat(spec.at("/workerGroupSpecs/0/template/spec/volumes").toString())
+        .doesNotContain("api-keys");
+    assertThat(spec.at("/headGroupSpec/rayStartParams/resources").asText())
+        .isEqualTo("\"{\\\"ndif_gateway\\\": 1000}\"");
+    assertThat(spec.at("/headGroupSpec/template/metadata/labels/ndif.io~1gateway-host").asText())
+        .isEqualTo("true");
+    var options =
+        io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+            .valueToTree(ClusterGateway.application(cluster, true))
+            .at("/deployments");
+    assertThat(options.at("/0/ray_actor_options/resources/ndif_gateway").asInt()).isEqualTo(1);
+    assertThat(options.at("/1/ray_actor_options/resources/ndif_gateway").asInt()).isEqualTo(1);
+
+    // A head from before the gateway's resource: the gateway goes anywhere and the keys with it.
+    var unpinned =
+        io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+            .valueToTree(
+                RayClusterSpecs.desired(
+                        cluster, null, java.util.Set.of(), java.util.Map.of(), false)
+                    .spec());
+    assertThat(unpinned.at("/workerGroupSpecs/0/template/spec/volumes").toString())
+        .contains("api-keys");
+    assertThat(
+            io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+                .valueToTree(ClusterGateway.application(cluster, false))
+                .at("/deployments/0/ray_actor_options/resources")
+                .isMissingNode())
+        .isTrue();
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "           | true",
+        "true       | true",
+        "absent     | false",
+      })
+  void theGatewayIsPinnedUnlessTheLiveHeadPredatesItsResource(String headLabel, boolean onHead) {
+    var pods = new java.util.ArrayList<io.fabric8.kubernetes.api.model.Pod>();
+    if (headLabel != null) {
+      var labels = new java.util.HashMap<String, String>();
+      labels.put("ray.io/node-type", "head");
+      if ("true".equals(headLabel)) {
+        labels.put("ndif.io/gateway-host", "true");
+      }
+      pods.add(
+          new io.fabric8.kubernetes.api.model.PodBuilder()
+              .withNewMetadata()
+              .withName("head")
+              .withLabels(labels)
+              .endMetadata()
+              .build());
+    }
+    pods.add(
+        new io.fabric8.kubernetes.api.model.PodBuilder()
+            .withNewMetadata()
+            .withName("worker")
+            .withLabels(java.util.Map.of("ray.io/node-type", "worker"))
+            .endMetadata()
+            .build());
+    assertThat(GatewayPlacement.onHead(cluster(""), pods)).isEqualTo(onHead);
+    assertThat(
+            GatewayPlacement.onHead(
+                cluster("external: {dashboardUrl: 'http://127.0.0.1:8265'}"), List.of()))
+        .isFalse();
   }
 }

@@ -254,6 +254,49 @@ class RealNodeIT {
 
   @Test
   @Order(5)
+  void aContainedBlockOnTheWorkerFindsNoCredentialAndReachesNothing() throws Exception {
+    String key = cluster.deployment("tiny").getStatus().modelKey;
+    String dashboard =
+        "http://"
+            + clusterStatus().rayClusterName
+            + "-head-svc."
+            + cluster.namespace()
+            + ".svc:8265";
+    var run =
+        ray.python(
+            300,
+            "serve/scripts/contained_probe.py",
+            "--host",
+            serveUrl(),
+            "--model-key",
+            key,
+            "--model-dir",
+            modelDir.toString(),
+            "--api-key",
+            API_KEY,
+            "--dashboard",
+            dashboard);
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
+    JsonNode found = JSON.readTree(last);
+    // The worker pod has no token mounted at all; the key file is on the worker too (the Secret
+    // is mounted into every Ray pod), and the contained process may not read it.
+    assertThat(found.path("service_account_token").asText())
+        .as(last)
+        .startsWith("FileNotFoundError")
+        .doesNotContain("succeeded");
+    assertThat(found.path("api_keys").asText()).as(last).contains("Permission denied");
+    assertThat(found.path("api_server").asText()).as(last).doesNotContain("succeeded");
+    assertThat(found.path("dashboard").asText()).as(last).doesNotContain("succeeded");
+    List<String> names = new ArrayList<>();
+    found.path("environment").forEach(n -> names.add(n.asText()));
+    assertThat(names)
+        .as(last)
+        .noneMatch(n -> n.startsWith("RAY_") || n.contains("TOKEN") || n.startsWith("KUBERNETES"));
+  }
+
+  @Test
+  @Order(6)
   void theModelCacheIsWhereHuggingFaceLooksAndOutlivesThePod() throws Exception {
     Pod worker = worker();
     var env = exec(worker, "sh", "-c", "echo $HF_HOME; echo written > $HF_HOME/it-probe");
@@ -277,7 +320,7 @@ class RealNodeIT {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void aNewHeadPodGetsTheServeConfigBackAsSoonAsItIsReady() throws Exception {
     Pod head = rayPods().stream().filter(p -> isA(p, "head")).findFirst().orElseThrow();
     cluster.client().pods().resource(head).withGracePeriod(1).delete();
@@ -331,7 +374,7 @@ class RealNodeIT {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void deletingTheNdifClusterRemovesEverything() {
     cluster.ndifDeployment("tiny").delete();
     cluster.ndifCluster("real").delete();

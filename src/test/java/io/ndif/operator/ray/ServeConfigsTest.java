@@ -161,13 +161,18 @@ public class ServeConfigsTest {
         .isEqualTo("registry.example/ndif-ray:1");
     assertThat(cluster.at("/workerGroupSpecs/0/template/spec/containers/0/image").asText())
         .isEqualTo("registry.example/ndif-ray:1");
-    for (String group : List.of("/headGroupSpec", "/workerGroupSpecs/0")) {
-      assertThat(cluster.at(group + "/template/spec/volumes/1/secret/secretName").asText())
-          .isEqualTo(name + "-api-keys");
-      assertThat(
-              cluster.at(group + "/template/spec/containers/0/volumeMounts/1/mountPath").asText())
-          .isEqualTo("/etc/ndif/api-keys");
-    }
+    // The keys only where the gateway runs: the head.
+    assertThat(cluster.at("/headGroupSpec/template/spec/volumes/1/secret/secretName").asText())
+        .isEqualTo(name + "-api-keys");
+    assertThat(
+            cluster
+                .at("/headGroupSpec/template/spec/containers/0/volumeMounts/1/mountPath")
+                .asText())
+        .isEqualTo("/etc/ndif/api-keys");
+    assertThat(cluster.at("/workerGroupSpecs/0/template/spec/volumes").toString())
+        .doesNotContain("api-keys");
+    assertThat(gateway.at("/deployments/0/ray_actor_options/resources/ndif_gateway").asInt())
+        .isEqualTo(1);
 
     write("dedicated-" + name, config);
   }
@@ -230,6 +235,26 @@ public class ServeConfigsTest {
     assertThat(defaults.at("/args/max_request_bytes").asLong()).isEqualTo(64L << 20);
     assertThat(defaults.at("/args/max_inline_result_bytes").asLong()).isEqualTo(16L << 20);
     assertThat(defaults.at("/args/result_ttl_seconds").asInt()).isEqualTo(600);
+  }
+
+  @Test
+  void everyModelFollowsItsGatewaysTrustPolicyWhateverItsAuthorSays() {
+    var deployment =
+        deployment(
+            "lax", "model: {repoId: org/m, sizeBytes: 1Gi}\nserve: {args: {in_process: everyone}}");
+    var trusted = Serialization.unmarshal("inProcess: Trusted", GatewaySpec.class);
+    JsonNode config =
+        JSON.valueToTree(
+            ServeConfigs.config(
+                List.of(new ServeConfigs.Admitted(deployment, "a", 1.0)),
+                ServeConfigs.gateway(trusted, "/k", "ns/c", null)));
+    assertThat(config.at("/applications/0/args/in_process").asText()).isEqualTo("trusted");
+    assertThat(config.at("/applications/1/args/in_process").asText()).isEqualTo("trusted");
+
+    JsonNode alone =
+        JSON.valueToTree(
+            ServeConfigs.config(List.of(new ServeConfigs.Admitted(deployment, "a", 1.0)), null));
+    assertThat(alone.at("/applications/0/args/in_process").asText()).isEqualTo("nobody");
   }
 
   @Test
