@@ -43,6 +43,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+# Ray tokens: KubeRay's Secret of each managed RayCluster, or the one an adopted cluster names.
+# Only get (no list or watch), and the operator asks for no other Secret (docs/rbac.md).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 {{- if eq .Values.operator.dashboardAccess "proxy" }}
 - apiGroups: [""]
   resources: ["services/proxy"]

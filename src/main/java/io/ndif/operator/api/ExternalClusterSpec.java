@@ -17,4 +17,10 @@ public class ExternalClusterSpec {
           + " endpoints in status. Default: the dashboard's host on port 8000.")
   @Pattern("^https?://.+")
   public String serveUrl;
+
+  @JsonPropertyDescription(
+      "The Secret key that holds the cluster's Ray token (its RAY_AUTH_TOKEN), when its dashboard"
+          + " requires one; the operator reads exactly this Secret and sends the token with every"
+          + " dashboard call.")
+  public io.fabric8.kubernetes.api.model.SecretKeySelector authTokenSecretRef;
 }

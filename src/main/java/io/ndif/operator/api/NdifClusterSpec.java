@@ -78,6 +78,32 @@ public class NdifClusterSpec {
           + " PersistentVolumeClaim so that a model is downloaded once per node or volume.")
   public ModelCacheSpec modelCache;
 
+  @JsonPropertyDescription(
+      "Ray's token authentication on a managed cluster (KubeRay's authOptions). Token (default):"
+          + " every call into Ray needs the cluster's token, which KubeRay keeps in a Secret named"
+          + " like the RayCluster and gives every Ray container; the operator reads that Secret to"
+          + " call the dashboard, and a contained request never holds the token. Disabled: no"
+          + " token (RAY_AUTH_MODE=disabled in every Ray container, also once Ray's own default"
+          + " turns it on). A cluster whose Ray pods started without it keeps it off until they"
+          + " are all replaced (condition RayTokenAuth).")
+  @Default("Token")
+  public RayAuthMode rayAuth;
+
+  /** Ray's own authentication of calls into the cluster. */
+  public enum RayAuthMode {
+    Token,
+    Disabled
+  }
+
+  public RayAuthMode rayAuthOrDefault() {
+    return rayAuth == null ? RayAuthMode.Token : rayAuth;
+  }
+
+  @JsonPropertyDescription(
+      "A NetworkPolicy for the Ray pods of a managed cluster (off by default): only the gateway's"
+          + " port from outside them, the dashboard only from whom it names.")
+  public NetworkPolicySpec networkPolicy;
+
   @JsonPropertyDescription("GCS fault tolerance, so Serve applications survive a head restart.")
   public FaultToleranceSpec faultTolerance;
 

@@ -50,7 +50,10 @@ import org.slf4j.LoggerFactory;
     dependents = {
       @Dependent(
           type = RayClusterDependentResource.class,
-          reconcilePrecondition = NotExternalCondition.class)
+          reconcilePrecondition = NotExternalCondition.class),
+      @Dependent(
+          type = RayNetworkPolicyDependentResource.class,
+          reconcilePrecondition = NetworkPolicyWantedCondition.class)
     })
 public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   private static final Logger log = LoggerFactory.getLogger(NdifClusterReconciler.class);
@@ -105,6 +108,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   }
 
   private final StatusPacing pacing = new StatusPacing();
+  private final RayTokens tokens = new RayTokens();
 
   @Override
   public List<EventSource<?, NdifCluster>> prepareEventSources(
@@ -188,7 +192,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             nodes.byName(pods.stream().map(p -> p.getSpec().getNodeName()).toList()),
             applyError,
             plan,
-            cluster.getSpec().usesExternalCluster() ? rayNodes(cluster) : null,
+            cluster.getSpec().usesExternalCluster() ? rayNodes(cluster, context) : null,
             conflicts,
             KubeRayWarnings.standing(
                 context.getSecondaryResources(Event.class), rayCluster, Constants.FIELD_MANAGER));
@@ -238,11 +242,19 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         || !java.util.Objects.equals(a.getDeletionTimestamp(), b.getDeletionTimestamp());
   }
 
-  private ClusterObservation.RayNodes rayNodes(NdifCluster cluster) {
+  private ClusterObservation.RayNodes rayNodes(NdifCluster cluster, Context<NdifCluster> context) {
+    var secret = RayAuth.tokenSecret(cluster, RayAuth.Effective.OFF);
+    String namespace = cluster.getMetadata().getNamespace();
     try {
       return new ClusterObservation.RayNodes(
-          dashboard.aliveNodes(cluster.getSpec().external.dashboardUrl), null);
+          dashboard.aliveNodes(
+              cluster.getSpec().external.dashboardUrl,
+              tokens.token(context.getClient(), namespace, secret)),
+          null);
     } catch (ServeDashboard.DashboardException e) {
+      if (e.refusedToken()) {
+        tokens.forget(namespace, secret);
+      }
       return new ClusterObservation.RayNodes(List.of(), e.getMessage());
     }
   }
@@ -281,9 +293,14 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     if (!reachable) {
       conditions.set(SERVE, Conditions.UNKNOWN, "WaitingForHead", "the Ray head is not ready");
     } else {
+      var secret =
+          RayAuth.tokenSecret(
+              cluster, RayAuth.effective(cluster, context.getSecondaryResources(Pod.class)));
+      String namespace = cluster.getMetadata().getNamespace();
       var result =
           serveSync.sync(
               callUrl(cluster, status, context),
+              tokens.token(context.getClient(), namespace, secret),
               ServeConfigs.owner(
                   cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
               admitted,
@@ -292,6 +309,9 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
                   GatewayPlacement.onHead(cluster, context.getSecondaryResources(Pod.class))),
               previous);
       serveError = result.error();
+      if (result.refusedToken()) {
+        tokens.forget(namespace, secret);
+      }
       status.serve = result.serve();
       if (result.error() != null) {
         conditions.set(SERVE, false, "DashboardUnreachable", result.error());
@@ -313,6 +333,8 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       }
     }
     ClusterGateway.build(cluster, status, conditions, reachable, serveError);
+    RayAuth.condition(
+        cluster, RayAuth.effective(cluster, context.getSecondaryResources(Pod.class)), conditions);
     // The last change of the cluster's conditions (the gateway may turn Ready Unknown): kstatus'
     // conditions are derived from the final ones.
     GitOpsConditions.derive(conditions, Set.of());

@@ -71,11 +71,17 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
             .managedWorkflowAndDependentResourceContext()
             .get(ClusterObservation.PLANNED_NODES, Map.class)
             .orElse(Map.of());
-    boolean gatewayOnHead =
-        GatewayPlacement.onHead(cluster, context.getSecondaryResources(Pod.class));
+    var pods = context.getSecondaryResources(Pod.class);
     resource.setAdditionalProperty(
         "spec",
-        RayClusterSpecs.desired(cluster, live, poolsWithPods, plannedNodes, gatewayOnHead).spec());
+        RayClusterSpecs.desired(
+                cluster,
+                live,
+                poolsWithPods,
+                plannedNodes,
+                GatewayPlacement.onHead(cluster, pods),
+                RayAuth.effective(cluster, pods))
+            .spec());
     return resource;
   }
 }

@@ -36,7 +36,7 @@ public final class RayClusterSpecs {
 
   /** The template override conflicts of a cluster's head and pools; empty when there are none. */
   public static List<String> conflicts(NdifCluster cluster) {
-    return desired(cluster, null, Set.of(), Map.of(), true).conflicts();
+    return desired(cluster, null, Set.of(), Map.of(), true, RayAuth.wanted(cluster)).conflicts();
   }
 
   public static Desired desired(
@@ -44,28 +44,36 @@ public final class RayClusterSpecs {
       GenericKubernetesResource live,
       Set<String> poolsWithPods,
       Map<String, Integer> plannedNodes) {
-    return desired(cluster, live, poolsWithPods, plannedNodes, true);
+    return desired(cluster, live, poolsWithPods, plannedNodes, true, RayAuth.wanted(cluster));
   }
 
   /**
    * @param gatewayOnHead whether the gateway runs on the head ({@link GatewayPlacement}): then only
    *     the head holds the API key Secret
+   * @param auth Ray's token authentication as the live pods allow ({@link RayAuth})
    */
   public static Desired desired(
       NdifCluster cluster,
       GenericKubernetesResource live,
       Set<String> poolsWithPods,
       Map<String, Integer> plannedNodes,
-      boolean gatewayOnHead) {
+      boolean gatewayOnHead,
+      RayAuth.Effective auth) {
     NdifClusterSpec spec = cluster.getSpec();
     AutoscalingMode mode = spec.autoscalingMode();
-    List<EnvVar> env = spec.env == null ? List.of() : spec.env;
+    List<EnvVar> env = new ArrayList<>(spec.env == null ? List.of() : spec.env);
+    if (auth == RayAuth.Effective.OFF
+        && env.stream().noneMatch(e -> RayAuth.MODE_ENV.equals(e.getName()))) {
+      // Off whatever Ray's own default is (KubeRay sets nothing when authOptions is disabled).
+      env.add(new EnvVar(RayAuth.MODE_ENV, "disabled", null));
+    }
     Map<String, Map<String, Object>> allLiveGroups = LiveWorkerGroups.byName(live);
     Map<String, Map<String, Object>> liveGroups =
         mode == AutoscalingMode.Ray ? allLiveGroups : Map.of();
 
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("rayVersion", spec.rayVersion);
+    result.put("authOptions", RayAuth.authOptions(auth));
     if (mode == AutoscalingMode.Ray) {
       result.put("enableInTreeAutoscaling", true);
       if (spec.autoscaling.idleTimeoutSeconds != null) {

@@ -48,7 +48,14 @@ public class ServeSync {
    * @param error why the dashboard could not be used, or null
    * @param applied whether this pass PUT a new config
    */
-  public record Result(ServeStatus serve, String error, boolean applied) {
+  /**
+   * @param refusedToken Ray's token authentication refused the call (no token, or a wrong one)
+   */
+  public record Result(ServeStatus serve, String error, boolean applied, boolean refusedToken) {
+    public Result(ServeStatus serve, String error, boolean applied) {
+      this(serve, error, applied, false);
+    }
+
     public boolean settled() {
       return error == null
           && serve != null
@@ -70,6 +77,19 @@ public class ServeSync {
       List<ServeConfigs.Admitted> admitted,
       Map<String, Object> gateway,
       ServeStatus previous) {
+    return sync(dashboardUrl, null, owner, admitted, gateway, previous);
+  }
+
+  /**
+   * @param token Ray's token for the dashboard, or null when it needs none
+   */
+  public Result sync(
+      String dashboardUrl,
+      String token,
+      String owner,
+      List<ServeConfigs.Admitted> admitted,
+      Map<String, Object> gateway,
+      ServeStatus previous) {
     String previousHash = previous == null ? null : previous.appliedConfigHash;
     if (admitted.isEmpty() && gateway == null && previousHash == null) {
       // Nothing of ours was ever applied: leave an adopted cluster's own applications alone.
@@ -82,7 +102,7 @@ public class ServeSync {
           .forEach(a -> previouslyOurs.add(a.name));
     }
     try {
-      var apps = dashboard.applications(dashboardUrl);
+      var apps = dashboard.applications(dashboardUrl, token);
       List<String> wanted = new ArrayList<>();
       admitted.forEach(a -> wanted.add(ServeConfigs.applicationName(a.deployment())));
       if (gateway != null) {
@@ -111,7 +131,7 @@ public class ServeSync {
       boolean missing = !apps.keySet().containsAll(names);
       boolean applied = false;
       if (!hash.equals(previousHash) || missing || stale) {
-        dashboard.apply(dashboardUrl, withOthers(desired, others));
+        dashboard.apply(dashboardUrl, withOthers(desired, others), token);
         log.info(
             "applied the Serve config at {}: {} application(s), config {} (was {}){}",
             dashboardUrl,
@@ -120,7 +140,7 @@ public class ServeSync {
             previousHash == null ? "none" : previousHash.substring(0, 12),
             missing ? ", Ray had lost applications" : stale ? ", removing stale ones" : "");
         applied = true;
-        apps = dashboard.applications(dashboardUrl);
+        apps = dashboard.applications(dashboardUrl, token);
         others = others(apps, ours);
       }
       var serve = new ServeStatus();
@@ -159,7 +179,7 @@ public class ServeSync {
       serve.applications.sort(java.util.Comparator.comparing(a -> a.name));
       return new Result(serve, null, applied);
     } catch (DashboardException e) {
-      return new Result(previous, e.getMessage(), false);
+      return new Result(previous, e.getMessage(), false, e.refusedToken());
     }
   }
 

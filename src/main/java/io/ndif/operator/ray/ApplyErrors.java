@@ -8,11 +8,24 @@ import java.util.Optional;
 public final class ApplyErrors {
   private ApplyErrors() {}
 
-  /** The first dependent's error in a workflow result, described, or null when there is none. */
+  /**
+   * The first dependent's error in a workflow result, described, or null when there is none.
+   *
+   * @param kind the kind of the KubeRay object (its dependent is typed generically); a typed
+   *     dependent is named by its own kind
+   */
   public static String of(Optional<? extends WorkflowResult> result, String kind) {
     return result
-        .flatMap(r -> r.getErroredDependents().values().stream().findFirst())
-        .map(e -> describe(e, kind))
+        .flatMap(r -> r.getErroredDependents().entrySet().stream().findFirst())
+        .map(
+            e -> {
+              Class<?> type = e.getKey().resourceType();
+              return describe(
+                  e.getValue(),
+                  type == io.fabric8.kubernetes.api.model.GenericKubernetesResource.class
+                      ? kind
+                      : type.getSimpleName());
+            })
         .orElse(null);
   }
 

@@ -26,8 +26,13 @@ public class ServeDashboard {
   private static final String ALIVE_NODES =
       "/api/v0/nodes?limit=10000&filter_keys=state&filter_predicates=%3D&filter_values=ALIVE";
   static final String TOKEN_AUTH_HINT =
-      " (Ray's token authentication is on; the operator calls dashboards without a token, so"
-          + " start Ray with RAY_AUTH_MODE=disabled)";
+      " (Ray's token authentication is on and the operator sent no token: an adopted cluster"
+          + " names the Secret that holds it in spec.external.authTokenSecretRef; or start Ray"
+          + " with RAY_AUTH_MODE=disabled)";
+  static final String WRONG_TOKEN_HINT =
+      " (Ray's token authentication refused the operator's token: the Secret holds another"
+          + " cluster's token, or the token changed)";
+  static final String TOKEN_HEADER = "X-Ray-Authorization";
   // HTTP/1.1: an HTTP/2 upgrade offer on a request with a body is refused by some Python servers.
   private final HttpClient http =
       HttpClient.newBuilder()
@@ -74,8 +79,20 @@ public class ServeDashboard {
 
   /** A failed call, with a message fit for a condition. */
   public static class DashboardException extends Exception {
+    private final int status;
+
     public DashboardException(String message) {
+      this(message, 0);
+    }
+
+    public DashboardException(String message, int status) {
       super(message);
+      this.status = status;
+    }
+
+    /** Whether Ray's token authentication refused the call (missing or wrong token). */
+    public boolean refusedToken() {
+      return status == 401 || status == 403;
     }
   }
 
@@ -102,7 +119,14 @@ public class ServeDashboard {
 
   /** GET: the nodes Ray reports ALIVE. */
   public List<RayNode> aliveNodes(String baseUrl) throws DashboardException {
-    JsonNode root = json(baseUrl, send(baseUrl, ALIVE_NODES, "GET", null));
+    return aliveNodes(baseUrl, null);
+  }
+
+  /**
+   * @param token Ray's token, sent with the call; null when the cluster needs none
+   */
+  public List<RayNode> aliveNodes(String baseUrl, String token) throws DashboardException {
+    JsonNode root = json(baseUrl, send(baseUrl, ALIVE_NODES, "GET", null, token));
     if (!root.path("result").asBoolean(false)) {
       throw new DashboardException(
           "the Ray dashboard at " + baseUrl + " could not list nodes: " + text(root, "msg"));
@@ -120,7 +144,15 @@ public class ServeDashboard {
 
   /** GET: every application Ray knows, by name. */
   public Map<String, Application> applications(String baseUrl) throws DashboardException {
-    JsonNode root = json(baseUrl, send(baseUrl, APPLICATIONS, "GET", null));
+    return applications(baseUrl, null);
+  }
+
+  /**
+   * @param token Ray's token, sent with the call; null when the cluster needs none
+   */
+  public Map<String, Application> applications(String baseUrl, String token)
+      throws DashboardException {
+    JsonNode root = json(baseUrl, send(baseUrl, APPLICATIONS, "GET", null, token));
     Map<String, Application> apps = new LinkedHashMap<>();
     root.path("applications")
         .fields()
@@ -161,7 +193,12 @@ public class ServeDashboard {
 
   /** PUT: replaces the whole multi-application config. */
   public void apply(String baseUrl, Map<String, Object> config) throws DashboardException {
-    send(baseUrl, APPLICATIONS, "PUT", Serialization.asJson(config));
+    apply(baseUrl, config, null);
+  }
+
+  public void apply(String baseUrl, Map<String, Object> config, String token)
+      throws DashboardException {
+    send(baseUrl, APPLICATIONS, "PUT", Serialization.asJson(config), token);
   }
 
   private static JsonNode json(String baseUrl, String body) throws DashboardException {
@@ -176,7 +213,7 @@ public class ServeDashboard {
     return URI.create(baseUrl.replaceAll("/+$", "") + path);
   }
 
-  private String send(String baseUrl, String path, String method, String json)
+  private String send(String baseUrl, String path, String method, String json, String token)
       throws DashboardException {
     long start = System.nanoTime();
     boolean ok = false;
@@ -186,8 +223,8 @@ public class ServeDashboard {
               "ray.dashboard " + method,
               () ->
                   viaApiServer(baseUrl)
-                      ? throughApiServer(baseUrl, path, method, json)
-                      : direct(baseUrl, path, method, json));
+                      ? throughApiServer(baseUrl, path, method, json, token)
+                      : direct(baseUrl, path, method, json, token));
       ok = true;
       return body;
     } finally {
@@ -200,9 +237,12 @@ public class ServeDashboard {
         && baseUrl.startsWith(kubernetes.getConfiguration().getMasterUrl().replaceAll("/+$", ""));
   }
 
-  private String direct(String baseUrl, String path, String method, String json)
+  private String direct(String baseUrl, String path, String method, String json, String token)
       throws DashboardException {
     var request = HttpRequest.newBuilder(uri(baseUrl, path)).timeout(Duration.ofSeconds(10));
+    if (token != null) {
+      request.header(TOKEN_HEADER, "Bearer " + token);
+    }
     if (json == null) {
       request.method(method, HttpRequest.BodyPublishers.noBody());
     } else {
@@ -227,11 +267,16 @@ public class ServeDashboard {
   }
 
   /** Through the API server's service proxy, with the operator's own credentials. */
-  private String throughApiServer(String baseUrl, String path, String method, String json)
+  private String throughApiServer(
+      String baseUrl, String path, String method, String json, String token)
       throws DashboardException {
     var client = proxyClient;
     var request =
         client.newHttpRequestBuilder().uri(uri(baseUrl, path)).timeout(10, TimeUnit.SECONDS);
+    // Not Authorization: the API server takes that header for itself.
+    if (token != null) {
+      request.header(TOKEN_HEADER, "Bearer " + token);
+    }
     if (json != null) {
       request.method(method, "application/json", json);
     }
@@ -284,7 +329,8 @@ public class ServeDashboard {
               + " answered "
               + code
               + (text.isEmpty() ? "" : ": " + text.substring(0, Math.min(300, text.length())))
-              + (code == 401 ? TOKEN_AUTH_HINT : ""));
+              + (code == 401 ? TOKEN_AUTH_HINT : code == 403 ? WRONG_TOKEN_HINT : ""),
+          code);
     }
     return body;
   }

@@ -177,7 +177,13 @@ class ClusterGatewayTest {
     var spec =
         io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
             .valueToTree(
-                RayClusterSpecs.desired(cluster, null, java.util.Set.of(), java.util.Map.of(), true)
+                RayClusterSpecs.desired(
+                        cluster,
+                        null,
+                        java.util.Set.of(),
+                        java.util.Map.of(),
+                        true,
+                        RayAuth.Effective.ON)
                     .spec());
     assertThat(spec.at("/headGroupSpec/template/spec/volumes").toString()).contains("api-keys");
     assertThat(spec.at("/workerGroupSpecs/0/template/spec/volumes").toString())
@@ -198,7 +204,12 @@ class ClusterGatewayTest {
         io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
             .valueToTree(
                 RayClusterSpecs.desired(
-                        cluster, null, java.util.Set.of(), java.util.Map.of(), false)
+                        cluster,
+                        null,
+                        java.util.Set.of(),
+                        java.util.Map.of(),
+                        false,
+                        RayAuth.Effective.ON)
                     .spec());
     assertThat(unpinned.at("/workerGroupSpecs/0/template/spec/volumes").toString())
         .contains("api-keys");

@@ -232,6 +232,35 @@ class NdifClusterIT {
   }
 
   @Test
+  @Order(3)
+  void aNetworkPolicyIsMadeWhenAskedForAndRemovedWhenNot() {
+    var policies =
+        cluster.client().network().v1().networkPolicies().inNamespace(cluster.namespace());
+    assertThat(policies.withName("fleet-ray").get()).isNull();
+    edit(
+        c ->
+            c.getSpec().networkPolicy =
+                io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+                    "enabled: true\n" + "dashboardFrom: [{ipBlock: {cidr: 127.0.0.1/32}}]\n",
+                    io.ndif.operator.api.NetworkPolicySpec.class));
+    var made =
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> policies.withName("fleet-ray").get(), java.util.Objects::nonNull);
+    assertThat(made.getSpec().getPodSelector().getMatchLabels())
+        .containsEntry("ndif.io/cluster", "fleet");
+    assertThat(made.getSpec().getIngress()).hasSize(3);
+    assertThat(made.getMetadata().getOwnerReferences())
+        .singleElement()
+        .satisfies(o -> assertThat(o.getKind()).isEqualTo("NdifCluster"));
+
+    edit(c -> c.getSpec().networkPolicy.enabled = false);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> policies.withName("fleet-ray").get() == null);
+  }
+
+  @Test
   @Order(4)
   void aPoolNoNodeCanHoldIsDegradedNamingThePool() {
     edit(

@@ -163,6 +163,24 @@ class RealNodeIT {
 
   @Test
   @Order(2)
+  void rayWantsItsTokenAndTheOperatorHasIt() {
+    var rayCluster =
+        cluster
+            .client()
+            .genericKubernetesResources("ray.io/v1", "RayCluster")
+            .inNamespace(cluster.namespace())
+            .withName(clusterStatus().rayClusterName)
+            .get();
+    assertThat(rayCluster.getAdditionalProperties().get("spec").toString())
+        .contains("authOptions={mode=token}");
+    assertThat(dashboardResponse("/api/serve/applications/", null).code()).isEqualTo(401);
+    assertThat(dashboardResponse("/api/serve/applications/", "not-the-token").code())
+        .isEqualTo(403);
+    assertThat(Conditions.reason(clusterStatus().conditions, "RayTokenAuth")).isEqualTo("Token");
+  }
+
+  @Test
+  @Order(2)
   void theWorkerJoinsRayWithThePoolsResourceAndItsGpu() throws Exception {
     JsonNode nodes =
         JSON.readTree(dashboard("/api/v0/nodes?detail=true")).at("/data/result/result");
@@ -279,13 +297,12 @@ class RealNodeIT {
     assertThat(run.exitCode()).as(run.output()).isZero();
     String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
     JsonNode found = JSON.readTree(last);
-    // The worker pod has no token mounted at all; the key file is on the worker too (the Secret
-    // is mounted into every Ray pod), and the contained process may not read it.
+    // The worker pod has no token and no key file mounted at all (the keys are on the head, with
+    // the gateway).
     assertThat(found.path("service_account_token").asText())
         .as(last)
-        .startsWith("FileNotFoundError")
-        .doesNotContain("succeeded");
-    assertThat(found.path("api_keys").asText()).as(last).contains("Permission denied");
+        .startsWith("FileNotFoundError");
+    assertThat(found.path("api_keys").asText()).as(last).startsWith("FileNotFoundError");
     assertThat(found.path("api_server").asText()).as(last).doesNotContain("succeeded");
     assertThat(found.path("dashboard").asText()).as(last).doesNotContain("succeeded");
     List<String> names = new ArrayList<>();
@@ -442,18 +459,62 @@ class RealNodeIT {
     return out.toString();
   }
 
-  /** A GET of the head's dashboard through the API server's service proxy. */
+  /**
+   * A GET of the head's dashboard through the API server's service proxy, with the cluster's Ray
+   * token from the Secret KubeRay made (token authentication is on by default).
+   */
   private static String dashboard(String path) {
+    return dashboard(path, rayToken());
+  }
+
+  private static String dashboard(String path, String token) {
+    var response = dashboardResponse(path, token);
+    assertThat(response.code()).as(response.body()).isEqualTo(200);
+    return response.body();
+  }
+
+  private static io.fabric8.kubernetes.client.http.HttpResponse<String> dashboardResponse(
+      String path, String token) {
     String name = clusterStatus().rayClusterName;
-    return cluster
-        .client()
-        .raw(
-            "/api/v1/namespaces/"
-                + cluster.namespace()
-                + "/services/"
-                + name
-                + "-head-svc:8265/proxy"
-                + path);
+    var client = cluster.client();
+    var request =
+        client
+            .getHttpClient()
+            .newHttpRequestBuilder()
+            .uri(
+                client.getConfiguration().getMasterUrl().replaceAll("/+$", "")
+                    + "/api/v1/namespaces/"
+                    + cluster.namespace()
+                    + "/services/"
+                    + name
+                    + "-head-svc:8265/proxy"
+                    + path);
+    if (token != null) {
+      request.header("X-Ray-Authorization", "Bearer " + token);
+    }
+    try {
+      return client
+          .getHttpClient()
+          .sendAsync(request.build(), String.class)
+          .get(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static String rayToken() {
+    var secret =
+        cluster
+            .client()
+            .secrets()
+            .inNamespace(cluster.namespace())
+            .withName(clusterStatus().rayClusterName)
+            .get();
+    return secret == null
+        ? null
+        : new String(
+            java.util.Base64.getDecoder().decode(secret.getData().get("auth_token")),
+            java.nio.charset.StandardCharsets.UTF_8);
   }
 
   private static LocalCluster.Result exec(Pod pod, String... command) {

@@ -25,12 +25,12 @@ class ServeSyncTest {
   private final ServeDashboard dashboard =
       new ServeDashboard(new FleetMetrics(new SimpleMeterRegistry()), Tracing.noop()) {
         @Override
-        public Map<String, ServeDashboard.Application> applications(String baseUrl) {
+        public Map<String, ServeDashboard.Application> applications(String baseUrl, String token) {
           return Map.copyOf(rayApps);
         }
 
         @Override
-        public void apply(String baseUrl, Map<String, Object> config) {
+        public void apply(String baseUrl, Map<String, Object> config, String token) {
           puts.add(config);
         }
       };

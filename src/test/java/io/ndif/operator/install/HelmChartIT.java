@@ -157,7 +157,11 @@ class HelmChartIT {
             .run("helm", "install", release, CHART, "-n", cluster.namespace(), "--wait=false");
     assertThat(install.exitCode()).as(install.output()).isZero();
     String sa = serviceAccount();
-    assertThat(canI(sa, "get", "secrets")).isEqualTo("no");
+    // Ray tokens are read one Secret at a time, by name: no listing or watching Secrets, no writes.
+    assertThat(canI(sa, "get", "secrets")).isEqualTo("yes");
+    assertThat(canI(sa, "list", "secrets")).isEqualTo("no");
+    assertThat(canI(sa, "watch", "secrets")).isEqualTo("no");
+    assertThat(canI(sa, "update", "secrets")).isEqualTo("no");
     assertThat(canI(sa, "create", "pods")).isEqualTo("no");
     assertThat(canI(sa, "delete", "nodes")).isEqualTo("no");
     assertThat(canI(sa, "watch", "pods")).isEqualTo("yes");

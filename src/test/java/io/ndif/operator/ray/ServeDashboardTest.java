@@ -100,7 +100,8 @@ class ServeDashboardTest {
     body.set("Unauthorized");
     assertThatThrownBy(() -> dashboard.applications(url))
         .hasMessageContaining("answered 401: Unauthorized")
-        .hasMessageContaining("RAY_AUTH_MODE=disabled");
+        .hasMessageContaining("spec.external.authTokenSecretRef")
+        .matches(e -> ((ServeDashboard.DashboardException) e).refusedToken());
   }
 
   @Test
@@ -109,6 +110,7 @@ class ServeDashboardTest {
     body.set("boom");
     assertThatThrownBy(() -> dashboard.applications(url))
         .hasMessageContaining("answered 500: boom")
-        .hasMessageNotContaining("RAY_AUTH_MODE");
+        .hasMessageNotContaining("authTokenSecretRef")
+        .matches(e -> !((ServeDashboard.DashboardException) e).refusedToken());
   }
 }

@@ -29,6 +29,7 @@ public class FakeRayDashboard implements AutoCloseable {
   private volatile JsonNode lastConfig;
   private volatile List<String> nodeIps = List.of("10.244.0.10");
   private volatile boolean silent;
+  private volatile String token;
 
   public FakeRayDashboard() throws IOException {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -69,6 +70,14 @@ public class FakeRayDashboard implements AutoCloseable {
     nodeIps = List.copyOf(ips);
   }
 
+  /**
+   * Answers as Ray does with token authentication on: 401 without {@code X-Ray-Authorization:
+   * Bearer <token>}, 403 with another token.
+   */
+  public void requireToken(String token) {
+    this.token = token;
+  }
+
   /** Stops answering (requests hang, then the connection closes) until {@link #answer()}. */
   public void silence() {
     silent = true;
@@ -102,6 +111,18 @@ public class FakeRayDashboard implements AutoCloseable {
       }
       if (silent) {
         return; // closed with no answer
+      }
+      String wanted = token;
+      if (wanted != null) {
+        String sent = exchange.getRequestHeaders().getFirst("X-Ray-Authorization");
+        if (sent == null) {
+          respond(exchange, 401, "Unauthorized: Missing authentication token");
+          return;
+        }
+        if (!sent.equals("Bearer " + wanted)) {
+          respond(exchange, 403, "Forbidden: Invalid authentication token");
+          return;
+        }
       }
       switch (exchange.getRequestMethod()) {
         case "GET" -> respond(exchange, 200, status());
