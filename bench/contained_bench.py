@@ -52,11 +52,19 @@ def free_port():
 
 
 def pss_bytes(pid):
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    """None when the process is gone (a child ends after each request)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def mib(value):
+    return None if value is None else round(value / 2**20, 1)
 
 
 def processes_of_runner():
@@ -223,11 +231,12 @@ def main():
         throughput.append(row)
         print(json.dumps({"throughput": row}), flush=True)
 
+    time.sleep(2)  # the last child reaped, the next spare forked and contained
     replica, zygote, spare = processes_of_runner()
     memory = {
-        "replica_pss_mib": round(pss_bytes(replica) / 2**20, 1),
-        "zygote_pss_mib": round(pss_bytes(zygote) / 2**20, 1),
-        "spare_child_pss_mib": round(pss_bytes(spare) / 2**20, 1) if spare else None,
+        "replica_pss_mib": mib(pss_bytes(replica)),
+        "zygote_pss_mib": mib(pss_bytes(zygote)),
+        "spare_child_pss_mib": mib(pss_bytes(spare)) if spare else None,
     }
     fresh = {
         "zygote_start_s": round(zygote_start, 2),
