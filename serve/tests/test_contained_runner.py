@@ -40,6 +40,9 @@ REQUESTS = textwrap.dedent(
             return Answer("COMPLETED", result=str(float(model["w"].sum())).encode())
         if what.startswith("read:"):
             return Answer("COMPLETED", result=open(what[len("read:"):]).read().encode())
+        if what == "channel":
+            return Answer("COMPLETED", result=json.dumps(
+                [os.readlink(f"/proc/self/fd/{n}") for n in (0, 1, 2)] + [os.read(0, 10).decode()]).encode())
         if what == "env":
             return Answer("COMPLETED", result=json.dumps(sorted(os.environ)).encode())
         if what == "spin":
@@ -47,6 +50,19 @@ REQUESTS = textwrap.dedent(
                 pass
         if what == "die":
             os._exit(3)
+        if what in ("garbage", "huge"):
+            # The block writes to the answer pipe itself (it is in its process).
+            import struct
+            fd = max(int(n) for n in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{n}"))
+            for n in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+                try:
+                    if "pipe" in os.readlink(f"/proc/self/fd/{n}") and n > 2:
+                        fd = n
+                except OSError:
+                    pass
+            frame = struct.pack(">II", 5, 0) + b"{bad}" if what == "garbage" else struct.pack(">II", 2, 0xFFFFFFF0)
+            os.write(fd, frame)
+            time.sleep(60)
         raise ValueError("unknown request " + what)
     """
 )
@@ -126,3 +142,19 @@ def test_a_zygote_that_is_gone_is_a_fatal_answer(runner):
     answer = runner.run(b"look", timeout_seconds=30)
     assert answer.status == "ERROR" and answer.fatal
     assert "this replica is restarting" in answer.description
+
+
+@pytest.mark.parametrize("what, description", [
+    (b"garbage", "The process running your job sent an unreadable answer."),
+    (b"huge", "Your job's result is larger than 2147483648 bytes, the limit."),
+])
+def test_what_a_block_writes_to_its_answer_pipe_cannot_stop_the_zygote(runner, what, description):
+    answer = runner.run(what, timeout_seconds=30)
+    assert (answer.status, answer.description) == ("ERROR", description)
+    assert runner.run(b"look", timeout_seconds=30).status == "COMPLETED"
+
+
+def test_a_block_cannot_reach_the_zygotes_channel(runner):
+    stdin, stdout, stderr, read = json.loads(runner.run(b"channel", timeout_seconds=30).result)
+    assert stdin == "/dev/null" and read == ""
+    assert stdout == stderr

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from .containment import Policy
 from .containment.runner import Answer, ContainedRunner
@@ -125,6 +125,3 @@ def nnsight_request(job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
 def generate_request(prompt: str, max_new_tokens: int) -> dict[str, Any]:
     return {"kind": "generate", "prompt": prompt, "max_new_tokens": max_new_tokens}
 
-
-def info_of(runner: Optional[ContainedRunner]) -> dict[str, Any]:
-    return dict(runner.info) if runner is not None else {}

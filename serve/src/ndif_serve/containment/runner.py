@@ -31,6 +31,10 @@ from typing import Callable, Optional
 
 from .policy import Policy, contain
 
+# What a child may send: its header is small; its result is bounded like the gateway's results.
+MAX_HEADER_BYTES = 1 << 20
+MAX_RESULT_BYTES = 2 << 30
+
 # What a zygote's environment may hold: nothing that grants access (tokens, keys, Ray's address).
 ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "HOME", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
                "PYTHONPATH", "VIRTUAL_ENV", "TZ")
@@ -174,6 +178,12 @@ def _child(
     handle: Callable, loaded, policy: Policy, scratch: str, request_fd: int, answer_fd: int
 ) -> None:
     """In the fork: contain, wait for the request, run, answer, exit; never returns."""
+    # The zygote's channel to the caller is fds 0 and 1: the request's code must neither read the
+    # next caller's request from it nor write an answer into it.
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(2, 1)
+    os.close(null)
     out = os.fdopen(answer_fd, "wb")
 
     def log(line: str) -> None:
@@ -250,17 +260,18 @@ def _reap(pid: int) -> None:
 
 def _relay_child(pid: int, read_fd: int, timeout: float, channel_out) -> tuple[dict, bytes]:
     """Forwards the child's LOG frames to the caller as they come; returns its answer, or an
-    ERROR when it ran past ``timeout`` (killed: even a C call ends) or died without one."""
+    ERROR when it ran past ``timeout`` (killed: even a C call ends), died without one, or sent
+    what is not a well-formed answer (the child runs the caller's code: nothing it writes may
+    stop the zygote)."""
     deadline = time.monotonic() + timeout
     data = bytearray()
     with os.fdopen(read_fd, "rb", buffering=0) as pipe:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                os.kill(pid, signal.SIGKILL)
-                _reap(pid)
-                return ({"status": "ERROR", "description":
-                         f"Your job exceeded the execution timeout of {timeout:g} s and was stopped."}, b"")
+                return _stop_child(
+                    pid, f"Your job exceeded the execution timeout of {timeout:g} s and was stopped."
+                )
             ready, _, _ = select.select([pipe], [], [], remaining)
             if not ready:
                 continue
@@ -270,19 +281,37 @@ def _relay_child(pid: int, read_fd: int, timeout: float, channel_out) -> tuple[d
             data.extend(chunk)
             while len(data) >= 8:
                 head_size, body_size = struct.unpack(">II", data[:8])
+                if head_size > MAX_HEADER_BYTES or body_size > MAX_RESULT_BYTES:
+                    return _stop_child(
+                        pid,
+                        f"Your job's result is larger than {MAX_RESULT_BYTES} bytes, the limit.",
+                    )
                 end = 8 + head_size + body_size
                 if len(data) < end:
                     break
-                header = json.loads(bytes(data[8:8 + head_size]))
+                try:
+                    header = json.loads(bytes(data[8:8 + head_size]))
+                    status = header["status"]
+                    if status not in ("LOG", "COMPLETED", "ERROR"):
+                        raise ValueError(status)
+                    header = {"status": status, "description": str(header.get("description", ""))}
+                except (ValueError, KeyError, TypeError):
+                    return _stop_child(pid, "The process running your job sent an unreadable answer.")
                 body = bytes(data[8 + head_size:end])
                 del data[:end]
-                if header.get("status") != "LOG":
+                if status != "LOG":
                     return header, body
                 _write_frame(channel_out, header)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     reason = f"signal {-code}" if code < 0 else f"exit status {code}"
     return {"status": "ERROR", "description": f"The process running your job ended ({reason})."}, b""
+
+
+def _stop_child(pid: int, description: str) -> tuple[dict, bytes]:
+    os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+    return {"status": "ERROR", "description": description}, b""
 
 
 if __name__ == "__main__":
