@@ -131,15 +131,22 @@ class NdifClusterIT {
             .withLabel("ray.io/cluster", "fleet")
             .list()
             .getItems();
+    // The API keys only on the head, where the gateway runs; never on a worker.
+    java.util.function.Predicate<io.fabric8.kubernetes.api.model.Pod> hasKeys =
+        pod ->
+            pod.getSpec().getVolumes().stream()
+                .anyMatch(
+                    v ->
+                        v.getSecret() != null
+                            && "fleet-api-keys".equals(v.getSecret().getSecretName()));
     assertThat(pods)
         .isNotEmpty()
         .allSatisfy(
             pod ->
-                assertThat(pod.getSpec().getVolumes())
-                    .anyMatch(
-                        v ->
-                            v.getSecret() != null
-                                && "fleet-api-keys".equals(v.getSecret().getSecretName())));
+                assertThat(hasKeys.test(pod))
+                    .as(pod.getMetadata().getName())
+                    .isEqualTo(
+                        "head".equals(pod.getMetadata().getLabels().get("ray.io/node-type"))));
     var wide =
         cluster.cluster().run("kubectl", "get", "ndc", "-o", "wide", "-n", cluster.namespace());
     assertThat(wide.output()).contains("NDIF_HOST").contains(url);
