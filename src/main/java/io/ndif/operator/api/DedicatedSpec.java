@@ -15,6 +15,14 @@ public class DedicatedSpec {
   @io.fabric8.generator.annotation.Size(max = 512)
   public String image;
 
+  @JsonPropertyDescription(
+      "Ray's token authentication of the RayService's cluster (KubeRay's authOptions): Token"
+          + " (default; KubeRay keeps the token in a Secret and uses it for its own calls) or"
+          + " Disabled (RAY_AUTH_MODE=disabled in every Ray container). A change rolls the"
+          + " RayService to a new cluster, as any change of its cluster does.")
+  @io.fabric8.generator.annotation.Default("Token")
+  public NdifClusterSpec.RayAuthMode rayAuth;
+
   @JsonPropertyDescription("Ray version of the RayService's cluster (KubeRay's rayVersion).")
   @io.fabric8.generator.annotation.Size(max = 32)
   public String rayVersion;

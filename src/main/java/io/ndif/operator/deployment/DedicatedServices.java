@@ -1,8 +1,10 @@
 package io.ndif.operator.deployment;
 
+import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.GatewaySpec;
+import io.ndif.operator.api.NdifClusterSpec;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.api.Quantities;
@@ -65,17 +67,22 @@ public final class DedicatedServices {
     Map<String, String> workerLabels = new LinkedHashMap<>(labels);
     workerLabels.put(Constants.LABEL_POOL, pool.name);
 
+    // A RayService's cluster is replaced as a whole when its spec changes, so no pod of another
+    // authentication ever meets it: the spec alone decides.
+    boolean token = dedicated.rayAuth != NdifClusterSpec.RayAuthMode.Disabled;
+    List<EnvVar> env = token ? List.of() : List.of(new EnvVar("RAY_AUTH_MODE", "disabled", null));
     Map<String, Object> cluster = new LinkedHashMap<>();
     cluster.put(
         "rayVersion", dedicated.rayVersion != null ? dedicated.rayVersion : DEFAULT_RAY_VERSION);
+    cluster.put("authOptions", Map.of("mode", token ? "token" : "disabled"));
     cluster.put(
         "headGroupSpec",
-        RayPodTemplates.headGroup(null, image, List.of(), labels, headAdditions, false).spec());
+        RayPodTemplates.headGroup(null, image, env, labels, headAdditions, false).spec());
     var worker =
         RayPodTemplates.workerGroup(
             pool,
             image,
-            List.of(),
+            env,
             workerLabels,
             pool.nodesOrDefault(),
             pool.minNodesOrDefault(),

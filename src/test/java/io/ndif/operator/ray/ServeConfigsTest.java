@@ -171,6 +171,10 @@ public class ServeConfigsTest {
         .isEqualTo("/etc/ndif/api-keys");
     assertThat(cluster.at("/workerGroupSpecs/0/template/spec/volumes").toString())
         .doesNotContain("api-keys");
+    // Ray's token authentication on by default; KubeRay injects the token itself.
+    assertThat(cluster.at("/authOptions/mode").asText()).isEqualTo("token");
+    assertThat(cluster.at("/headGroupSpec/template/spec/containers/0/env").toString())
+        .doesNotContain("RAY_AUTH_MODE");
     assertThat(gateway.at("/deployments/0/ray_actor_options/resources/ndif_gateway").asInt())
         .isEqualTo(1);
 
@@ -235,6 +239,21 @@ public class ServeConfigsTest {
     assertThat(defaults.at("/args/max_request_bytes").asLong()).isEqualTo(64L << 20);
     assertThat(defaults.at("/args/max_inline_result_bytes").asLong()).isEqualTo(16L << 20);
     assertThat(defaults.at("/args/result_ttl_seconds").asInt()).isEqualTo(600);
+  }
+
+  @Test
+  void aDedicatedDeploymentMayTurnRayTokenAuthenticationOff() {
+    var deployment =
+        deployment(
+            "open",
+            "model: {repoId: org/m, sizeBytes: 1Gi}\nisolation: Dedicated\n"
+                + "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi}, rayAuth: Disabled}");
+    JsonNode cluster = JSON.valueToTree(DedicatedServices.spec(deployment).get("rayClusterConfig"));
+    assertThat(cluster.at("/authOptions/mode").asText()).isEqualTo("disabled");
+    for (String group : List.of("/headGroupSpec", "/workerGroupSpecs/0")) {
+      assertThat(cluster.at(group + "/template/spec/containers/0/env").toString())
+          .contains("{\"name\":\"RAY_AUTH_MODE\",\"value\":\"disabled\"}");
+    }
   }
 
   @Test
