@@ -48,6 +48,10 @@ public class NdifDeploymentSpec {
   @Default("false")
   public Boolean pinned;
 
+  @JsonPropertyDescription(
+      "Windows during which the deployment is pinned and optionally raised in priority.")
+  public ScheduleSpec schedule;
+
   @JsonPropertyDescription("Higher priority is admitted first and may evict lower priorities.")
   @Default("0")
   public Integer priority;

@@ -46,6 +46,38 @@ public class NdifDeploymentStatus {
   @JsonPropertyDescription("RayService of a Dedicated deployment.")
   public String rayServiceName;
 
+  @JsonPropertyDescription(
+      "Whether the deployment is pinned now: by spec.pinned or an open schedule window.")
+  public Boolean pinned;
+
+  @JsonPropertyDescription("The priority it is placed with now (raised by an open window).")
+  public Integer priority;
+
+  @JsonPropertyDescription("The schedule's open window and the next one.")
+  public ScheduleStatus schedule;
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ScheduleStatus {
+    @JsonPropertyDescription("The window open now (touching windows merged), if any.")
+    public WindowStatus current;
+
+    @JsonPropertyDescription("The next window to open, if any.")
+    public WindowStatus next;
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class WindowStatus {
+    public String name;
+
+    @JsonPropertyDescription("RFC 3339, UTC.")
+    public String start;
+
+    @JsonPropertyDescription("RFC 3339, UTC.")
+    public String end;
+
+    public Integer priority;
+  }
+
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Placement {
     public String replicaId;

@@ -15,6 +15,7 @@ import io.ndif.operator.placement.Demand;
 import io.ndif.operator.placement.Plan;
 import io.ndif.operator.placement.Planner;
 import io.ndif.operator.placement.PoolCapacity;
+import io.ndif.operator.schedule.PinSchedule;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -34,7 +35,11 @@ public final class ClusterPlanning {
     this.planner = planner;
   }
 
-  public record Result(Plan plan, List<DeploymentPlacement> placements) {
+  /**
+   * @param nextScheduleEdge the next instant a deployment's schedule window opens or closes, or
+   *     null when none will
+   */
+  public record Result(Plan plan, List<DeploymentPlacement> placements, Instant nextScheduleEdge) {
     /** Nodes per pool that the admitted deployments need. */
     public Map<String, Integer> plannedNodes() {
       Map<String, Integer> nodes = new LinkedHashMap<>();
@@ -51,6 +56,7 @@ public final class ClusterPlanning {
     List<Demand> demands = new ArrayList<>();
     Map<String, Demand> byId = new LinkedHashMap<>();
     List<DeploymentPlacement> denied = new ArrayList<>();
+    Instant nextEdge = null;
     var policy = ServePolicySpec.of(cluster.getSpec());
     for (NdifDeployment d : deployments) {
       if (d.getMetadata().getDeletionTimestamp() != null || d.getSpec().usesDedicatedIsolation()) {
@@ -68,7 +74,12 @@ public final class ClusterPlanning {
         denied.add(entry);
         continue;
       }
-      var demand = demand(d, previous.get(d.getMetadata().getName()), now);
+      var schedule = PinSchedule.at(d.getSpec().schedule, now);
+      if (schedule.nextEdge() != null
+          && (nextEdge == null || schedule.nextEdge().isBefore(nextEdge))) {
+        nextEdge = schedule.nextEdge();
+      }
+      var demand = demand(d, schedule, previous.get(d.getMetadata().getName()), now);
       demands.add(demand);
       byId.put(demand.id(), demand);
     }
@@ -97,7 +108,7 @@ public final class ClusterPlanning {
     }
     denied.sort(java.util.Comparator.comparing(p -> p.name));
     placements.addAll(denied);
-    return new Result(plan, placements);
+    return new Result(plan, placements, nextEdge);
   }
 
   static List<PoolCapacity> capacities(NdifCluster cluster) {
@@ -114,15 +125,16 @@ public final class ClusterPlanning {
     return pools;
   }
 
-  private static Demand demand(NdifDeployment d, DeploymentPlacement before, Instant now) {
+  private static Demand demand(
+      NdifDeployment d, PinSchedule.State schedule, DeploymentPlacement before, Instant now) {
     var spec = d.getSpec();
     var size = DeploymentSizes.bytes(spec);
     boolean wasAdmitted = before != null && Boolean.TRUE.equals(before.admitted);
     return new Demand(
         d.getMetadata().getName(),
-        spec.priority == null ? 0 : spec.priority,
+        schedule.priority(spec.priority == null ? 0 : spec.priority),
         created(d, now),
-        Boolean.TRUE.equals(spec.pinned),
+        schedule.pinned(Boolean.TRUE.equals(spec.pinned)),
         size.isPresent() ? size.getAsLong() : null,
         spec.resources == null ? null : spec.resources.gpus,
         spec.placement == null ? null : spec.placement.pool,

@@ -71,6 +71,9 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   /** A dashboard that did not answer is asked again soon: a restarting head answers shortly. */
   static final Duration RETRY_DASHBOARD = Duration.ofSeconds(5);
 
+  /** A timer may fire a little early; the edge is looked at just after it passed. */
+  static final Duration EDGE_MARGIN = Duration.ofMillis(200);
+
   /** How often an external cluster's nodes are listed again. */
   static final Duration RECHECK_EXTERNAL_NODES = Duration.ofSeconds(30);
 
@@ -229,6 +232,14 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     if (cluster.getSpec().usesExternalCluster()
         && (poll == null || poll.compareTo(RECHECK_EXTERNAL_NODES) > 0)) {
       poll = RECHECK_EXTERNAL_NODES;
+    }
+    // A schedule window's edge is acted on when it comes, not found by polling.
+    var edge = plan.nextScheduleEdge();
+    if (edge != null) {
+      var untilEdge = Duration.between(clock.instant(), edge).plus(EDGE_MARGIN);
+      if (poll == null || untilEdge.compareTo(poll) < 0) {
+        poll = untilEdge.isNegative() ? EDGE_MARGIN : untilEdge;
+      }
     }
     return poll == null ? control : control.rescheduleAfter(poll);
   }

@@ -21,6 +21,7 @@ final class DeploymentEvents {
     List<Event> events = new ArrayList<>();
     var now = Conditions.find(after.conditions, SCHEDULED);
     if (now.isEmpty()) {
+      windows(before, after, events);
       return events;
     }
     var was = before == null ? null : Conditions.find(before.conditions, SCHEDULED).orElse(null);
@@ -57,7 +58,48 @@ final class DeploymentEvents {
     if (becameReady && !admittedNow) {
       events.add(new Event(Type.Normal, "Ready", ready.get().getMessage()));
     }
+    windows(before, after, events);
     return events;
+  }
+
+  /** Entering and leaving a schedule window, and a schedule that became invalid. */
+  private static void windows(
+      NdifDeploymentStatus before, NdifDeploymentStatus after, List<Event> events) {
+    var was = before == null || before.schedule == null ? null : before.schedule.current;
+    var is = after.schedule == null ? null : after.schedule.current;
+    if (was == null && is != null) {
+      events.add(
+          new Event(
+              Type.Normal,
+              "WindowOpened",
+              ScheduleReport.describe(is)
+                  + " opened: pinned until "
+                  + is.end
+                  + (is.priority == null ? "" : ", priority " + after.priority)));
+    } else if (was != null && is == null) {
+      var next = after.schedule == null ? null : after.schedule.next;
+      events.add(
+          new Event(
+              Type.Normal,
+              "WindowClosed",
+              ScheduleReport.describe(was)
+                  + " closed: "
+                  + (Boolean.TRUE.equals(after.pinned)
+                      ? "still pinned by spec.pinned"
+                      : "no longer pinned")
+                  + (next == null ? "" : "; the next opens " + next.start)));
+    }
+    var valid = Conditions.find(after.conditions, ScheduleReport.SCHEDULE_VALID);
+    var wasValid =
+        before == null
+            ? null
+            : Conditions.find(before.conditions, ScheduleReport.SCHEDULE_VALID).orElse(null);
+    if (valid.isPresent()
+        && Conditions.FALSE.equals(valid.get().getStatus())
+        && (wasValid == null || !Objects.equals(wasValid.getMessage(), valid.get().getMessage()))) {
+      events.add(
+          new Event(Type.Warning, ScheduleReport.INVALID_SCHEDULE, valid.get().getMessage()));
+    }
   }
 
   private static final java.util.Set<String> FAILURES =

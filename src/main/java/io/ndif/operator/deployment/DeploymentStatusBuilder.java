@@ -15,6 +15,7 @@ import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.observability.GitOpsConditions;
 import io.ndif.operator.placement.Decision;
 import io.ndif.operator.ray.ServeConfigs;
+import io.ndif.operator.schedule.PinSchedule;
 import java.time.Clock;
 import java.util.List;
 
@@ -66,6 +67,7 @@ public final class DeploymentStatusBuilder {
             deployment.getMetadata().getGeneration(),
             clock);
     String ns = deployment.getMetadata().getNamespace();
+    ScheduleReport.fill(spec, PinSchedule.at(spec.schedule, clock.instant()), status, conditions);
     if (spec.isolation == Isolation.Dedicated) {
       DedicatedStatus.fill(deployment, rayService, applyError, dedicatedPods, status, conditions);
       progressing(conditions);

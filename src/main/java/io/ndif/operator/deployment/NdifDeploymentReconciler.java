@@ -24,6 +24,7 @@ import io.ndif.operator.observability.FleetMetrics;
 import io.ndif.operator.observability.StatusComparison;
 import io.ndif.operator.observability.Tracing;
 import io.ndif.operator.ray.ApplyErrors;
+import io.ndif.operator.schedule.PinSchedule;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -61,6 +62,9 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
    * status written is the decision, one write instead of two.
    */
   static final Duration PLANNING_GRACE = Duration.ofSeconds(10);
+
+  /** A timer may fire a little early; a window's edge is looked at just after it passed. */
+  static final Duration EDGE_MARGIN = Duration.ofMillis(200);
 
   public NdifDeploymentReconciler(
       Clock clock, EventRecorder events, FleetMetrics metrics, Tracing tracing) {
@@ -154,7 +158,14 @@ public class NdifDeploymentReconciler implements Reconciler<NdifDeployment> {
     if (changed) {
       StatusWriter.write(deployment, status, NdifDeployment::new, context, tracing);
     }
-    return UpdateControl.noUpdate();
+    // The schedule's status changes at a window's edge, whether or not the plan does.
+    return PinSchedule.at(deployment.getSpec().schedule, clock.instant())
+        .untilNextEdge(clock.instant())
+        .map(
+            d ->
+                UpdateControl.<NdifDeployment>noUpdate()
+                    .rescheduleAfter(d.isNegative() ? EDGE_MARGIN : d.plus(EDGE_MARGIN)))
+        .orElse(UpdateControl.noUpdate());
   }
 
   /** When a deployment that is not admitted began to wait: its Scheduled condition's change. */

@@ -226,6 +226,28 @@ class CrdValidationIT {
   static Stream<Arguments> invalidDeployments() {
     return Stream.of(
         Arguments.of(
+            "a window with both cron and start",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nschedule: {windows: [{cron: '0 9 * * *',"
+                + " duration: 1h, start: '2026-12-10T09:00', end: '2026-12-10T10:00'}]}",
+            "a window has either cron (with duration) or start (with end)"),
+        Arguments.of(
+            "a cron window without duration",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nschedule: {windows: [{cron: '0 9 * * *'}]}",
+            "cron and duration go together"),
+        Arguments.of(
+            "a one-off window without end",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nschedule: {windows: [{start: '2026-12-10T09:00'}]}",
+            "start and end go together"),
+        Arguments.of(
+            "a duration in days",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nschedule: {windows: [{cron: '0 9 * * *',"
+                + " duration: 2d}]}",
+            "spec.schedule.windows[0].duration"),
+        Arguments.of(
+            "a schedule without windows",
+            "clusterRef: fleet\nmodel: {repoId: gpt2}\nschedule: {windows: []}",
+            "spec.schedule.windows"),
+        Arguments.of(
             "minReplicas above maxReplicas",
             "clusterRef: fleet\nmodel: {repoId: gpt2}\nautoscaling: {minReplicas: 3, maxReplicas: 2}",
             "minReplicas must not exceed maxReplicas"),

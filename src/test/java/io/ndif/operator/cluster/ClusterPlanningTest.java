@@ -46,6 +46,72 @@ class ClusterPlanningTest {
     assertThat(allowed.placements()).allMatch(p -> Boolean.TRUE.equals(p.admitted));
   }
 
+  private static final String COURSE =
+      """
+      model: {repoId: a/course, sizeBytes: 500Gi}
+      replicas: 3
+      placement: {pool: a100}
+      schedule:
+        timeZone: Europe/Berlin
+        windows:
+        - {name: course, cron: "0 9 * * 1-5", duration: 8h, priority: 100}
+      """;
+  private static final String URGENT =
+      "model: {repoId: a/urgent, sizeBytes: 500Gi}\nreplicas: 3\nplacement: {pool: a100}\npriority: 50";
+
+  /** Wednesday 2026-12-02 12:00Z is 13:00 in Berlin: the course's window is open until 16:00Z. */
+  @Test
+  void anOpenWindowPinsAndRaisesItsDeploymentAndTheClosedWindowDoesNot() {
+    var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS);
+    var course = deployment("course", COURSE);
+    var urgent = deployment("urgent", URGENT);
+    admittedLongAgo(cluster, "course");
+
+    var open = planning.plan(cluster, List.of(course, urgent), NOW);
+    assertThat(open.placements())
+        .extracting(p -> p.name + " " + p.admitted)
+        .containsExactlyInAnyOrder("course true", "urgent false");
+    assertThat(open.nextScheduleEdge()).isEqualTo(Instant.parse("2026-12-02T16:00:00Z"));
+
+    // After the window the course is an ordinary priority-0 deployment: urgent preempts it.
+    var evening = Instant.parse("2026-12-02T17:00:00Z");
+    var closed = planning.plan(cluster, List.of(course, urgent), evening);
+    assertThat(closed.placements())
+        .extracting(p -> p.name + " " + p.admitted)
+        .containsExactlyInAnyOrder("course false", "urgent true");
+    assertThat(closed.nextScheduleEdge()).isEqualTo(Instant.parse("2026-12-03T08:00:00Z"));
+  }
+
+  @Test
+  void aWindowThatOpensLetsItsDeploymentPreemptWithItsRaisedPriority() {
+    var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS);
+    var course = deployment("course", COURSE);
+    var urgent = deployment("urgent", URGENT);
+    admittedLongAgo(cluster, "urgent");
+    var before = Instant.parse("2026-12-03T07:59:00Z");
+    assertThat(planning.plan(cluster, List.of(course, urgent), before).placements())
+        .extracting(p -> p.name + " " + p.admitted)
+        .containsExactlyInAnyOrder("course false", "urgent true");
+
+    var opened = Instant.parse("2026-12-03T08:00:00Z");
+    assertThat(planning.plan(cluster, List.of(course, urgent), opened).placements())
+        .extracting(p -> p.name + " " + p.admitted)
+        .containsExactlyInAnyOrder("course true", "urgent false");
+  }
+
+  private static void admittedLongAgo(io.ndif.operator.api.NdifCluster cluster, String... names) {
+    var status = new io.ndif.operator.api.NdifClusterStatus();
+    for (String name : names) {
+      var p = new io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement();
+      p.name = name;
+      p.admitted = true;
+      p.pool = "a100";
+      p.admittedAt = NOW.minus(Duration.ofDays(2)).toString();
+      status.deployments.add(p);
+    }
+    cluster.setStatus(status);
+  }
+
   private static NdifDeployment deployment(String name, String spec) {
     var d = new NdifDeployment();
     d.setMetadata(

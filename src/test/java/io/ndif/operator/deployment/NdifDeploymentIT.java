@@ -198,6 +198,57 @@ class NdifDeploymentIT {
             });
   }
 
+  @Test
+  @Order(7)
+  void aScheduleWindowPinsItsDeploymentAndItsEndIsActedOnWhenItComes() {
+    var opens =
+        java.time.Instant.now().plusSeconds(5).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    var closes = opens.plusSeconds(30);
+    cluster.editDeployment(
+        "huge",
+        d -> {
+          var window = new io.ndif.operator.api.ScheduleWindowSpec();
+          window.name = "workshop";
+          window.start = opens.toString();
+          window.end = closes.toString();
+          var schedule = new io.ndif.operator.api.ScheduleSpec();
+          schedule.windows = List.of(window);
+          d.getSpec().schedule = schedule;
+        });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              var status = cluster.deployment("huge").getStatus();
+              assertThat(status.pinned).isTrue();
+              assertThat(status.schedule.current.end).isEqualTo(closes.toString());
+              assertThat(eventReasons("huge")).contains("WindowOpened");
+            });
+    cluster.createDeployment(
+        "rival",
+        "fleet",
+        "model: {repoId: org/rival, sizeBytes: 600Gi}\npriority: 10\nplacement: {pool: a100}");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> assertThat(scheduled("rival").getReason()).isEqualTo("InsufficientCapacity"));
+    assertThat(scheduled("huge").getStatus()).isEqualTo("True");
+
+    // Nothing changes when the window closes but the time: the operator acts on the edge
+    // itself, well before the minute after which a waiting deployment is looked at again.
+    await()
+        .atMost(Duration.between(java.time.Instant.now(), closes).plusSeconds(20))
+        .untilAsserted(
+            () -> {
+              assertThat(scheduled("rival").getStatus()).isEqualTo("True");
+              assertThat(scheduled("huge").getReason()).isEqualTo("Preempted");
+              var status = cluster.deployment("huge").getStatus();
+              assertThat(status.pinned).isFalse();
+              assertThat(status.schedule).isNull();
+              assertThat(eventReasons("huge")).contains("WindowClosed");
+            });
+  }
+
   private static void assertAdmitted(String name, String pool, double gpus) {
     await()
         .atMost(Duration.ofSeconds(60))
