@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# Brings up the local control plane, runs the operator on it and applies examples/.
-# With --ray, also starts a real Ray head from PyPI (hack/local-ray) and serves a tiny model on it
-# through examples/real-ray/.
+# Brings up the local control plane with its fake GPU fleet, runs the operator on it and applies
+# examples/; then starts a real Ray head from PyPI (hack/local-ray), serves a tiny model on it
+# through examples/real-ray/ and ends with a researcher's remote trace answered
+# (examples/real-ray/trace.py, nnsight's own client, the model named by its repository id).
+# With --control-plane, stops after the fake fleet (no Ray, no Python environment needed).
 # With --real, brings up instead a cluster with one real node (hack/real-node; needs root) where
 # KubeRay runs an NdifCluster's Ray pods for real, and serves a tiny model on its worker through
 # examples/real-node/.
-# With --observability (alone or with --ray), also starts Prometheus, Jaeger and VictoriaLogs
+# With --observability, also starts Prometheus, Jaeger and VictoriaLogs
 # (hack/local-observability), points the operator at them and prints where to look.
 # Stop everything with: hack/local-cluster down (and hack/local-ray down, hack/local-observability
 # down, or hack/real-node down)
 set -euo pipefail
-with_ray=false
+with_ray=true
 with_observability=false
 for arg in "$@"; do
   case "$arg" in
-    --ray) with_ray=true ;;
+    --ray) with_ray=true ;; # the default; kept for scripts written before it was
+    --control-plane) with_ray=false ;;
     --observability) with_observability=true ;;
     --real) exec "$(dirname "${BASH_SOURCE[0]}")/run-real-node.sh" ;;
-    *) echo "usage: hack/run-local.sh [--ray] [--observability] | --real" >&2; exit 2 ;;
+    *) echo "usage: hack/run-local.sh [--control-plane] [--observability] | --real" >&2; exit 2 ;;
   esac
 done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -58,9 +61,6 @@ if $with_ray; then
   hack/local-ray up
   # shellcheck disable=SC1090
   source <(hack/local-ray env)
-  model_dir=$STATE/tiny-model
-  echo "run-local: making a tiny model with random weights in $model_dir"
-  HF_HUB_OFFLINE=1 "$RAY_PYTHON" -m ndif_serve.tiny "$model_dir" >/dev/null
   # The gateway's key file holds the key's SHA-256; the key itself is kept beside it for you.
   keys_file=$STATE/api-keys.yaml key_file=$STATE/api-key
   if [[ ! -f "$keys_file" || ! -f "$key_file" ]]; then
@@ -69,32 +69,35 @@ if $with_ray; then
   fi
   api_key=$(cat "$key_file")
   sed -e "s|@RAY_DASHBOARD_URL@|$RAY_DASHBOARD_URL|" -e "s|@RAY_SERVE_URL@|$RAY_SERVE_URL|" \
-    -e "s|@RAY_POOL@|$RAY_POOL|" -e "s|@MODEL_DIR@|$model_dir|" -e "s|@KEYS_FILE@|$keys_file|" \
+    -e "s|@RAY_POOL@|$RAY_POOL|" -e "s|@KEYS_FILE@|$keys_file|" \
     examples/real-ray/tiny.yaml | "${kubectl[@]}" apply -f -
   "${kubectl[@]}" wait --for=condition=Ready ndifdeployment/tiny --timeout=300s
   endpoint=$("${kubectl[@]}" get ndifdeployment tiny -o jsonpath='{.status.endpoint}')
   "${kubectl[@]}" get ndifdeployment tiny -o wide
-  echo "run-local: $endpoint/info"
-  curl -fsS "$endpoint/info"
-  echo
   echo "run-local: POST $endpoint/generate"
   curl -fsS -H 'Content-Type: application/json' -d '{"prompt": "Ray Serve", "max_new_tokens": 8}' \
     "$endpoint/generate"
   echo
   "${kubectl[@]}" wait --for=condition=GatewayReady ndifcluster/local-ray --timeout=300s
   ndif_host=$("${kubectl[@]}" get ndifcluster local-ray -o jsonpath='{.status.gateway.url}')
-  model_key=$("${kubectl[@]}" get ndifdeployment tiny -o jsonpath='{.status.modelKey}')
-  echo "run-local: a remote trace with nnsight's client, NDIF_HOST=$ndif_host"
-  echo "run-local:   model key $model_key"
-  "$RAY_PYTHON" serve/scripts/remote_trace.py --host "$ndif_host" --model-key "$model_key" \
-    --model-dir "$model_dir" --api-key "$api_key"
-  echo "run-local: your API key (NDIF_API_KEY) is in $key_file; the gateway's key file $keys_file holds its SHA-256"
+  # What a researcher writes (examples/real-ray/trace.py), run as one: NDIF_HOST and NDIF_API_KEY
+  # set, the model named by its repository id. HF_HOME is the head's cache (the config and
+  # tokenizer a download would have left there) and HF_ENDPOINT the Hub stand-in's model-info.
+  researcher_env=(NDIF_HOST="$ndif_host" NDIF_API_KEY="$api_key" HF_HOME="$HF_HOME" HF_ENDPOINT="$HF_ENDPOINT")
+  echo "run-local: a researcher's remote trace (examples/real-ray/trace.py), NDIF_HOST=$ndif_host"
+  env -u HF_HUB_OFFLINE "${researcher_env[@]}" "$RAY_PYTHON" examples/real-ray/trace.py
 fi
 
 echo
 echo "run-local: the cluster is up. Try:"
 echo "  export KUBECONFIG=$KUBECONFIG PATH=$NDIF_BIN_DIR:\$PATH"
 echo "  kubectl get ndc -o yaml"
+if $with_ray; then
+  echo "  env NDIF_HOST=$ndif_host NDIF_API_KEY=\$(cat $key_file) \\"
+  echo "    HF_HOME=$HF_HOME HF_ENDPOINT=$HF_ENDPOINT \\"
+  echo "    $RAY_PYTHON examples/real-ray/trace.py"
+  echo "  (the gateway's key file $keys_file holds your key's SHA-256)"
+fi
 if $with_observability; then
   echo
   # Prometheus's and Jaeger's web UIs are built apart from their Go modules: their APIs answer

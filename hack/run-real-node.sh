@@ -26,14 +26,14 @@ DASHBOARD_ACCESS=proxy PROMETHEUS_PORT=${PROMETHEUS_PORT:-0} METRICS_HOST=127.0.
 echo $! >"$STATE/ndif-operator.pid"
 log "operator started (pid $(cat "$STATE/ndif-operator.pid"), log $STATE/logs/ndif-operator.log)"
 
-model_dir=$STATE/tiny-model cache_dir=$STATE/hf-cache
-log "making a tiny model with random weights in $model_dir"
-HF_HUB_OFFLINE=1 "$venv/bin/python" -m ndif_serve.tiny "$model_dir" >/dev/null
+cache_dir=$STATE/hf-cache
+log "writing a tiny model with random weights as ndif-local/tiny-gpt2 into the node's cache $cache_dir"
+model_dir=$(HF_HUB_OFFLINE=1 "$venv/bin/python" -m ndif_serve.tiny --hub-cache "$cache_dir/hub" 2>/dev/null)
 # The Secret holds the key's SHA-256; the key is printed below.
 api_key=$(openssl rand -hex 16)
 "${kubectl[@]}" create secret generic real-api-keys --from-literal=keys.yaml="keys:
 $(echo "$api_key" | "$venv/bin/python" -m ndif_serve.apikey entry --name local-researcher --tag trusted)" >/dev/null
-sed -e "s|@RAY_VENV@|$venv|g" -e "s|@PYTHON_HOME@|$python_home|g" -e "s|@MODEL_DIR@|$model_dir|g" \
+sed -e "s|@RAY_VENV@|$venv|g" -e "s|@PYTHON_HOME@|$python_home|g" \
   -e "s|@CACHE_DIR@|$cache_dir|g" examples/real-node/tiny.yaml | "${kubectl[@]}" apply -f -
 log "waiting for KubeRay's head and worker pods to start Ray (about a minute)"
 "${kubectl[@]}" wait --for=condition=Ready ndifcluster/real --timeout=600s

@@ -19,4 +19,4 @@ timeout 600 bench/run.sh 20 2 2
 quickstart=$(mktemp -d)
 export NDIF_CLUSTER_DIR=$quickstart/local-cluster NDIF_RAY_DIR=$quickstart/local-ray
 trap 'hack/local-ray down || true; hack/local-cluster down || true' EXIT
-hack/run-local.sh --ray
+hack/run-local.sh

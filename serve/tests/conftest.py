@@ -1,5 +1,8 @@
 import os
 import socket
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,12 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 # Two busy cores start Serve's proxy in more than its default 5 s readiness check.
 os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+# The Hugging Face cache the replicas read offline (Ray's workers inherit it from ray.init) and
+# the researcher's subprocesses read as their own: models under repository ids live here.
+os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="ndif-hf-home-"))
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +30,22 @@ def tiny_model(tmp_path_factory):
     from ndif_serve.tiny import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny-model")))
+
+
+@pytest.fixture(scope="session")
+def hub_model():
+    """The tiny model under a repository id in the Hugging Face cache, and a loopback stand-in
+    for the Hub's model-info route (nnsight's client asks it to canonicalize the id): the
+    repository id, the stand-in's URL (for HF_ENDPOINT) and the snapshot's directory."""
+    from hub_stand_in import serve
+
+    from ndif_serve.tiny import REPO_ID, build_tiny_model_in_hub_cache
+
+    hub_cache = Path(os.environ["HF_HOME"]) / "hub"
+    snapshot = build_tiny_model_in_hub_cache(hub_cache, REPO_ID)
+    server, url = serve(hub_cache)
+    yield REPO_ID, url, str(snapshot)
+    server.shutdown()
 
 
 def free_port() -> int:

@@ -36,7 +36,8 @@ MAX_HEADER_BYTES = 1 << 20
 MAX_RESULT_BYTES = 2 << 30
 
 # What a zygote's environment may hold: nothing that grants access (tokens, keys, Ray's address).
-ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "HOME", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "HOME", "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE",
+               "TRANSFORMERS_OFFLINE",
                "PYTHONPATH", "VIRTUAL_ENV", "TZ")
 
 

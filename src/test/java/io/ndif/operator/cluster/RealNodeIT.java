@@ -75,11 +75,21 @@ class RealNodeIT {
   static void start() throws Exception {
     ray = LocalRay.environmentOnly();
     Path target = Path.of("target").toAbsolutePath();
-    modelDir = target.resolve("it-real-node-model");
-    var made = ray.python(300, "-m", "ndif_serve.tiny", modelDir.toString());
-    assertThat(made.exitCode()).as(made.output()).isZero();
+    // The tiny model under its repository id in the node's Hugging Face cache (modelCache), as
+    // a download would have left it; the client's meta model reads the same snapshot.
     cacheDir = target.resolve("it-real-node-hf-cache");
     Files.createDirectories(cacheDir);
+    var made =
+        ray.python(300, "-m", "ndif_serve.tiny", "--hub-cache", cacheDir.resolve("hub").toString());
+    assertThat(made.exitCode()).as(made.output()).isZero();
+    modelDir =
+        Path.of(
+            made.output()
+                .lines()
+                .filter(line -> line.contains("/snapshots/"))
+                .reduce((a, b) -> b)
+                .orElseThrow()
+                .strip());
 
     // The pods run the host's Ray environment: the venv and the interpreter it links to, mounted
     // read-only at their host paths; the image's login profile puts $VIRTUAL_ENV/bin on PATH.
@@ -113,7 +123,6 @@ class RealNodeIT {
         Files.readString(Path.of("examples/real-node/tiny.yaml"))
             .replace("@RAY_VENV@", venv.toString())
             .replace("@PYTHON_HOME@", interpreterHome.toString())
-            .replace("@MODEL_DIR@", modelDir.toString())
             .replace("@CACHE_DIR@", cacheDir.toString());
     String[] documents = example.split("(?m)^---$");
     assertThat(documents).hasSize(2);
