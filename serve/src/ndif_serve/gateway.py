@@ -7,12 +7,14 @@ the POST."""
 # No `from __future__ import annotations`: Serve's ingress wrapper hides the module globals that
 # FastAPI needs to resolve string annotations.
 import asyncio
+import hmac
 import io
 import json
 import logging
 import sys
 import time
 import uuid
+from dataclasses import replace
 from typing import Any, Literal, Optional
 
 import torch
@@ -24,9 +26,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from . import observability
 from .auth import ApiKeys, Identity, KeysUnavailable
-from .catalog import Catalog, served_models, undescribed
+from .catalog import DEPLOYING, Catalog, Route, served_models, undescribed
 from .fairness import FairQueue, Limits, Refused
 from .jobs import Frame, JobBroker
+from .ondemand import Demand, OnDemandSettings
 from .settings import TRUSTED_TAG, InProcess, InvalidArguments, problems
 
 logger = logging.getLogger("ray.serve")
@@ -34,6 +37,7 @@ logger = logging.getLogger("ray.serve")
 MiB = 1024 * 1024
 GATEWAY_APPLICATION = "ndif-gateway"
 API_KEY_HEADER = "ndif-api-key"
+OPERATOR_TOKEN_HEADER = "ndif-operator-token"
 
 RECEIVED = "Your job has been received and is waiting to be queued."
 COMPLETED = "Your job has been completed."
@@ -53,6 +57,13 @@ class GatewaySettings(BaseModel):
     catalog_refresh_seconds: float = Field(default=5, gt=0, le=30)
     cluster: Optional[str] = None
     in_process: InProcess = "nobody"
+    # How long a removed model replica finishes its running request (the model applications'
+    # graceful shutdown; here for the sentence), and how long a job whose model has no replica
+    # waits for one to come back.
+    drain_grace_seconds: float = Field(default=300, ge=0)
+    max_wait_seconds: float = Field(default=600, ge=0)
+    # Models the operator deploys when a job asks for them (None: only what is deployed).
+    on_demand: Optional[OnDemandSettings] = None
 
     @classmethod
     def from_args(cls, args: Optional[dict[str, Any]]) -> "GatewaySettings":
@@ -123,6 +134,32 @@ def runs_contained(policy: str, identity: Optional[Identity]) -> bool:
     return True
 
 
+class ModelGone(Exception):
+    """The job's model had no replica for longer than the gateway's max_wait_seconds."""
+
+
+def gone_waiting(model_key: str, limit: float) -> str:
+    return (
+        f"The model {model_key} has no replica now (it was preempted, scaled down or removed);"
+        f" your job waits for another replica or for the model to come back, up to {limit:g} s."
+    )
+
+
+def gone_for_good(model_key: str, limit: float) -> str:
+    return (
+        f"The model {model_key} did not come back within {limit:g} s after it was preempted,"
+        " scaled down or removed; your job did not start. Send it again later."
+    )
+
+
+def stopped_by_drain(model_key: str, grace: float) -> str:
+    return (
+        f"Your job was stopped: the replica of {model_key} running it was removed (preempted,"
+        f" scaled down or deleted) and the job did not finish within the cluster's drain grace"
+        f" period of {grace:g} s."
+    )
+
+
 def _failure_outcome(error: BaseException) -> str:
     from ray.serve.exceptions import BackPressureError
 
@@ -182,29 +219,39 @@ class Gateway:
         self._tasks: set[asyncio.Task] = set()
         self.fair = FairQueue()
         self._released: dict[str, asyncio.Event] = {}
+        self.demand = Demand(settings.on_demand) if settings.on_demand is not None else None
         self._refresher = asyncio.get_event_loop().create_task(self._refresh_catalog())
 
     async def _refresh_catalog(self) -> None:
+        while True:
+            await self._read_catalog()
+            # Jobs waiting for a model deployed on demand see it the second it is up.
+            waiting = self.demand is not None and self.demand.has_waiting()
+            await asyncio.sleep(
+                min(1.0, self.settings.catalog_refresh_seconds)
+                if waiting
+                else self.settings.catalog_refresh_seconds
+            )
+
+    async def _read_catalog(self) -> None:
         from ray.serve.context import _get_global_client
 
-        while True:
-            try:
-                details = await asyncio.to_thread(_get_global_client().get_serve_details)
-                described = {}
-                for name in undescribed(details):
-                    # Asked again when the application is redeployed, perhaps with another model.
-                    deployed = (details["applications"][name].get("last_deployed_time_s"), name)
-                    if deployed not in self._described:
-                        self._described[deployed] = await self._describe(name)
-                    described[name] = self._described[deployed]
-                self.catalog = Catalog(served_models(details, described))
-                self.catalog_error = None
-                for model in self.catalog.models:
-                    self._offer(model.application)
-            except Exception as e:  # Serve's controller restarting, for one
-                self.catalog_error = f"{type(e).__name__}: {e}"
-                logger.warning("cannot read Serve's applications: %s", self.catalog_error)
-            await asyncio.sleep(self.settings.catalog_refresh_seconds)
+        try:
+            details = await asyncio.to_thread(_get_global_client().get_serve_details)
+            described = {}
+            for name in undescribed(details):
+                # Asked again when the application is redeployed, perhaps with another model.
+                deployed = (details["applications"][name].get("last_deployed_time_s"), name)
+                if deployed not in self._described:
+                    self._described[deployed] = await self._describe(name)
+                described[name] = self._described[deployed]
+            self.catalog = Catalog(served_models(details, described))
+            self.catalog_error = None
+            for model in self.catalog.models:
+                self._offer(model.application)
+        except Exception as e:  # Serve's controller restarting, for one
+            self.catalog_error = f"{type(e).__name__}: {e}"
+            logger.warning("cannot read Serve's applications: %s", self.catalog_error)
 
     async def _describe(self, application: str) -> Optional[str]:
         try:
@@ -317,6 +364,13 @@ class Gateway:
         owner = identity.name if identity else None
         route = self.catalog.route(envelope.model_key)
         model = route.model
+        provision = False
+        if model is None and self.demand is not None and not self.catalog.find(envelope.model_key):
+            if self.demand.allows(envelope.model_key):
+                provision = True
+                route = Route(None, "PROVISIONING", self.demand.describe_wait(envelope.model_key))
+            else:
+                route = Route(None, "ERROR", self.demand.refused(envelope.model_key))
         first = response(job_id, route.status, route.description)
         local = self._local.get(envelope.session_id) if envelope.session_id else None
         if local is not None:
@@ -331,7 +385,14 @@ class Gateway:
                 f"Session {envelope.session_id} is not open on this gateway: open the websocket"
                 " /subscribe first and send the session id it answers.",
             )
-        if model is None:
+        if provision:
+            base_url = str(request.base_url).rstrip("/")
+            task = asyncio.get_running_loop().create_task(
+                self._provision(job_id, envelope, payload, base_url, identity)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._job_done)
+        elif model is None:
             self.metrics.request(envelope.model_key, "NOT_SERVED")
             logger.info(
                 "job %s for %s from %s: %s",
@@ -348,6 +409,66 @@ class Gateway:
             self._tasks.add(task)
             task.add_done_callback(self._job_done)
         return response(job_id, "RECEIVED", RECEIVED)
+
+    @api.post("/operator/demand")
+    async def operator_demand(self, request: Request) -> dict[str, Any]:
+        """The operator's exchange: its placement of on-demand deployments in, the demand out."""
+        if self.demand is None:
+            raise GatewayError(404, "This gateway deploys nothing on demand.")
+        token = request.headers.get(OPERATOR_TOKEN_HEADER, "")
+        if not hmac.compare_digest(token.encode(), self.demand.settings.token.encode()):
+            raise GatewayError(403, "Only the operator reads the demand.")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise GatewayError(400, "The demand report takes a JSON object.") from None
+        states = body.get("states") if isinstance(body, dict) else None
+        return self.demand.report(states if isinstance(states, dict) else {})
+
+    async def _provision(
+        self,
+        job_id: str,
+        envelope: Envelope,
+        payload: bytes,
+        base_url: str,
+        identity: Optional[Identity],
+    ) -> None:
+        """A job for an allowed model that nothing serves: it waits, saying what the operator
+        reports, until the model is served or max_wait_seconds pass."""
+        key = envelope.model_key
+        self.demand.wait(key, job_id)
+        said = None
+        deadline = time.monotonic() + self.demand.settings.max_wait_seconds
+        try:
+            while True:
+                found = self.catalog.find(key)
+                if found:
+                    model = next((m for m in found if m.running), found[0])
+                    break
+                if time.monotonic() >= deadline:
+                    self.metrics.request(key, "NOT_SERVED")
+                    message = self.demand.gave_up(key)
+                    logger.info("job %s for %s: %s", job_id, key, message)
+                    await self._publish(
+                        job_id, envelope.session_id, response(job_id, "ERROR", message)
+                    )
+                    return
+                description = self.demand.describe_wait(key)
+                if description != said:
+                    said = description
+                    await self._publish(
+                        job_id,
+                        envelope.session_id,
+                        response(job_id, "PROVISIONING", description),
+                    )
+                await asyncio.sleep(min(1.0, self.settings.catalog_refresh_seconds))
+        finally:
+            self.demand.stop_waiting(key, job_id)
+        if not model.running:
+            await self._publish(
+                job_id, envelope.session_id, response(job_id, "DEPLOYING", DEPLOYING)
+            )
+        await self._run_job(job_id, envelope, payload, base_url, identity, model)
 
     def _job_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
@@ -450,14 +571,29 @@ class Gateway:
         identity: Optional[Identity],
         model,
     ) -> None:
-        session = envelope.session_id
         received = time.monotonic()
-        started = None
-        outcome = "ERROR"
         contained = runs_contained(self.settings.in_process, identity)
         path = "contained" if contained else "in-process"
         key_name = identity.name if identity and identity.name else "anonymous"
         limits = self.keys.limits(identity) if self.keys is not None else Limits()
+        if self.demand is not None:
+            self.demand.started(envelope.model_key)
+        try:
+            await self._queue_and_run(
+                job_id, envelope, payload, base_url, model, contained, path, key_name, limits,
+                received,
+            )
+        finally:
+            if self.demand is not None:
+                self.demand.ended(envelope.model_key)
+
+    async def _queue_and_run(
+        self, job_id, envelope, payload, base_url, model, contained, path, key_name, limits,
+        received,
+    ) -> None:
+        session = envelope.session_id
+        started = None
+        outcome = "ERROR"
         try:
             self.fair.submit(
                 job_id, model.application, key_name, limits, self._model_limit(model.application)
@@ -478,6 +614,17 @@ class Gateway:
             return
         try:
             await self._wait_for_turn(job_id, envelope, model.application)
+        except ModelGone:
+            self._finish(job_id)
+            self.metrics.request(envelope.model_key, "ERROR")
+            await self._publish(
+                job_id,
+                session,
+                response(
+                    job_id, "ERROR", gone_for_good(envelope.model_key, self.settings.max_wait_seconds)
+                ),
+            )
+            return
         except BaseException:
             self._finish(job_id)
             raise
@@ -494,30 +641,68 @@ class Gateway:
                     "env": envelope.env,
                     "contained": contained,
                 }
-                async for event in self._handle(model.application).remote(job):
-                    status = event["status"]
-                    if status == "RUNNING":
-                        started = time.monotonic()
-                        self.metrics.queued(envelope.model_key, started - received)
-                    if status == "COMPLETED":
-                        await self._deliver(job_id, session, event, base_url)
-                        outcome = "COMPLETED"
-                    else:
-                        await self._publish(
+                while True:
+                    try:
+                        async for event in self._handle(model.application).remote(job):
+                            status = event["status"]
+                            if status == "RUNNING":
+                                started = time.monotonic()
+                                self.metrics.queued(envelope.model_key, started - received)
+                            if status == "COMPLETED":
+                                await self._deliver(job_id, session, event, base_url)
+                                outcome = "COMPLETED"
+                            else:
+                                await self._publish(
+                                    job_id,
+                                    session,
+                                    response(job_id, status, event.get("description", ""),
+                                             meta=event.get("meta")),
+                                )
+                                if status == "ERROR":
+                                    outcome = "ERROR"
+                        break
+                    except Exception as e:
+                        # Nothing of the job ran yet and its replica went away (preempted, scaled
+                        # down, removed): it waits for another replica instead of failing.
+                        if started is not None or not await self._model_went_away(
+                            model.application
+                        ):
+                            raise
+                        logger.info(
+                            "job %s for %s: its replica went away before it started (%s);"
+                            " waiting for another",
                             job_id,
-                            session,
-                            response(job_id, status, event.get("description", ""),
-                                     meta=event.get("meta")),
+                            envelope.model_key,
+                            type(e).__name__,
                         )
-                        if status == "ERROR":
-                            outcome = "ERROR"
+                        self._finish(job_id)
+                        self.fair.submit(
+                            job_id, model.application, key_name, replace(limits, queued=1 << 30)
+                        )
+                        await self._wait_for_turn(job_id, envelope, model.application)
+            except ModelGone:
+                outcome = "ERROR"
+                await self._publish(
+                    job_id,
+                    session,
+                    response(
+                        job_id,
+                        "ERROR",
+                        gone_for_good(envelope.model_key, self.settings.max_wait_seconds),
+                    ),
+                )
             except GatewayError as e:
                 await self._publish(job_id, session, response(job_id, "ERROR", e.detail))
             except BaseException as e:  # cancelled too: the user hears of it either way
                 outcome = _failure_outcome(e)
-                await self._publish(
-                    job_id, session, response(job_id, "ERROR", _failure_message(e, envelope))
+                message = (
+                    stopped_by_drain(envelope.model_key, self.settings.drain_grace_seconds)
+                    if isinstance(e, Exception)
+                    and started is not None
+                    and await self._model_went_away(model.application)
+                    else _failure_message(e, envelope)
                 )
+                await self._publish(job_id, session, response(job_id, "ERROR", message))
                 if not isinstance(e, Exception):
                     raise
             finally:
@@ -537,10 +722,22 @@ class Gateway:
                     finished - received,
                 )
 
+    async def _model_went_away(self, application: str) -> bool:
+        """Whether the application is gone or being deleted, read from Serve now rather than from
+        the last refresh of the catalog."""
+        await self._read_catalog()
+        return self._gone(application)
+
+    def _gone(self, application: str) -> bool:
+        model = self._model(application)
+        return model is None or model.status == "DELETING"
+
     # --- fair share between keys -------------------------------------------------------------
 
     async def _wait_for_turn(self, job_id: str, envelope: Envelope, application: str) -> None:
-        """Returns when the fair queue gives the job a replica's slot; says QUEUED meanwhile."""
+        """Returns when the fair queue gives the job a replica's slot; says QUEUED meanwhile.
+        While the model has no replica at all the job waits up to max_wait_seconds for one, then
+        raises ModelGone."""
         released = self._released[job_id] = asyncio.Event()
         self._offer(application)
         if released.is_set():
@@ -556,7 +753,29 @@ class Gateway:
                 " waiting; keys are served in turn.",
             ),
         )
-        await released.wait()
+        gone_since: Optional[float] = None
+        while not released.is_set():
+            try:
+                await asyncio.wait_for(released.wait(), self.settings.catalog_refresh_seconds)
+                return
+            except asyncio.TimeoutError:
+                pass
+            if not self._gone(application):
+                gone_since = None
+                continue
+            if gone_since is None:
+                gone_since = time.monotonic()
+                await self._publish(
+                    job_id,
+                    envelope.session_id,
+                    response(
+                        job_id,
+                        "QUEUED",
+                        gone_waiting(envelope.model_key, self.settings.max_wait_seconds),
+                    ),
+                )
+            elif time.monotonic() - gone_since >= self.settings.max_wait_seconds:
+                raise ModelGone()
 
     def _model(self, application: str):
         return next((m for m in self.catalog.models if m.application == application), None)
@@ -575,6 +794,8 @@ class Gateway:
         return model.max_queued * max(1, model.running_replicas)
 
     def _offer(self, application: str) -> None:
+        if self._gone(application):
+            return
         for job in self.fair.start(application, self._slots(application)):
             released = self._released.get(job)
             if released is not None:

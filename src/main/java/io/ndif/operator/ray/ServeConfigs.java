@@ -40,6 +40,9 @@ public final class ServeConfigs {
   /** The argument that says who may run in a replica's process rather than contained. */
   public static final String IN_PROCESS_ARG = "in_process";
 
+  /** The gateway's argument that says how long a removed model replica drains. */
+  public static final String DRAIN_GRACE_ARG = "drain_grace_seconds";
+
   /** The argument that names the owning NdifDeployment ({@code <namespace>/<name>}). */
   public static final String DEPLOYMENT_ARG = "deployment";
 
@@ -57,9 +60,18 @@ public final class ServeConfigs {
         gateway != null && gateway.get("args") instanceof Map<?, ?> args
             ? String.valueOf(args.get(IN_PROCESS_ARG))
             : GatewaySpec.InProcess.Nobody.argument();
+    // A model replica that goes away finishes its running request within the gateway's grace.
+    Object grace =
+        gateway != null && gateway.get("args") instanceof Map<?, ?> args
+            ? args.get(DRAIN_GRACE_ARG)
+            : null;
+    int drainGrace =
+        grace instanceof Number n
+            ? n.intValue()
+            : GatewayLimitsSpec.DEFAULT_DRAIN_GRACE_PERIOD_SECONDS;
     admitted.stream()
         .sorted(java.util.Comparator.comparing(a -> applicationName(a.deployment())))
-        .forEach(a -> applications.add(application(a, inProcess)));
+        .forEach(a -> applications.add(application(a, inProcess, drainGrace)));
     if (gateway != null) {
       applications.add(gateway);
     }
@@ -96,7 +108,7 @@ public final class ServeConfigs {
         : "/" + d.getMetadata().getNamespace() + "/" + d.getMetadata().getName();
   }
 
-  static Map<String, Object> application(Admitted a, String inProcess) {
+  static Map<String, Object> application(Admitted a, String inProcess, int drainGraceSeconds) {
     NdifDeploymentSpec spec = a.deployment().getSpec();
     ModelSpec model = spec.model;
     var serve = spec.serve;
@@ -148,6 +160,10 @@ public final class ServeConfigs {
         "max_queued_requests",
         spec.maxQueuedRequests == null ? DEFAULT_MAX_QUEUED_REQUESTS : spec.maxQueuedRequests);
     deployment.put("ray_actor_options", actorOptions);
+    // Removed from the config (preempted, scaled down, deleted): Serve stops sending it requests
+    // and waits this long for the running one, checking every 2 s.
+    deployment.put("graceful_shutdown_timeout_s", drainGraceSeconds);
+    deployment.put("graceful_shutdown_wait_loop_s", 2);
 
     Map<String, Object> app = new LinkedHashMap<>();
     app.put("name", applicationName(a.deployment()));
@@ -215,6 +231,16 @@ public final class ServeConfigs {
             : limits.resultTtlSeconds);
     args.put(OWNER_ARG, cluster);
     args.put(IN_PROCESS_ARG, gateway.inProcessOrDefault().argument());
+    args.put(
+        DRAIN_GRACE_ARG,
+        limits.drainGracePeriodSeconds == null
+            ? GatewayLimitsSpec.DEFAULT_DRAIN_GRACE_PERIOD_SECONDS
+            : limits.drainGracePeriodSeconds);
+    args.put(
+        "max_wait_seconds",
+        limits.maxWaitSeconds == null
+            ? GatewayLimitsSpec.DEFAULT_MAX_WAIT_SECONDS
+            : limits.maxWaitSeconds);
 
     Map<String, Object> front = new LinkedHashMap<>();
     front.put("name", "Gateway");

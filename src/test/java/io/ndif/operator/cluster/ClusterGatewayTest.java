@@ -110,7 +110,11 @@ class ClusterGatewayTest {
                 "cluster",
                 "lab/ndif",
                 "in_process",
-                "nobody"));
+                "nobody",
+                "drain_grace_seconds",
+                300,
+                "max_wait_seconds",
+                600));
   }
 
   @ParameterizedTest

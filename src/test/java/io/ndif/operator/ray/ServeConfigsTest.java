@@ -131,6 +131,36 @@ public class ServeConfigsTest {
     write("cluster-" + name, config);
   }
 
+  @Test
+  void modelReplicasDrainForTheGatewaysGracePeriod() {
+    var gateway = new io.ndif.operator.api.GatewaySpec();
+    gateway.limits = new io.ndif.operator.api.GatewayLimitsSpec();
+    gateway.limits.drainGracePeriodSeconds = 45;
+    gateway.limits.maxWaitSeconds = 90;
+    var app = ServeConfigs.gateway(gateway, "/keys", "ns/c", Map.of());
+    JsonNode config =
+        JSON.valueToTree(
+            ServeConfigs.config(
+                List.of(
+                    new ServeConfigs.Admitted(
+                        deployment("m", "model: {repoId: a/b}"), "a100-80g", 1.0)),
+                app));
+    assertThat(config.at("/applications/0/deployments/0/graceful_shutdown_timeout_s").asInt())
+        .isEqualTo(45);
+    assertThat(config.at("/applications/1/args/drain_grace_seconds").asInt()).isEqualTo(45);
+    assertThat(config.at("/applications/1/args/max_wait_seconds").asInt()).isEqualTo(90);
+
+    JsonNode alone =
+        JSON.valueToTree(
+            ServeConfigs.config(
+                List.of(
+                    new ServeConfigs.Admitted(
+                        deployment("m", "model: {repoId: a/b}"), "a100-80g", 1.0)),
+                null));
+    assertThat(alone.at("/applications/0/deployments/0/graceful_shutdown_timeout_s").asInt())
+        .isEqualTo(300);
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("fixtures")
   void dedicatedConfigs(String name, String spec, Map<String, String> expected) throws IOException {
