@@ -166,3 +166,21 @@ def test_a_model_that_is_not_deployed_in_time_ends_with_the_placement_reason(gat
 def test_only_the_operator_reads_the_demand(gateway):
     assert demand(gateway, token="someone-else-0123456789").status_code == 403
     assert demand(gateway, token="").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "pattern, repo_id, expected",
+    [
+        ("ndif-local/*", "ndif-local/tiny-gpt2", True),
+        ("ndif-local/*", "ndif-local/deep/er", False),
+        ("ndif-local/*", "ndif-localx/tiny", False),
+        ("org/llama-3.?-8b", "org/llama-3.1-8b", True),
+        ("org/llama-3.?-8b", "org/llama-3.10-8b", False),
+        ("org/exact-7b", "org/exact-7bb", False),
+        ("*/*", "any/model", True),
+    ],
+)
+def test_patterns_match_as_the_operator_matches(pattern, repo_id, expected):
+    from ndif_serve.ondemand import matches
+
+    assert matches(pattern, repo_id) is expected

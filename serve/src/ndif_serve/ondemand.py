@@ -5,7 +5,7 @@ with its placement; no Ray and no HTTP in here, and no Kubernetes credentials an
 
 from __future__ import annotations
 
-import fnmatch
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -28,6 +28,14 @@ class OnDemandSettings(BaseModel):
     token: str = Field(min_length=16)
 
 
+def matches(pattern: str, repo_id: str) -> bool:
+    """Shell-style, as the operator matches: * is any run of characters but /, ? one of them."""
+    regex = "".join(
+        "[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in pattern
+    )
+    return re.fullmatch(regex, repo_id) is not None
+
+
 @dataclass
 class _Waiting:
     since: float
@@ -45,7 +53,7 @@ class Demand:
 
     def allows(self, model_key: str) -> bool:
         repo_id = keys.describe(model_key)["repo_id"]
-        return any(fnmatch.fnmatchcase(repo_id, pattern) for pattern in self.settings.models)
+        return any(matches(pattern, repo_id) for pattern in self.settings.models)
 
     def wait(self, model_key: str, job_id: str) -> None:
         key = keys.normalize(model_key)

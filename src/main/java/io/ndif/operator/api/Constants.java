@@ -12,6 +12,12 @@ public final class Constants {
   public static final String LABEL_POOL = GROUP + "/pool";
   public static final String LABEL_DEPLOYMENT = GROUP + "/deployment";
 
+  /** On an NdifDeployment the operator made because a job asked for its model. */
+  public static final String LABEL_ON_DEMAND = GROUP + "/on-demand";
+
+  /** When a job last used an on-demand deployment's model (RFC 3339), as its gateway reported. */
+  public static final String ANNOTATION_LAST_USED = GROUP + "/last-used";
+
   public static final String GPU_RESOURCE = "nvidia.com/gpu";
   public static final String GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
   public static final String GPU_MEMORY_LABEL = "nvidia.com/gpu.memory";

@@ -41,6 +41,11 @@ import java.util.List;
     message =
         "gateway.auth.keysFile is for adopted clusters; a managed cluster mounts"
             + " gateway.auth.secretName")
+@ValidationRule(
+    value =
+        "!has(self.onDemand) || !has(self.gateway) || !has(self.gateway.enabled)"
+            + " || self.gateway.enabled",
+    message = "onDemand needs the gateway: jobs ask for models there")
 public class NdifClusterSpec {
   @JsonPropertyDescription(
       "Ray version of the cluster (KubeRay's spec.rayVersion); it drives version-dependent"
@@ -51,6 +56,12 @@ public class NdifClusterSpec {
   @JsonPropertyDescription("Ray container image for the head and every pool; each may override it.")
   @Default("rayproject/ray:2.52.0-gpu")
   public String image;
+
+  @JsonPropertyDescription(
+      "Models deployed when a job asks for one that nothing serves (off when absent): an"
+          + " allow-list with sizes, their priority, an idle time after which they are removed and"
+          + " caps. Needs the gateway.")
+  public OnDemandSpec onDemand;
 
   @JsonPropertyDescription("The Ray head node.")
   public HeadSpec head;

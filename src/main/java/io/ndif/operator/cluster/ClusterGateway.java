@@ -29,13 +29,35 @@ public final class ClusterGateway {
    * @param onHead whether the gateway runs on the head ({@link GatewayPlacement})
    */
   public static Map<String, Object> application(NdifCluster cluster, boolean onHead) {
+    return application(cluster, onHead, null);
+  }
+
+  /**
+   * @param rayToken the cluster's Ray token, which the operator's on-demand token is derived from,
+   *     or null when it has none
+   */
+  public static Map<String, Object> application(
+      NdifCluster cluster, boolean onHead, String rayToken) {
     GatewaySpec gateway = GatewaySpec.of(cluster.getSpec());
-    return ServeConfigs.gateway(
-        gateway,
-        keysFile(cluster),
-        ServeConfigs.owner(cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
-        null,
-        onHead);
+    var app =
+        ServeConfigs.gateway(
+            gateway,
+            keysFile(cluster),
+            ServeConfigs.owner(
+                cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
+            null,
+            onHead);
+    var onDemand = cluster.getSpec().onDemand;
+    if (app != null && onDemand != null) {
+      @SuppressWarnings("unchecked")
+      var args = (Map<String, Object>) app.get("args");
+      Map<String, Object> settings = new java.util.LinkedHashMap<>();
+      settings.put("models", onDemand.models.stream().map(m -> m.repoId).toList());
+      settings.put("max_wait_seconds", onDemand.maxWaitSecondsOrDefault());
+      settings.put("token", OnDemandToken.of(cluster, rayToken));
+      args.put("on_demand", settings);
+    }
+    return app;
   }
 
   /** Where the gateway reads its keys: the mounted Secret, or an adopted cluster's own path. */

@@ -82,6 +82,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   private final ClusterStatusBuilder statusBuilder;
   private final ClusterPlanning planning;
   private final ServeSync serveSync;
+  private final OnDemandSync onDemand;
   private final ServeDashboard dashboard;
   private final FleetMetrics metrics;
   private final Tracing tracing;
@@ -100,6 +101,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
       OperatorSettings.DashboardAccess dashboardAccess) {
     this.dashboardAccess = dashboardAccess;
     this.serveSync = new ServeSync(dashboard);
+    this.onDemand = new OnDemandSync(dashboard, events);
     this.dashboard = dashboard;
     this.metrics = metrics;
     this.tracing = tracing;
@@ -308,16 +310,18 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
           RayAuth.tokenSecret(
               cluster, RayAuth.effective(cluster, context.getSecondaryResources(Pod.class)));
       String namespace = cluster.getMetadata().getNamespace();
+      String rayToken = tokens.token(context.getClient(), namespace, secret);
       var result =
           serveSync.sync(
               callUrl(cluster, status, context),
-              tokens.token(context.getClient(), namespace, secret),
+              rayToken,
               ServeConfigs.owner(
                   cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
               admitted,
               ClusterGateway.application(
                   cluster,
-                  GatewayPlacement.onHead(cluster, context.getSecondaryResources(Pod.class))),
+                  GatewayPlacement.onHead(cluster, context.getSecondaryResources(Pod.class)),
+                  rayToken),
               previous);
       serveError = result.error();
       if (result.refusedToken()) {
@@ -341,6 +345,18 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
             !result.settled()
                 ? Duration.ofSeconds(5)
                 : cluster.getSpec().usesExternalCluster() ? RECHECK_ADOPTED_SERVE : RECHECK_SERVE;
+        var onDemandPoll =
+            onDemand.sync(
+                cluster,
+                context.getSecondaryResources(NdifDeployment.class),
+                plan.placements(),
+                gatewayCallUrl(cluster, status, context),
+                rayToken,
+                context.getClient(),
+                clock.instant());
+        if (onDemandPoll != null && onDemandPoll.compareTo(poll) < 0) {
+          poll = onDemandPoll;
+        }
       }
     }
     ClusterGateway.build(cluster, status, conditions, reachable, serveError);
@@ -352,6 +368,23 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
     status.conditions = conditions.build();
     ReplicaNodes.assign(status, cluster.getMetadata().getNamespace());
     return poll;
+  }
+
+  /** Where the gateway (Serve's HTTP proxy) is called, as the dashboard is. */
+  private String gatewayCallUrl(
+      NdifCluster cluster, NdifClusterStatus status, Context<NdifCluster> context) {
+    if (cluster.getSpec().usesExternalCluster()) {
+      return cluster.getSpec().external.serveUrl;
+    }
+    if (dashboardAccess == OperatorSettings.DashboardAccess.SERVICE) {
+      return KubeRay.serveServiceUrl(
+          cluster.getMetadata().getName(), cluster.getMetadata().getNamespace());
+    }
+    return ServeDashboard.proxyUrl(
+        context.getClient().getConfiguration().getMasterUrl(),
+        cluster.getMetadata().getNamespace(),
+        KubeRay.headServiceName(cluster.getMetadata().getName()),
+        KubeRay.SERVE_PORT);
   }
 
   /** Where the dashboard is called: as shown in status, or through the API server's proxy. */

@@ -201,6 +201,35 @@ public class ServeDashboard {
     send(baseUrl, APPLICATIONS, "PUT", Serialization.asJson(config), token);
   }
 
+  /**
+   * The on-demand exchange with a cluster's gateway (Serve's HTTP proxy): the operator's word on
+   * each on-demand model in, the gateway's demand (JSON) out.
+   *
+   * @param gatewayUrl Serve's HTTP proxy, directly or through the API server's service proxy
+   */
+  public String demand(String gatewayUrl, String operatorToken, Map<String, Object> states)
+      throws DashboardException {
+    return send(
+        gatewayUrl,
+        "/operator/demand",
+        "POST",
+        Serialization.asJson(Map.of("states", states)),
+        null,
+        Map.of("ndif-operator-token", operatorToken));
+  }
+
+  /** The API server's service proxy to port {@code port} of a Service. */
+  public static String proxyUrl(String masterUrl, String namespace, String service, int port) {
+    return masterUrl.replaceAll("/+$", "")
+        + "/api/v1/namespaces/"
+        + namespace
+        + "/services/"
+        + service
+        + ":"
+        + port
+        + "/proxy";
+  }
+
   private static JsonNode json(String baseUrl, String body) throws DashboardException {
     try {
       return Serialization.jsonMapper().readTree(body);
@@ -215,6 +244,17 @@ public class ServeDashboard {
 
   private String send(String baseUrl, String path, String method, String json, String token)
       throws DashboardException {
+    return send(baseUrl, path, method, json, token, Map.of());
+  }
+
+  private String send(
+      String baseUrl,
+      String path,
+      String method,
+      String json,
+      String token,
+      Map<String, String> headers)
+      throws DashboardException {
     long start = System.nanoTime();
     boolean ok = false;
     try {
@@ -223,8 +263,8 @@ public class ServeDashboard {
               "ray.dashboard " + method,
               () ->
                   viaApiServer(baseUrl)
-                      ? throughApiServer(baseUrl, path, method, json, token)
-                      : direct(baseUrl, path, method, json, token));
+                      ? throughApiServer(baseUrl, path, method, json, token, headers)
+                      : direct(baseUrl, path, method, json, token, headers));
       ok = true;
       return body;
     } finally {
@@ -237,12 +277,19 @@ public class ServeDashboard {
         && baseUrl.startsWith(kubernetes.getConfiguration().getMasterUrl().replaceAll("/+$", ""));
   }
 
-  private String direct(String baseUrl, String path, String method, String json, String token)
+  private String direct(
+      String baseUrl,
+      String path,
+      String method,
+      String json,
+      String token,
+      Map<String, String> headers)
       throws DashboardException {
     var request = HttpRequest.newBuilder(uri(baseUrl, path)).timeout(Duration.ofSeconds(10));
     if (token != null) {
       request.header(TOKEN_HEADER, "Bearer " + token);
     }
+    headers.forEach(request::header);
     if (json == null) {
       request.method(method, HttpRequest.BodyPublishers.noBody());
     } else {
@@ -268,7 +315,12 @@ public class ServeDashboard {
 
   /** Through the API server's service proxy, with the operator's own credentials. */
   private String throughApiServer(
-      String baseUrl, String path, String method, String json, String token)
+      String baseUrl,
+      String path,
+      String method,
+      String json,
+      String token,
+      Map<String, String> headers)
       throws DashboardException {
     var client = proxyClient;
     var request =
@@ -277,6 +329,7 @@ public class ServeDashboard {
     if (token != null) {
       request.header(TOKEN_HEADER, "Bearer " + token);
     }
+    headers.forEach(request::header);
     if (json != null) {
       request.method(method, "application/json", json);
     }

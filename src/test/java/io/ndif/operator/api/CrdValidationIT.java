@@ -30,6 +30,20 @@ class CrdValidationIT {
 
   static Stream<Arguments> invalidClusters() {
     return Stream.of(
+        Arguments.of(
+            "on demand without the gateway",
+            "pools: ["
+                + POOL
+                + "]\ngateway: {enabled: false}\nonDemand: {models: [{repoId: 'a/*'}]}",
+            "onDemand needs the gateway"),
+        Arguments.of(
+            "on demand with no models",
+            "pools: [" + POOL + "]\nonDemand: {models: []}",
+            "spec.onDemand.models"),
+        Arguments.of(
+            "an on-demand pattern with a space",
+            "pools: [" + POOL + "]\nonDemand: {models: [{repoId: 'a/b c'}]}",
+            "spec.onDemand.models[0].repoId"),
         Arguments.of("no pools", "pools: []", "spec.pools"),
         Arguments.of("pools missing", "rayVersion: '2.52.0'", "spec.pools: Required value"),
         Arguments.of(

@@ -381,6 +381,84 @@ class RealRayIT {
                     .contains("The model " + tinyKey + " is not served here"));
   }
 
+  @Test
+  @Order(9)
+  void aModelAResearcherAsksForIsDeployedOnDemandAndRemovedWhenIdle() throws Exception {
+    String repo = ray.env("NDIF_TINY_MODEL");
+    cluster
+        .ndifCluster("local")
+        .edit(
+            c -> {
+              c.getSpec().onDemand =
+                  Serialization.unmarshal(
+                      """
+                      models:
+                      - {repoId: "ndif-local/*", sizeBytes: 1Mi, dtype: float32,
+                         resources: {cpus: 0.25}}
+                      idleSeconds: 30
+                      maxWaitSeconds: 300
+                      """,
+                      io.ndif.operator.api.OnDemandSpec.class);
+              return c;
+            });
+    // What a researcher writes, run as one: nothing serves the model yet.
+    var traced =
+        io.ndif.operator.testing.LocalCluster.exec(
+            List.of(ray.pythonPath().toString(), "examples/real-ray/trace.py"),
+            java.util.Map.of(
+                "NDIF_HOST", ray.serveUrl(),
+                "NDIF_API_KEY", API_KEY,
+                "HF_HOME", ray.env("HF_HOME"),
+                "HF_ENDPOINT", ray.env("HF_ENDPOINT")),
+            Path.of("").toAbsolutePath(),
+            600);
+    assertThat(traced.exitCode()).as(traced.output()).isZero();
+    assertThat(traced.output())
+        .contains("PROVISIONING")
+        .contains("is being deployed on demand")
+        .contains("hidden state of layer 0: (1, ");
+
+    String name = io.ndif.operator.ondemand.OnDemandDeployments.name(repo);
+    var made = cluster.deployment(name);
+    assertThat(made.getMetadata().getLabels()).containsEntry("ndif.io/on-demand", "true");
+    assertThat(made.getMetadata().getOwnerReferences())
+        .extracting(r -> r.getKind() + "/" + r.getName())
+        .containsExactly("NdifCluster/local");
+    assertThat(made.getSpec().priority).isEqualTo(-100);
+    assertThat(
+            cluster.events().stream()
+                .filter(e -> "OnDemandDeployed".equals(e.getReason()))
+                .map(e -> e.getMessage()))
+        .anySatisfy(
+            m -> assertThat(m).startsWith("created NdifDeployment " + name + " for " + repo));
+
+    // A model outside the allow-list ends at once, with the sentence.
+    String unlisted =
+        "nnsight.modeling.transformers.TransformersModel:{\"repo_id\": \"elsewhere/unlisted\","
+            + " \"revision\": null, \"task\": \"text-generation\"}";
+    var refused =
+        remoteTrace(unlisted, API_KEY, "--expect-error", "deploys on demand only models matching");
+    assertThat(refused.path("error").asText())
+        .contains(
+            "is not served here, and this cluster deploys on demand only models matching"
+                + " ndif-local/*.");
+
+    // Idle for its idle time: deleted, with an Event; its application leaves Ray.
+    await()
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              assertThat(cluster.ndifDeployment(name).get()).isNull();
+              assertThat(
+                      cluster.events().stream()
+                          .filter(e -> "OnDemandIdle".equals(e.getReason()))
+                          .map(e -> e.getMessage()))
+                  .anySatisfy(m -> assertThat(m).startsWith("deleted NdifDeployment " + name));
+              assertThat(names(rayApplications())).doesNotContain(cluster.namespace() + "_" + name);
+            });
+  }
+
   private static String[] remoteTraceArgs(String key, String apiKey, String... more) {
     List<String> args =
         new ArrayList<>(

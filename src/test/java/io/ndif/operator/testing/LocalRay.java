@@ -52,6 +52,11 @@ public final class LocalRay {
     return env.get("RAY_DASHBOARD_URL");
   }
 
+  /** A variable of the head's env file (HF_HOME, HF_ENDPOINT, NDIF_TINY_MODEL, ...). */
+  public String env(String name) {
+    return env.get(name);
+  }
+
   public String serveUrl() {
     return env.get("RAY_SERVE_URL");
   }

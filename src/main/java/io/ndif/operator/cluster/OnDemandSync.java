@@ -1,0 +1,180 @@
+package io.ndif.operator.cluster;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.ndif.operator.api.Constants;
+import io.ndif.operator.api.NdifCluster;
+import io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement;
+import io.ndif.operator.api.NdifDeployment;
+import io.ndif.operator.observability.EventRecorder;
+import io.ndif.operator.observability.EventRecorder.Type;
+import io.ndif.operator.ondemand.AllowList;
+import io.ndif.operator.ondemand.GatewayDemand;
+import io.ndif.operator.ondemand.OnDemandDeployments;
+import io.ndif.operator.ondemand.OnDemandPlan;
+import io.ndif.operator.ray.ServeDashboard;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Models deployed on demand: asks the cluster's gateway which allowed models jobs wait for (it
+ * holds no Kubernetes credentials), creates their NdifDeployments, deletes idle ones, and tells the
+ * gateway what became of each so its jobs hear why they wait.
+ */
+final class OnDemandSync {
+  private static final Logger log = LoggerFactory.getLogger(OnDemandSync.class);
+
+  /** How often the gateway is asked while on-demand is on: a job's wait starts there. */
+  static final Duration POLL = Duration.ofSeconds(2);
+
+  private final ServeDashboard dashboard;
+  private final EventRecorder events;
+
+  OnDemandSync(ServeDashboard dashboard, EventRecorder events) {
+    this.dashboard = dashboard;
+    this.events = events;
+  }
+
+  /**
+   * @param gatewayUrl where the operator reaches the gateway (Serve's HTTP proxy)
+   * @param placements the cluster's plan, by deployment name
+   * @return when to ask again, or null when on-demand is off
+   */
+  Duration sync(
+      NdifCluster cluster,
+      Collection<NdifDeployment> deployments,
+      List<DeploymentPlacement> placements,
+      String gatewayUrl,
+      String rayToken,
+      KubernetesClient client,
+      Instant now) {
+    var spec = cluster.getSpec().onDemand;
+    if (spec == null || !io.ndif.operator.api.GatewaySpec.of(cluster.getSpec()).isEnabled()) {
+      return null;
+    }
+    Map<String, DeploymentPlacement> byName = new LinkedHashMap<>();
+    placements.forEach(p -> byName.put(p.name, p));
+    var shared =
+        deployments.stream()
+            .filter(d -> !d.getSpec().usesDedicatedIsolation())
+            .filter(d -> cluster.getMetadata().getName().equals(d.getSpec().clusterRef))
+            .toList();
+    // The states of the last decisions go out with this exchange: the plan is this reconcile's.
+    var before = OnDemandPlan.decide(spec, shared, lastDemand(cluster), byName, now);
+    GatewayDemand demand;
+    try {
+      demand =
+          GatewayDemand.parse(
+              dashboard.demand(
+                  gatewayUrl, OnDemandToken.of(cluster, rayToken), states(before.states())));
+    } catch (ServeDashboard.DashboardException | IOException e) {
+      log.info(
+          "ndifcluster {}/{}: cannot read the gateway's on-demand requests: {}",
+          cluster.getMetadata().getNamespace(),
+          cluster.getMetadata().getName(),
+          e.getMessage());
+      return POLL;
+    }
+    remember(cluster, demand);
+    var actions = OnDemandPlan.decide(spec, shared, demand, byName, now);
+    String namespace = cluster.getMetadata().getNamespace();
+    for (String repo : actions.create()) {
+      var entry = AllowList.match(spec, repo).orElseThrow();
+      var deployment = OnDemandDeployments.of(cluster, repo, entry);
+      try {
+        client.resource(deployment).inNamespace(namespace).create();
+        var waiting = demand.waiting().get(repo);
+        events.record(
+            cluster,
+            Type.Normal,
+            "OnDemandDeployed",
+            "created NdifDeployment "
+                + deployment.getMetadata().getName()
+                + " for "
+                + repo
+                + ", which "
+                + (waiting == null ? 0 : waiting.jobs())
+                + " job(s) wait for");
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          log.warn("cannot create the on-demand deployment for {}: {}", repo, e.getMessage());
+        }
+      }
+    }
+    for (var removal : actions.delete()) {
+      client
+          .resources(NdifDeployment.class)
+          .inNamespace(namespace)
+          .withName(removal.name())
+          .delete();
+      events.record(
+          cluster,
+          Type.Normal,
+          "OnDemandIdle",
+          "deleted NdifDeployment "
+              + removal.name()
+              + " ("
+              + removal.repoId()
+              + "): no job used it for "
+              + removal.idle().toSeconds()
+              + " s");
+    }
+    actions
+        .lastUsed()
+        .forEach(
+            (name, at) ->
+                client
+                    .resources(NdifDeployment.class)
+                    .inNamespace(namespace)
+                    .withName(name)
+                    .edit(
+                        d -> {
+                          var annotations =
+                              d.getMetadata().getAnnotations() == null
+                                  ? new LinkedHashMap<String, String>()
+                                  : new LinkedHashMap<>(d.getMetadata().getAnnotations());
+                          annotations.put(Constants.ANNOTATION_LAST_USED, at.toString());
+                          d.getMetadata().setAnnotations(annotations);
+                          return d;
+                        }));
+    return POLL;
+  }
+
+  /** The gateway speaks of model keys; the operator's decisions are by repository id. */
+  private static Map<String, Object> states(Map<String, OnDemandPlan.State> byRepo) {
+    Map<String, Object> states = new LinkedHashMap<>();
+    byRepo.forEach(
+        (repo, state) ->
+            states.put(
+                io.ndif.operator.deployment.ModelKeys.of(modelOf(repo)),
+                Map.of("phase", state.phase(), "message", state.message())));
+    return states;
+  }
+
+  private static io.ndif.operator.api.ModelSpec modelOf(String repo) {
+    var model = new io.ndif.operator.api.ModelSpec();
+    model.repoId = repo;
+    return model;
+  }
+
+  private final Map<String, GatewayDemand> last = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private GatewayDemand lastDemand(NdifCluster cluster) {
+    return last.getOrDefault(key(cluster), GatewayDemand.NONE);
+  }
+
+  private void remember(NdifCluster cluster, GatewayDemand demand) {
+    last.put(key(cluster), demand);
+  }
+
+  private static String key(NdifCluster cluster) {
+    return cluster.getMetadata().getNamespace() + "/" + cluster.getMetadata().getName();
+  }
+}
