@@ -19,7 +19,9 @@ _CORPUS = [
 ]
 
 
-def build_tiny_model(directory: str | Path, seed: int = 0) -> Path:
+def build_tiny_model(
+    directory: str | Path, seed: int = 0, width: int = 32, layers: int = 2
+) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -48,9 +50,9 @@ def build_tiny_model(directory: str | Path, seed: int = 0) -> Path:
     config = GPT2Config(
         vocab_size=len(fast),
         n_positions=128,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
+        n_embd=width,
+        n_layer=layers,
+        n_head=max(2, width // 64),
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
     )
@@ -67,14 +69,14 @@ def cache_folder(hub_cache: str | Path, repo_id: str) -> Path:
 
 
 def build_tiny_model_in_hub_cache(
-    hub_cache: str | Path, repo_id: str = REPO_ID, seed: int = 0
+    hub_cache: str | Path, repo_id: str = REPO_ID, seed: int = 0, width: int = 32, layers: int = 2
 ) -> Path:
     """The tiny model as the Hub's client caches a download of ``repo_id``: files in ``blobs/``
     named by their SHA-256, a snapshot of links named by a commit, and ``refs/main`` naming it.
     Returns the snapshot directory."""
     folder = cache_folder(hub_cache, repo_id)
     with tempfile.TemporaryDirectory() as scratch:
-        built = build_tiny_model(Path(scratch) / "model", seed)
+        built = build_tiny_model(Path(scratch) / "model", seed, width, layers)
         files = sorted(p for p in built.iterdir() if p.is_file())
         digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
         # A commit id the same files always get, 40 hex digits as the Hub's.
@@ -102,13 +104,20 @@ def main() -> None:
     parser.add_argument("--hub-cache", help="a Hugging Face cache ($HF_HOME/hub) to write it into")
     parser.add_argument("--repo-id", default=REPO_ID, help="its repository id in that cache")
     parser.add_argument("--seed", type=int, default=0)
+    # A larger model of the same kind, for benchmarks: 1024 x 20 is about 1 GB in float32.
+    parser.add_argument("--width", type=int, default=32, help="hidden size (n_embd)")
+    parser.add_argument("--layers", type=int, default=2, help="transformer blocks (n_layer)")
     args = parser.parse_args()
     if (args.directory is None) == (args.hub_cache is None):
         parser.error("give either a directory or --hub-cache")
     if args.hub_cache:
-        print(build_tiny_model_in_hub_cache(args.hub_cache, args.repo_id, args.seed))
+        print(
+            build_tiny_model_in_hub_cache(
+                args.hub_cache, args.repo_id, args.seed, args.width, args.layers
+            )
+        )
     else:
-        print(build_tiny_model(args.directory, args.seed))
+        print(build_tiny_model(args.directory, args.seed, args.width, args.layers))
 
 
 if __name__ == "__main__":

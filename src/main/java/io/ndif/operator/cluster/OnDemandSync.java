@@ -2,6 +2,7 @@ package io.ndif.operator.cluster;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement;
@@ -126,24 +127,30 @@ final class OnDemandSync {
               + removal.idle().toSeconds()
               + " s");
     }
+    // A merge patch of the one annotation: no resource version, so no conflict with a status
+    // write, and nothing else of the deployment is touched.
     actions
         .lastUsed()
         .forEach(
-            (name, at) ->
+            (name, at) -> {
+              try {
                 client
                     .resources(NdifDeployment.class)
                     .inNamespace(namespace)
                     .withName(name)
-                    .edit(
-                        d -> {
-                          var annotations =
-                              d.getMetadata().getAnnotations() == null
-                                  ? new LinkedHashMap<String, String>()
-                                  : new LinkedHashMap<>(d.getMetadata().getAnnotations());
-                          annotations.put(Constants.ANNOTATION_LAST_USED, at.toString());
-                          d.getMetadata().setAnnotations(annotations);
-                          return d;
-                        }));
+                    .patch(
+                        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                            io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                        Serialization.asJson(
+                            Map.of(
+                                "metadata",
+                                Map.of(
+                                    "annotations",
+                                    Map.of(Constants.ANNOTATION_LAST_USED, at.toString())))));
+              } catch (KubernetesClientException e) {
+                log.info("cannot note the last use of {}: {}", name, e.getMessage());
+              }
+            });
     return POLL;
   }
 

@@ -480,14 +480,24 @@ class NdifClusterIT {
     return cluster.ndifCluster("fleet").get();
   }
 
+  /** As kubectl edit: on a conflict with the operator's status write, read again and retry. */
   private static void edit(java.util.function.Consumer<NdifCluster> change) {
-    cluster
-        .ndifCluster("fleet")
-        .edit(
-            c -> {
-              change.accept(c);
-              return c;
-            });
+    for (int attempt = 1; ; attempt++) {
+      try {
+        cluster
+            .ndifCluster("fleet")
+            .edit(
+                c -> {
+                  change.accept(c);
+                  return c;
+                });
+        return;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt == 5) {
+          throw e;
+        }
+      }
+    }
   }
 
   private static io.fabric8.kubernetes.client.dsl.NonNamespaceOperation<

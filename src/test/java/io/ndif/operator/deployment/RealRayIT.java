@@ -459,6 +459,46 @@ class RealRayIT {
             });
   }
 
+  @Test
+  @Order(10)
+  void aRunningJobSurvivesThePreemptionOfItsModel() throws Exception {
+    cluster.createDeployment(
+        "victim",
+        "local",
+        "model: {repoId: \"%s\", dtype: float32, sizeBytes: 3Gi}\nresources: {cpus: 0.25}"
+            .formatted(modelDir));
+    cluster.awaitReady("victim", 1, Duration.ofMinutes(3));
+    String key = cluster.deployment("victim").getStatus().modelKey;
+    // A job that spins for 20 s on the replica; the higher priority comes while it runs.
+    var running = ray.start(remoteTraceArgs(key, API_KEY, "--busy", "20"));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(500))
+        .until(() -> Files.readString(running.log()).contains("RUNNING"));
+    cluster.createDeployment(
+        "preemptor",
+        "local",
+        "model: {repoId: \"%s/\", dtype: float32, sizeBytes: 3Gi}\npriority: 10\nresources: {cpus: 0.25}"
+            .formatted(modelDir));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        Conditions.reason(
+                            cluster.deployment("victim").getStatus().conditions, "Scheduled"))
+                    .isEqualTo("Preempted"));
+    // The preempted replica drains: the job it runs finishes with the right values.
+    var finished = running.await(120);
+    String last = finished.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
+    assertThat(finished.exitCode()).as(finished.output()).isZero();
+    assertThat(JSON.readTree(last).path("matches_local").asBoolean()).as(last).isTrue();
+    // Then the preemptor's replica gets the GPU the drained one gave back.
+    cluster.awaitReady("preemptor", 1, Duration.ofMinutes(3));
+    cluster.ndifDeployment("victim").delete();
+    cluster.ndifDeployment("preemptor").delete();
+  }
+
   private static String[] remoteTraceArgs(String key, String apiKey, String... more) {
     List<String> args =
         new ArrayList<>(

@@ -168,16 +168,26 @@ public class LocalClusterExtension implements BeforeAllCallback, AfterAllCallbac
     return client().resources(NdifCluster.class).inNamespace(namespace).withName(name);
   }
 
+  /** As kubectl edit: on a conflict with the operator's status write, read again and retry. */
   public void editDeployment(String name, Consumer<NdifDeployment> change) {
-    client()
-        .resources(NdifDeployment.class)
-        .inNamespace(namespace)
-        .withName(name)
-        .edit(
-            d -> {
-              change.accept(d);
-              return d;
-            });
+    for (int attempt = 1; ; attempt++) {
+      try {
+        client()
+            .resources(NdifDeployment.class)
+            .inNamespace(namespace)
+            .withName(name)
+            .edit(
+                d -> {
+                  change.accept(d);
+                  return d;
+                });
+        return;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt == 5) {
+          throw e;
+        }
+      }
+    }
   }
 
   /** Waits until the deployment is Ready with {@code replicas} running replicas. */
