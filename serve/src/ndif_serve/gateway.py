@@ -228,7 +228,7 @@ class Gateway:
             # Jobs waiting for a model deployed on demand see it the second it is up.
             waiting = self.demand is not None and self.demand.has_waiting()
             await asyncio.sleep(
-                min(1.0, self.settings.catalog_refresh_seconds)
+                min(0.5, self.settings.catalog_refresh_seconds)
                 if waiting
                 else self.settings.catalog_refresh_seconds
             )
@@ -461,7 +461,7 @@ class Gateway:
                         envelope.session_id,
                         response(job_id, "PROVISIONING", description),
                     )
-                await asyncio.sleep(min(1.0, self.settings.catalog_refresh_seconds))
+                await asyncio.sleep(min(0.5, self.settings.catalog_refresh_seconds))
         finally:
             self.demand.stop_waiting(key, job_id)
         if not model.running:

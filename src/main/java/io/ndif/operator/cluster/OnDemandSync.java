@@ -33,7 +33,7 @@ final class OnDemandSync {
   private static final Logger log = LoggerFactory.getLogger(OnDemandSync.class);
 
   /** How often the gateway is asked while on-demand is on: a job's wait starts there. */
-  static final Duration POLL = Duration.ofSeconds(2);
+  static final Duration POLL = Duration.ofSeconds(1);
 
   private final ServeDashboard dashboard;
   private final EventRecorder events;
