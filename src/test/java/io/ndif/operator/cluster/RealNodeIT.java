@@ -322,6 +322,79 @@ class RealNodeIT {
   }
 
   @Test
+  @Order(5)
+  void aModelNothingServesIsDeployedOnDemandOnTheWorker() throws Exception {
+    String repo = "ndif-local/tiny-gpt2-on-demand";
+    var made =
+        ray.python(
+            300,
+            "-m",
+            "ndif_serve.tiny",
+            "--hub-cache",
+            cacheDir.resolve("hub").toString(),
+            "--repo-id",
+            repo);
+    assertThat(made.exitCode()).as(made.output()).isZero();
+    String snapshot =
+        made.output()
+            .lines()
+            .filter(line -> line.contains("/snapshots/"))
+            .reduce((a, b) -> b)
+            .orElseThrow()
+            .strip();
+    for (int attempt = 1; ; attempt++) {
+      try {
+        cluster
+            .ndifCluster("real")
+            .edit(
+                c -> {
+                  c.getSpec().onDemand =
+                      Serialization.unmarshal(
+                          "models: [{repoId: \"ndif-local/*\", sizeBytes: 1Mi, dtype: float32,"
+                              + " resources: {cpus: 0.25}}]\nidleSeconds: 3600\n",
+                          io.ndif.operator.api.OnDemandSpec.class);
+                  return c;
+                });
+        break;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt == 5) {
+          throw e;
+        }
+      }
+    }
+    // The managed path: the operator reaches the gateway through the API server's proxy.
+    String key =
+        "nnsight.modeling.transformers.TransformersModel:{\"repo_id\": \""
+            + repo
+            + "\", \"revision\": null, \"task\": \"text-generation\"}";
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () ->
+                assertThat(Conditions.reason(clusterStatus().conditions, "GatewayReady"))
+                    .isEqualTo("Serving"));
+    var run =
+        ray.python(
+            600,
+            "serve/scripts/remote_trace.py",
+            "--host",
+            serveUrl(),
+            "--model-key",
+            key,
+            "--model-dir",
+            snapshot,
+            "--api-key",
+            API_KEY);
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
+    assertThat(JSON.readTree(last).path("matches_local").asBoolean()).as(last).isTrue();
+    var deployment = cluster.deployment(io.ndif.operator.ondemand.OnDemandDeployments.name(repo));
+    assertThat(deployment.getMetadata().getLabels()).containsEntry("ndif.io/on-demand", "true");
+    assertThat(deployment.getStatus().placements).extracting(p -> p.pool).containsOnly(POOL);
+  }
+
+  @Test
   @Order(6)
   void theModelCacheIsWhereHuggingFaceLooksAndOutlivesThePod() throws Exception {
     Pod worker = worker();
