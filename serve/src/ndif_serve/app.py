@@ -5,16 +5,18 @@
 import asyncio
 import json
 import logging
+import os
 import time
 from typing import Any
 
 import ray
+import torch
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
-from . import contained, gateway
+from . import contained, gateway, warm, warm_store
 from .execution import Outcome, Request, RequestExecutor
 from .model import LoadedModel
 from .settings import ModelSettings
@@ -60,12 +62,31 @@ class ModelDeployment:
         # replica that contains everyone holds it once, in its zygote.
         contains = settings.uses_nnsight and settings.in_process != "everyone"
         in_process = not settings.uses_nnsight or settings.in_process != "nobody"
-        self.runner = contained.start(settings) if contains else None
+        self.warm_store = None
+        copy = self._warm_copy() if settings.uses_nnsight else None
+        self.runner = None
+        if contains:
+            fd = None
+            if copy is not None:
+                fd, size = warm.memfd_of(copy[1])
+            try:
+                self.runner = contained.start(
+                    settings, None if fd is None else (copy[0], fd, size)
+                )
+            finally:
+                if fd is not None:
+                    os.close(fd)
         self.model = None
         self.executor = None
         if in_process:
             assigned = ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0)
-            self.model = LoadedModel.load(settings, ray.get_gpu_ids(), assigned_gpus=assigned)
+            own = None
+            if copy is not None:
+                # The object store's copy is shared and read-only: this process writes its own.
+                own = (copy[0], torch.from_numpy(copy[1].copy()))
+            self.model = LoadedModel.load(
+                settings, ray.get_gpu_ids(), assigned_gpus=assigned, warm=own
+            )
             if self.model.nnsight_model is not None:
                 self.executor = RequestExecutor(
                     self.model.nnsight_model, settings.execution_timeout_seconds
@@ -76,6 +97,24 @@ class ModelDeployment:
             f"in zygote {self.runner.pid}" if self.runner else "off",
             settings.in_process if self.executor else "nobody",
         )
+
+    def _warm_copy(self):
+        """The packed weights the warm tier kept of this model (on this node, else another), or
+        None; the store of this node is remembered so that stopping keeps a copy there."""
+        if self.settings.warm_budget_bytes <= 0:
+            return None
+        try:
+            self.warm_store = warm_store.store_here(self.settings.warm_budget_bytes)
+            self.warm_store.set_budget.remote(self.settings.warm_budget_bytes)
+            return warm_store.find(self.settings.key, self.settings.dtype, self.warm_store)
+        except Exception as e:  # the warm tier only saves time
+            logger.warning("%s: the warm tier is not available: %s", self.settings.key, e)
+            return None
+
+    def load_source(self) -> str:
+        if self.runner is not None:
+            return str(self.runner.info.get("load_source", "cold"))
+        return self.model.load_source if self.model is not None else "cold"
 
     def runs_nnsight(self) -> bool:
         if self.runner is not None:
@@ -230,6 +269,24 @@ class ModelDeployment:
         runner = getattr(self, "runner", None)
         if runner is not None:
             runner.close()
+        self._keep_warm()
+
+    def _keep_warm(self) -> None:
+        """A replica that stops (preempted, scaled down, idled out, deleted) leaves its model's
+        weights to its node's warm store, which reads them from this node's files."""
+        store = getattr(self, "warm_store", None)
+        if store is None:
+            return
+        s = self.settings
+        try:
+            said = ray.get(
+                store.keep.remote(s.key, s.repo_id, s.revision, s.dtype, s.priority, s.pool,
+                                  s.deployment),
+                timeout=120,
+            )
+            logger.info("%s: warm copy %s", s.key, said)
+        except Exception as e:
+            logger.warning("%s: no warm copy kept: %s", s.key, e)
 
 
 def build(args: dict[str, Any]) -> Application:

@@ -5,7 +5,7 @@ deployments without being redeployed. No Ray and no HTTP in it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from . import keys
 from .settings import InvalidArguments, ModelSettings
@@ -160,9 +160,22 @@ class Catalog:
     def keys(self) -> list[str]:
         return sorted({m.model_key for m in self.models if m.status != "DELETING"})
 
-    def status(self) -> dict[str, Any]:
-        """``GET /status`` in NDIF's shape: one entry per replica, keyed like NDIF's actors."""
+    def status(self, warm: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+        """``GET /status`` in NDIF's shape: one entry per replica, keyed like NDIF's actors, and one
+        WARM entry per node that keeps the weights of a model nothing serves (``warm``: the warm
+        stores' entries)."""
         deployments: dict[str, Any] = {}
+        served = {m.normalized_key for m in self.models if m.status != "DELETING"}
+        for copy in warm:
+            if keys.normalize(copy["key"]) in served:
+                continue
+            deployments[f"{copy['node_id'][:12]}:ModelActor:{copy['key']}"] = {
+                "model_key": copy["key"],
+                "deployment_level": "WARM",
+                "pinned": False,
+                "application_state": "NOT_STARTED",
+                **keys.describe(copy["key"]),
+            }
         for model in self.models:
             if model.status == "DELETING":
                 continue

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+import os
+from typing import Any, Callable, Optional
 
 from .containment import Policy
 from .containment.runner import Answer, ContainedRunner
@@ -45,25 +46,42 @@ def timeout_seconds(settings: ModelSettings) -> float:
     return settings.execution_timeout_seconds or DEFAULT_TIMEOUT_SECONDS
 
 
-def start(settings: ModelSettings) -> ContainedRunner:
-    """A runner whose zygote has loaded the model on the CPU (CUDA cannot follow its fork)."""
+def start(
+    settings: ModelSettings, warm: Optional[tuple[list[dict[str, Any]], int, int]] = None
+) -> ContainedRunner:
+    """A runner whose zygote has loaded the model on the CPU (CUDA cannot follow its fork);
+    ``warm``: a kept copy's index, and a shared-memory file (descriptor, size) holding it."""
+    load_args: dict[str, Any] = {"settings": settings.model_dump()}
+    pass_fds: tuple[int, ...] = ()
+    if warm is not None:
+        index, fd, size = warm
+        load_args["warm"] = {"index": index, "fd": fd, "size": size}
+        pass_fds = (fd,)
     return ContainedRunner(
         "ndif_serve.contained:load",
         "ndif_serve.contained:handle",
         policy(settings),
-        load_args={"settings": settings.model_dump()},
+        load_args=load_args,
         describe="ndif_serve.contained:describe",
+        pass_fds=pass_fds,
     )
 
 
-def load(settings: dict[str, Any]) -> LoadedModel:
+def load(settings: dict[str, Any], warm: Optional[dict[str, Any]] = None) -> LoadedModel:
     """In the zygote: the model, and every module a request's deserialization and results use,
-    imported now (a contained child reads only the Python environment)."""
+    imported now (a contained child reads only the Python environment). A warm copy is mapped
+    copy-on-write, so no request's write reaches the next one or the file."""
     import zstandard  # noqa: F401  results
     from nnsight.schema import request  # noqa: F401  deserialization
     from nnsight.tracing import globals, tracer, util  # noqa: F401
 
-    loaded = LoadedModel.load(ModelSettings.model_validate(settings))
+    packed = None
+    if warm is not None:
+        from .warm import map_private
+
+        packed = (warm["index"], map_private(warm["fd"], warm["size"]))
+        os.close(warm["fd"])
+    loaded = LoadedModel.load(ModelSettings.model_validate(settings), warm=packed)
     if loaded.nnsight_model is not None:
         _warm(loaded)
     return loaded

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray import serve
 from starlette.websockets import WebSocketDisconnect
 
-from . import observability
+from . import observability, warm_store
 from .auth import ApiKeys, Identity, KeysUnavailable
 from .catalog import DEPLOYING, Catalog, Route, served_models, undescribed
 from .fairness import FairQueue, Limits, Refused
@@ -220,6 +220,8 @@ class Gateway:
         self.fair = FairQueue()
         self._released: dict[str, asyncio.Event] = {}
         self.demand = Demand(settings.on_demand) if settings.on_demand is not None else None
+        # What the nodes' warm stores keep: reported in /status and to the operator.
+        self.warm: list[dict[str, Any]] = []
         self._refresher = asyncio.get_event_loop().create_task(self._refresh_catalog())
 
     async def _refresh_catalog(self) -> None:
@@ -247,6 +249,7 @@ class Gateway:
                 described[name] = self._described[deployed]
             self.catalog = Catalog(served_models(details, described))
             self.catalog_error = None
+            self.warm = await asyncio.to_thread(warm_store.all_entries)
             for model in self.catalog.models:
                 self._offer(model.application)
         except Exception as e:  # Serve's controller restarting, for one
@@ -295,7 +298,7 @@ class Gateway:
     def status(self) -> dict[str, Any]:
         if self.catalog_error and not self.catalog.models:
             raise GatewayError(503, f"The gateway cannot read Ray Serve's state: {self.catalog_error}")
-        return self.catalog.status()
+        return self.catalog.status(self.warm)
 
     @api.get("/whoami")
     def whoami(self, request: Request) -> dict[str, Any]:
@@ -423,7 +426,10 @@ class Gateway:
         except ValueError:
             raise GatewayError(400, "The demand report takes a JSON object.") from None
         states = body.get("states") if isinstance(body, dict) else None
-        return self.demand.report(states if isinstance(states, dict) else {})
+        return {
+            **self.demand.report(states if isinstance(states, dict) else {}),
+            "warm": self.warm,
+        }
 
     async def _provision(
         self,

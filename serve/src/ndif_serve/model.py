@@ -69,6 +69,9 @@ class LoadedModel:
         # The nnsight wrapper that requests' persistent ids resolve against; None for a plain
         # transformers class, which serves /generate only.
         self.nnsight_model = nnsight_model
+        # "cold" (from the model's files) or "warm" (from a copy the warm tier kept in memory).
+        self.load_source = "cold"
+        self.load_seconds = 0.0
         self._lock = threading.Lock()
 
     @classmethod
@@ -77,24 +80,41 @@ class LoadedModel:
         settings: ModelSettings,
         gpu_ids: Optional[list[Any]] = None,
         assigned_gpus: float = 0.0,
+        warm: Optional[tuple[list[dict[str, Any]], torch.Tensor]] = None,
     ) -> "LoadedModel":
+        """``warm``: the packed weights (index, uint8 tensor) of a copy the warm tier kept; the
+        tensors are used where they lie, so the caller hands over a buffer no one else writes."""
         device = pick_device(gpu_ids or [])
         logger.info("loading %s onto %s (%s)", settings.key, device, settings.dtype)
+        started = time.monotonic()
+        source = "cold"
         try:
             fraction = memory_fraction(assigned_gpus)
             if device == "cuda" and fraction is not None:
                 torch.cuda.set_per_process_memory_fraction(fraction, 0)
             wrapper = _import_class(settings.wrapper)
-            module, tokenizer, nnsight_model = _instantiate(wrapper, settings, device)
+            built = None
+            if warm is not None and settings.uses_nnsight:
+                try:
+                    built = _instantiate_warm(wrapper, settings, device, *warm)
+                    source = "warm"
+                except Exception as e:  # a copy that does not fit this model is not fatal
+                    logger.warning("%s: not loaded from its warm copy (%s); loading its files",
+                                   settings.key, e)
+            module, tokenizer, nnsight_model = built or _instantiate(wrapper, settings, device)
         except Exception as e:  # every cause of a failed load ends the replica the same way
             message = f"failed to load model {settings.key}: {type(e).__name__}: {e}"
             logger.error(message)
             raise ModelLoadError(message) from e
         module.eval()
         loaded = cls(settings, module, tokenizer, device, nnsight_model)
+        loaded.load_source = source
+        loaded.load_seconds = time.monotonic() - started
         logger.info(
-            "loaded %s: %d parameters, %d bytes on %s",
+            "loaded %s (%s, %.2f s): %d parameters, %d bytes on %s",
             settings.key,
+            source,
+            loaded.load_seconds,
             loaded.parameter_count(),
             loaded.memory_bytes(),
             device,
@@ -120,6 +140,8 @@ class LoadedModel:
             "device": str(first.device) if first is not None else self.device,
             "memory_bytes": self.memory_bytes(),
             "execution_timeout_seconds": self.settings.execution_timeout_seconds,
+            "load_source": self.load_source,
+            "load_seconds": round(self.load_seconds, 3),
         }
         if self.device == "cuda":
             info["cuda_memory_allocated_bytes"] = sum(
@@ -172,6 +194,31 @@ def _import_class(path: str):
         return getattr(module, name)
     except AttributeError:
         raise ImportError(f"module {module_name!r} has no class {name!r}") from None
+
+
+def _instantiate_warm(wrapper, settings: ModelSettings, device: str, index, flat: torch.Tensor):
+    """The model built on the meta device from its key (as nnsight's client does), then given the
+    warm copy's tensors in place: no file is read and no weight copied on the CPU."""
+    from .warm import unpack
+
+    wrapped = wrapper.from_model_key(settings.key, dispatch=False)
+    module = wrapped._module
+    tensors = unpack(index, flat)
+    result = module.load_state_dict(tensors, assign=True, strict=False)
+    if result.unexpected_keys:
+        raise ValueError(f"the copy has weights the model lacks: {result.unexpected_keys[:3]}")
+    if hasattr(module, "tie_weights"):
+        module.tie_weights()
+    missing = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
+    if missing:
+        raise ValueError(f"the copy lacks {missing[:3]}")
+    if device == "cuda":
+        module.to(device)
+    wrapped.dispatched = True
+    tokenizer = getattr(wrapped, "tokenizer", None)
+    if tokenizer is None:
+        raise ValueError("the model has no tokenizer")
+    return module, tokenizer, wrapped
 
 
 def _instantiate(wrapper, settings: ModelSettings, device: str):

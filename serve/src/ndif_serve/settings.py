@@ -57,6 +57,12 @@ class ModelSettings(BaseModel):
     deployment: Optional[str] = Field(
         default=None, description="<namespace>/<name> of the NdifDeployment it serves"
     )
+    warm_budget_bytes: int = Field(
+        default=0, ge=0,
+        description="host memory per node for weights of stopped models (the warm tier); 0: off",
+    )
+    priority: int = Field(default=0, description="the deployment's priority, for the warm budget")
+    pool: Optional[str] = Field(default=None, description="the pool it is placed in")
 
     @field_validator("wrapper")
     @classmethod

@@ -87,6 +87,7 @@ class ContainedRunner:
         policy: Policy,
         load_args: Optional[dict] = None,
         describe: Optional[str] = None,
+        pass_fds: tuple[int, ...] = (),
     ):
         """``load``, ``handle`` and ``describe`` are ``module:function`` paths. ``load(**load_args)``
         runs once in the zygote; ``describe(loaded) -> dict`` (JSON) once after it, as ``info``;
@@ -100,6 +101,7 @@ class ContainedRunner:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ndif_serve.containment.runner"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+            pass_fds=pass_fds,
         )
         _write_frame(self.process.stdin, config)
         try:
