@@ -15,6 +15,7 @@ from remote_client import client_model, key_of, local_model
 from test_gateway import _wait_until_served
 
 API_KEY = "warm-key-0123456789"
+OPERATOR_TOKEN = "operator-token-0123456789"
 GiB = 1024**3
 
 
@@ -155,7 +156,14 @@ def gateway(serve_url, tmp_path_factory):
     keys_file = tmp_path_factory.mktemp("keys") / "keys.yaml"
     keys_file.write_text(f"keys:\n- {{key: {API_KEY}, name: warm@example.org}}\n")
     serve.run(
-        build_gateway({"keys_file": str(keys_file), "catalog_refresh_seconds": 1}),
+        build_gateway(
+            {
+                "keys_file": str(keys_file),
+                "catalog_refresh_seconds": 1,
+                "operator_token": OPERATOR_TOKEN,
+                "warm_budget_bytes": GiB,
+            }
+        ),
         name="ndif-gateway",
         route_prefix="/",
     )
@@ -250,6 +258,12 @@ def test_a_stopped_model_comes_back_warm_with_the_same_answers(gateway, model_di
     entry = wait_for_level(gateway, key, "WARM")
     assert entry["application_state"] == "NOT_STARTED"
     assert entry["repo_id"] == model_dir
+    # the operator's exchange names the node, the pool and the deployment (no on-demand here)
+    report = operator_report(gateway)
+    copy = next(c for c in report["warm"] if c["key"] == key)
+    assert (copy["pool"], copy["deployment"]) == ("cpu", f"test/{name}")
+    assert copy["bytes"] > 0 and copy["node"]
+    assert report["waiting"] == {}
 
     deploy(model_dir, name, in_process)
     _wait_until_served(gateway, key)
@@ -304,6 +318,23 @@ def test_a_store_keeps_within_its_budget_dropping_the_least_recently_used(
     said = keep(names[0])
     assert said.startswith("not kept") and "do not fit" in said
     ray.kill(store)
+
+
+def operator_report(url: str, token: str = OPERATOR_TOKEN):
+    answer = httpx.post(
+        url + "/operator/demand", json={"states": {}}, headers={"ndif-operator-token": token},
+        timeout=10,
+    )
+    if token != OPERATOR_TOKEN:
+        return answer
+    answer.raise_for_status()
+    return answer.json()
+
+
+def test_only_the_operator_reads_what_the_nodes_keep(gateway):
+    answer = operator_report(gateway, "not-the-operator-token")
+    assert answer.status_code == 403
+    assert "Only the operator" in answer.text
 
 
 def _drop_everywhere(key: str) -> None:

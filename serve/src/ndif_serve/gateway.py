@@ -64,6 +64,10 @@ class GatewaySettings(BaseModel):
     max_wait_seconds: float = Field(default=600, ge=0)
     # Models the operator deploys when a job asks for them (None: only what is deployed).
     on_demand: Optional[OnDemandSettings] = None
+    # The operator sends it with each exchange (/operator/demand); None: no exchange.
+    operator_token: Optional[str] = Field(default=None, min_length=16)
+    # The warm tier's budget per node, as the model replicas have it (reported, not used here).
+    warm_budget_bytes: int = Field(default=0, ge=0)
 
     @classmethod
     def from_args(cls, args: Optional[dict[str, Any]]) -> "GatewaySettings":
@@ -415,21 +419,27 @@ class Gateway:
 
     @api.post("/operator/demand")
     async def operator_demand(self, request: Request) -> dict[str, Any]:
-        """The operator's exchange: its placement of on-demand deployments in, the demand out."""
-        if self.demand is None:
-            raise GatewayError(404, "This gateway deploys nothing on demand.")
+        """The operator's exchange: its placement of on-demand deployments in; the demand and what
+        the nodes keep warm out."""
+        expected = self.settings.operator_token or (
+            self.demand.settings.token if self.demand is not None else None
+        )
+        if expected is None:
+            raise GatewayError(404, "This gateway has no exchange with the operator.")
         token = request.headers.get(OPERATOR_TOKEN_HEADER, "")
-        if not hmac.compare_digest(token.encode(), self.demand.settings.token.encode()):
+        if not hmac.compare_digest(token.encode(), expected.encode()):
             raise GatewayError(403, "Only the operator reads the demand.")
         try:
             body = await request.json()
         except ValueError:
             raise GatewayError(400, "The demand report takes a JSON object.") from None
         states = body.get("states") if isinstance(body, dict) else None
-        return {
-            **self.demand.report(states if isinstance(states, dict) else {}),
-            "warm": self.warm,
-        }
+        demand = (
+            self.demand.report(states if isinstance(states, dict) else {})
+            if self.demand is not None
+            else {"waiting": {}, "used": {}, "active": {}}
+        )
+        return {**demand, "warm": self.warm}
 
     async def _provision(
         self,

@@ -63,6 +63,13 @@ public class NdifClusterSpec {
           + " caps. Needs the gateway.")
   public OnDemandSpec onDemand;
 
+  @JsonPropertyDescription(
+      "Keep the weights of models that stop in host memory (off when absent), so that a"
+          + " preempted, scaled-down or idled-out model comes back without reading its files."
+          + " Each NdifDeployment's status says HOT, WARM or COLD; placement prefers a pool that"
+          + " keeps a copy.")
+  public WarmTierSpec warmTier;
+
   @JsonPropertyDescription("The Ray head node.")
   public HeadSpec head;
 

@@ -50,6 +50,29 @@ public class NdifClusterStatus {
   public ServeStatus serve;
 
   @JsonPropertyDescription(
+      "The warm tier: models whose weights a node keeps in host memory, as the gateway reports"
+          + " the nodes' stores.")
+  public List<WarmCopy> warmCopies;
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class WarmCopy {
+    @JsonPropertyDescription("NDIF model key.")
+    public String modelKey;
+
+    @JsonPropertyDescription("<namespace>/<name> of the NdifDeployment whose replica left it.")
+    public String deployment;
+
+    @JsonPropertyDescription("The Ray node (pod) that keeps it.")
+    public String node;
+
+    public String pool;
+    public Long bytes;
+
+    @JsonPropertyDescription("When the copy was made.")
+    public String keptAt;
+  }
+
+  @JsonPropertyDescription(
       "NDIF's API on this cluster: the URL to set as NDIF_HOST and its Serve application.")
   public GatewayStatus gateway;
 

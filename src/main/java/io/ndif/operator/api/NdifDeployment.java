@@ -46,6 +46,10 @@ import io.fabric8.kubernetes.model.annotation.Version;
     jsonPath = ".status.conditions[?(@.type==\"Ready\")].reason",
     type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(
+    name = "Level",
+    jsonPath = ".status.level",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
     name = "Pinned",
     jsonPath = ".status.pinned",
     type = AdditionalPrinterColumn.Type.BOOLEAN)

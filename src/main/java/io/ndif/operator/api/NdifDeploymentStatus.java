@@ -28,6 +28,11 @@ public class NdifDeploymentStatus {
 
   public Integer readyReplicas;
 
+  @JsonPropertyDescription(
+      "HOT: a replica runs; WARM: not running, and a node keeps its weights in host memory (the"
+          + " cluster's warm tier), so it comes back without reading its files; COLD: neither.")
+  public String level;
+
   @JsonPropertyDescription("Ready and desired replicas, e.g. 1/2.")
   public String replicaSummary;
 

@@ -47,7 +47,18 @@ public final class ClusterGateway {
                 cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
             null,
             onHead);
+    var warmTier = cluster.getSpec().warmTier;
+    if (app != null && warmTier != null) {
+      @SuppressWarnings("unchecked")
+      var args = (Map<String, Object>) app.get("args");
+      args.put(ServeConfigs.WARM_BUDGET_ARG, warmTier.budgetBytes());
+    }
     var onDemand = cluster.getSpec().onDemand;
+    if (app != null && (onDemand != null || warmTier != null)) {
+      @SuppressWarnings("unchecked")
+      var args = (Map<String, Object>) app.get("args");
+      args.put("operator_token", OnDemandToken.of(cluster, rayToken));
+    }
     if (app != null && onDemand != null) {
       @SuppressWarnings("unchecked")
       var args = (Map<String, Object>) app.get("args");

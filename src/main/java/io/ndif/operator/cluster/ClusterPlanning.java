@@ -9,6 +9,7 @@ import io.ndif.operator.api.PoolSpec;
 import io.ndif.operator.api.Quantities;
 import io.ndif.operator.api.ServePolicySpec;
 import io.ndif.operator.deployment.DeploymentSizes;
+import io.ndif.operator.deployment.ModelKeys;
 import io.ndif.operator.deployment.ServePolicy;
 import io.ndif.operator.placement.Decision;
 import io.ndif.operator.placement.Demand;
@@ -16,6 +17,7 @@ import io.ndif.operator.placement.Plan;
 import io.ndif.operator.placement.Planner;
 import io.ndif.operator.placement.PoolCapacity;
 import io.ndif.operator.schedule.PinSchedule;
+import io.ndif.operator.warm.WarmCopies;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -56,6 +58,7 @@ public final class ClusterPlanning {
     List<Demand> demands = new ArrayList<>();
     Map<String, Demand> byId = new LinkedHashMap<>();
     List<DeploymentPlacement> denied = new ArrayList<>();
+    Map<String, java.util.Set<String>> warmPools = new LinkedHashMap<>();
     Instant nextEdge = null;
     var policy = ServePolicySpec.of(cluster.getSpec());
     for (NdifDeployment d : deployments) {
@@ -82,8 +85,15 @@ public final class ClusterPlanning {
       var demand = demand(d, schedule, previous.get(d.getMetadata().getName()), now);
       demands.add(demand);
       byId.put(demand.id(), demand);
+      var pools =
+          WarmCopies.poolsOf(
+              cluster.getStatus() == null ? null : cluster.getStatus().warmCopies,
+              ModelKeys.of(d.getSpec().model));
+      if (!pools.isEmpty()) {
+        warmPools.put(demand.id(), pools);
+      }
     }
-    Plan plan = planner.plan(capacities(cluster), demands, now);
+    Plan plan = planner.plan(capacities(cluster), demands, now, warmPools);
     List<DeploymentPlacement> placements = new ArrayList<>();
     for (Decision decision : plan.decisions().values()) {
       var entry = new DeploymentPlacement();

@@ -357,6 +357,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
         if (onDemandPoll != null && onDemandPoll.compareTo(poll) < 0) {
           poll = onDemandPoll;
         }
+        status.warmCopies = onDemand.warmCopies(cluster);
       }
     }
     ClusterGateway.build(cluster, status, conditions, reachable, serveError);

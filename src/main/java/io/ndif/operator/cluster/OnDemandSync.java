@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.Constants;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterStatus.DeploymentPlacement;
+import io.ndif.operator.api.NdifClusterStatus.WarmCopy;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.observability.EventRecorder;
 import io.ndif.operator.observability.EventRecorder.Type;
@@ -14,6 +15,7 @@ import io.ndif.operator.ondemand.GatewayDemand;
 import io.ndif.operator.ondemand.OnDemandDeployments;
 import io.ndif.operator.ondemand.OnDemandPlan;
 import io.ndif.operator.ray.ServeDashboard;
+import io.ndif.operator.warm.WarmCopies;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,6 +36,11 @@ final class OnDemandSync {
 
   /** How often the gateway is asked while on-demand is on: a job's wait starts there. */
   static final Duration POLL = Duration.ofSeconds(1);
+
+  /** How often the gateway is asked what the nodes keep warm when nothing is deployed on demand. */
+  static final Duration WARM_POLL = Duration.ofSeconds(5);
+
+  private final Map<String, List<WarmCopy>> warm = new java.util.concurrent.ConcurrentHashMap<>();
 
   private final ServeDashboard dashboard;
   private final EventRecorder events;
@@ -57,8 +64,27 @@ final class OnDemandSync {
       KubernetesClient client,
       Instant now) {
     var spec = cluster.getSpec().onDemand;
-    if (spec == null || !io.ndif.operator.api.GatewaySpec.of(cluster.getSpec()).isEnabled()) {
+    boolean warmTier = cluster.getSpec().warmTier != null;
+    if ((spec == null && !warmTier)
+        || !io.ndif.operator.api.GatewaySpec.of(cluster.getSpec()).isEnabled()) {
+      warm.remove(key(cluster));
       return null;
+    }
+    if (spec == null) {
+      // The warm tier alone: the same exchange, for what the nodes keep.
+      try {
+        warm.put(
+            key(cluster),
+            WarmCopies.parse(
+                dashboard.demand(gatewayUrl, OnDemandToken.of(cluster, rayToken), Map.of())));
+      } catch (ServeDashboard.DashboardException | IOException e) {
+        log.info(
+            "ndifcluster {}/{}: cannot read the gateway's warm copies: {}",
+            cluster.getMetadata().getNamespace(),
+            cluster.getMetadata().getName(),
+            e.getMessage());
+      }
+      return WARM_POLL;
     }
     Map<String, DeploymentPlacement> byName = new LinkedHashMap<>();
     placements.forEach(p -> byName.put(p.name, p));
@@ -71,10 +97,13 @@ final class OnDemandSync {
     var before = OnDemandPlan.decide(spec, shared, lastDemand(cluster), byName, now);
     GatewayDemand demand;
     try {
-      demand =
-          GatewayDemand.parse(
-              dashboard.demand(
-                  gatewayUrl, OnDemandToken.of(cluster, rayToken), states(before.states())));
+      String report =
+          dashboard.demand(
+              gatewayUrl, OnDemandToken.of(cluster, rayToken), states(before.states()));
+      demand = GatewayDemand.parse(report);
+      if (warmTier) {
+        warm.put(key(cluster), WarmCopies.parse(report));
+      }
     } catch (ServeDashboard.DashboardException | IOException e) {
       log.info(
           "ndifcluster {}/{}: cannot read the gateway's on-demand requests: {}",
@@ -169,6 +198,11 @@ final class OnDemandSync {
     var model = new io.ndif.operator.api.ModelSpec();
     model.repoId = repo;
     return model;
+  }
+
+  /** What the cluster's nodes kept warm at the last exchange; null when the tier is off. */
+  List<WarmCopy> warmCopies(NdifCluster cluster) {
+    return cluster.getSpec().warmTier == null ? null : warm.getOrDefault(key(cluster), List.of());
   }
 
   private final Map<String, GatewayDemand> last = new java.util.concurrent.ConcurrentHashMap<>();

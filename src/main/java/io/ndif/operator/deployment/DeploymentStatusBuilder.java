@@ -16,6 +16,7 @@ import io.ndif.operator.observability.GitOpsConditions;
 import io.ndif.operator.placement.Decision;
 import io.ndif.operator.ray.ServeConfigs;
 import io.ndif.operator.schedule.PinSchedule;
+import io.ndif.operator.warm.WarmCopies;
 import java.time.Clock;
 import java.util.List;
 
@@ -48,6 +49,20 @@ public final class DeploymentStatusBuilder {
    * @param dedicatedPods the worker pods of a Dedicated deployment's RayService
    */
   public NdifDeploymentStatus build(
+      NdifDeployment deployment,
+      NdifCluster cluster,
+      GenericKubernetesResource rayService,
+      String applyError,
+      List<Pod> dedicatedPods) {
+    var status = observe(deployment, cluster, rayService, applyError, dedicatedPods);
+    boolean running = status.readyReplicas != null && status.readyReplicas > 0;
+    var warm =
+        cluster == null || cluster.getStatus() == null ? null : cluster.getStatus().warmCopies;
+    status.level = WarmCopies.level(running, warm, status.modelKey);
+    return status;
+  }
+
+  private NdifDeploymentStatus observe(
       NdifDeployment deployment,
       NdifCluster cluster,
       GenericKubernetesResource rayService,

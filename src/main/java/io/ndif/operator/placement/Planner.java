@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -32,6 +33,18 @@ public final class Planner {
   }
 
   public Plan plan(List<PoolCapacity> poolList, List<Demand> demandList, Instant now) {
+    return plan(poolList, demandList, now, Map.of());
+  }
+
+  /**
+   * @param warmPools by deployment id, the pools where a node keeps its model's weights in host
+   *     memory: among the pools it fits, those come first
+   */
+  public Plan plan(
+      List<PoolCapacity> poolList,
+      List<Demand> demandList,
+      Instant now,
+      Map<String, Set<String>> warmPools) {
     Map<String, PoolLedger> ledgers = new LinkedHashMap<>();
     poolList.stream()
         .sorted(Comparator.comparing(PoolCapacity::name))
@@ -61,7 +74,8 @@ public final class Planner {
 
     while (!queue.isEmpty()) {
       Demand d = queue.poll();
-      Decision decision = decide(d, ledgers, rankings, admitted, admittedIn, decisions, queue, now);
+      Decision decision =
+          decide(d, ledgers, rankings, admitted, admittedIn, decisions, queue, now, warmPools);
       decisions.put(d.id(), decision);
       if (decision.admitted()) {
         admitted.put(d.id(), d);
@@ -97,7 +111,8 @@ public final class Planner {
       Map<String, PoolAdmissions> admittedIn,
       Map<String, Decision> decisions,
       PriorityQueue<Demand> queue,
-      Instant now) {
+      Instant now,
+      Map<String, Set<String>> warmPools) {
     if (d.sizeBytes() == null && d.gpus() == null) {
       return pending(
           d,
@@ -127,7 +142,7 @@ public final class Planner {
       Ranking ranking =
           rankings.computeIfAbsent(new Shape(d.sizeBytes(), d.gpus()), s -> rank(d, ledgers));
       candidates = ranking.candidates();
-      fitting = ranking.fitting();
+      fitting = preferWarm(ranking.fitting(), warmPools.getOrDefault(d.id(), Set.of()));
     }
     if (fitting.isEmpty()) {
       return pending(d, d.pool(), null, Decision.MODEL_TOO_LARGE, tooLarge(d, candidates));
@@ -195,6 +210,16 @@ public final class Planner {
     List<PoolLedger> fitting =
         candidates.stream().filter(l -> gpusIn(d, l.pool).isPresent()).toList();
     return new Ranking(candidates, fitting);
+  }
+
+  private static List<PoolLedger> preferWarm(List<PoolLedger> fitting, Set<String> warm) {
+    if (warm.isEmpty()) {
+      return fitting;
+    }
+    List<PoolLedger> ordered = new ArrayList<>();
+    fitting.stream().filter(l -> warm.contains(l.pool.name())).forEach(ordered::add);
+    fitting.stream().filter(l -> !warm.contains(l.pool.name())).forEach(ordered::add);
+    return ordered;
   }
 
   private static PoolAdmissions admissions(Map<String, PoolAdmissions> admittedIn, String pool) {

@@ -49,6 +49,9 @@ public final class ServeConfigs {
   private ServeConfigs() {}
 
   /** One admitted deployment and where the plan put it. */
+  /** Host memory per node for the warm tier, in the gateway's and every model's arguments. */
+  public static final String WARM_BUDGET_ARG = "warm_budget_bytes";
+
   public record Admitted(NdifDeployment deployment, String pool, double gpusPerReplica) {}
 
   /** The admitted deployments' applications, then the gateway's when there is one. */
@@ -69,9 +72,16 @@ public final class ServeConfigs {
         grace instanceof Number n
             ? n.intValue()
             : GatewayLimitsSpec.DEFAULT_DRAIN_GRACE_PERIOD_SECONDS;
+    // The cluster's warm tier, which the gateway reports: its replicas keep what they stop.
+    long warmBudget =
+        gateway != null
+                && gateway.get("args") instanceof Map<?, ?> args
+                && args.get(WARM_BUDGET_ARG) instanceof Number n
+            ? n.longValue()
+            : 0;
     admitted.stream()
         .sorted(java.util.Comparator.comparing(a -> applicationName(a.deployment())))
-        .forEach(a -> applications.add(application(a, inProcess, drainGrace)));
+        .forEach(a -> applications.add(application(a, inProcess, drainGrace, warmBudget)));
     if (gateway != null) {
       applications.add(gateway);
     }
@@ -108,7 +118,8 @@ public final class ServeConfigs {
         : "/" + d.getMetadata().getNamespace() + "/" + d.getMetadata().getName();
   }
 
-  static Map<String, Object> application(Admitted a, String inProcess, int drainGraceSeconds) {
+  static Map<String, Object> application(
+      Admitted a, String inProcess, int drainGraceSeconds, long warmBudgetBytes) {
     NdifDeploymentSpec spec = a.deployment().getSpec();
     ModelSpec model = spec.model;
     var serve = spec.serve;
@@ -134,6 +145,12 @@ public final class ServeConfigs {
       String namespace = a.deployment().getMetadata().getNamespace();
       args.put(OWNER_ARG, owner(namespace, spec.clusterRef));
       args.put(DEPLOYMENT_ARG, namespace + "/" + a.deployment().getMetadata().getName());
+    }
+    if (warmBudgetBytes > 0) {
+      // The spec's priority, not a window's raised one: a change of arguments restarts replicas.
+      args.put(WARM_BUDGET_ARG, warmBudgetBytes);
+      args.put("priority", spec.priority == null ? 0 : spec.priority);
+      args.put("pool", a.pool());
     }
 
     Map<String, Object> actorOptions = new LinkedHashMap<>();

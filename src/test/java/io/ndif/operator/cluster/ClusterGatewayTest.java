@@ -143,6 +143,53 @@ class ClusterGatewayTest {
   }
 
   @org.junit.jupiter.api.Test
+  @SuppressWarnings("unchecked")
+  void theWarmTiersBudgetAndTheOperatorsTokenGoToTheGatewayAndEveryModel() {
+    var cluster = cluster("warmTier: {budget: 2Gi}");
+    cluster.getMetadata().setUid("uid-1");
+    var args =
+        (java.util.Map<String, Object>)
+            ClusterGateway.application(cluster, false, "ray-token").get("args");
+    assertThat(args.get("warm_budget_bytes")).isEqualTo(2L * 1024 * 1024 * 1024);
+    assertThat(args.get("operator_token")).isEqualTo(OnDemandToken.of(cluster, "ray-token"));
+    assertThat(args).doesNotContainKey("on_demand");
+    var models =
+        io.ndif.operator.ray.ServeConfigs.config(
+            java.util.List.of(
+                new io.ndif.operator.ray.ServeConfigs.Admitted(deployment(), "a100", 1.0)),
+            ClusterGateway.application(cluster, false, "ray-token"));
+    @SuppressWarnings("unchecked")
+    var model =
+        (java.util.Map<String, Object>)
+            ((java.util.List<java.util.Map<String, Object>>) models.get("applications"))
+                .get(0)
+                .get("args");
+    assertThat(model)
+        .containsEntry("warm_budget_bytes", 2L * 1024 * 1024 * 1024)
+        .containsEntry("priority", 7)
+        .containsEntry("pool", "a100");
+
+    var off =
+        (java.util.Map<String, Object>)
+            ClusterGateway.application(cluster(""), false, "t").get("args");
+    assertThat(off).doesNotContainKeys("warm_budget_bytes", "operator_token");
+  }
+
+  private static io.ndif.operator.api.NdifDeployment deployment() {
+    var d = new io.ndif.operator.api.NdifDeployment();
+    d.setMetadata(
+        new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+            .withName("m")
+            .withNamespace("ns")
+            .build());
+    d.setSpec(
+        io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+            "clusterRef: c\npriority: 7\nmodel: {repoId: a/b}",
+            io.ndif.operator.api.NdifDeploymentSpec.class));
+    return d;
+  }
+
+  @org.junit.jupiter.api.Test
   void aGatewayTurnedOffLeavesStatusWithoutIt() {
     var status = withGateway("RUNNING", null);
     var conditions = new Conditions(null, 1L, Clock.systemUTC());

@@ -7,7 +7,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -90,6 +92,31 @@ class PlannerTest {
   void bestFitPool(String name, long size, String pool) {
     var plan = planner.plan(List.of(A100, L4), List.of(Demand.of("ns/m", 0, NOW, size, 1)), NOW);
     assertThat(plan.decisions().get("ns/m").pool()).isEqualTo(pool);
+  }
+
+  static Stream<Arguments> warmPools() {
+    return Stream.of(
+        Arguments.of("no warm copy: best fit", Set.of(), List.of(), "l4"),
+        Arguments.of(
+            "a warm copy in the A100 pool wins over best fit", Set.of("a100"), List.of(), "a100"),
+        Arguments.of(
+            "a warm copy where it does not fit is no reason", Set.of("l4"), List.of(), "l4"),
+        Arguments.of(
+            "a warm pool without room: the next that has room, before any preemption",
+            Set.of("a100"),
+            List.of(Demand.of("ns/big", 5, LONG_AGO, 600 * GI, 2).inPool("a100")),
+            "l4"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("warmPools")
+  void placementPrefersAPoolThatKeepsAWarmCopy(
+      String name, Set<String> warm, List<Demand> others, String pool) {
+    var demands = new ArrayList<>(others);
+    demands.add(Demand.of("ns/m", 0, NOW, 16 * GI, 1));
+    var plan = planner.plan(List.of(A100, L4), demands, NOW, Map.of("ns/m", warm));
+    assertThat(plan.decisions().get("ns/m").pool()).isEqualTo(pool);
+    assertThat(plan.decisions().get("ns/m").admitted()).isTrue();
   }
 
   @Test
