@@ -7,7 +7,10 @@
 #   hot    a trace once the model is served (the client's and the gateway's own cost)
 #   cold   the first trace when nothing serves the model: created, placed, deployed, loaded, run
 #   again  the first trace after the model idled out and its deployment was deleted
-# and the on-demand overhead, cold - load - hot (the target is at most 3 s).
+# and the on-demand overhead, cold - load - hot (the target is at most 3 s). Then the cluster's
+# warm tier is turned on, and the same cycle is run again: the first trace after an idle-out
+# comes back warm (warm), against again (cold) of the same run; with each replica's own load
+# time as it reports it (/info load_seconds), cold and warm.
 #
 #   bench/on_demand.sh [--width 1024] [--layers 20]
 set -euo pipefail
@@ -101,17 +104,48 @@ done
 sleep 5
 log "again: the first trace after the idle-out"
 again=$(trace)
+replica_load() {
+  local endpoint
+  endpoint=$("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o jsonpath='{.items[0].status.endpoint}')
+  curl -s "$endpoint/info" | "$RAY_PYTHON" -c 'import json, sys; i = json.load(sys.stdin); print(i["load_source"], i["load_seconds"])'
+}
+read -r again_source again_load < <(replica_load)
+idle_out() {
+  log "waiting for the model to idle out (30 s) and its deployment to be deleted"
+  for _ in $(seq 120); do
+    [[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] && break
+    sleep 2
+  done
+  [[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] || { log "it did not idle out"; exit 1; }
+  sleep 5
+}
+idle_out
+log "turning the warm tier on"
+"${kubectl[@]}" patch ndifcluster bench --type merge -p '{"spec": {"warmTier": {"budget": "4Gi"}}}' >/dev/null
+sleep 10
+log "with the warm tier: a cold first trace, then an idle-out keeps the weights"
+trace >/dev/null
+idle_out
+log "warm: the first trace after the idle-out, from the node's copy"
+warm=$(trace)
+read -r warm_source warm_load < <(replica_load)
+[[ $warm_source == warm ]] || { log "the replica loaded $warm_source, not warm"; exit 1; }
 
-"$RAY_PYTHON" - "$model" "$size" "$load" "$cold" "$hot" "$hot2" "$again" <<'PY'
+"$RAY_PYTHON" - "$model" "$size" "$load" "$cold" "$hot" "$hot2" "$again" "$warm" \
+  "$again_load" "$warm_load" <<'PY'
 import json, sys
-model, size, load, cold, hot, hot2, again = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+model, size = sys.argv[1], int(sys.argv[2])
+load, cold, hot, hot2, again, warm, again_load, warm_load = map(float, sys.argv[3:])
 hot = min(hot, hot2)
 result = {
     "model": model, "weights_bytes": size, "load_s": load, "hot_s": hot, "cold_s": cold,
-    "again_s": again, "overhead_s": round(cold - load - hot, 3),
+    "again_s": again, "warm_s": warm, "overhead_s": round(cold - load - hot, 3),
     "again_overhead_s": round(again - load - hot, 3),
+    "replica_load_cold_s": again_load, "replica_load_warm_s": warm_load,
+    "warm_over_cold_readmission": round(warm / again, 3),
+    "warm_over_cold_load": round(warm_load / again_load, 3),
 }
 print(json.dumps(result))
 print(f"| {model} ({size / 2**30:.2f} GiB) | {load:.2f} s | {hot:.2f} s | {cold:.2f} s | "
-      f"{again:.2f} s | {cold - load - hot:.2f} s |")
+      f"{again:.2f} s | {warm:.2f} s | {again_load:.2f} s | {warm_load:.2f} s |")
 PY

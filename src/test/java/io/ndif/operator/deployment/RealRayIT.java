@@ -399,6 +399,8 @@ class RealRayIT {
                       maxWaitSeconds: 300
                       """,
                       io.ndif.operator.api.OnDemandSpec.class);
+              c.getSpec().warmTier = new io.ndif.operator.api.WarmTierSpec();
+              c.getSpec().warmTier.budget = "1Gi";
               return c;
             });
     // What a researcher writes, run as one: nothing serves the model yet.
@@ -457,6 +459,52 @@ class RealRayIT {
                   .anySatisfy(m -> assertThat(m).startsWith("deleted NdifDeployment " + name));
               assertThat(names(rayApplications())).doesNotContain(cluster.namespace() + "_" + name);
             });
+
+    // Its weights stayed on the node (the warm tier): the cluster's status says so, and the next
+    // researcher's request brings it back from memory, with the same answer.
+    String key = io.ndif.operator.deployment.ModelKeys.of(modelOf(repo));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () ->
+                assertThat(cluster.ndifCluster("local").get().getStatus().warmCopies)
+                    .anySatisfy(
+                        copy -> {
+                          assertThat(copy.modelKey).isEqualTo(key);
+                          assertThat(copy.deployment).isEqualTo(cluster.namespace() + "/" + name);
+                          assertThat(copy.pool).isEqualTo(ray.pool());
+                          assertThat(copy.bytes).isPositive();
+                        }));
+    var again =
+        io.ndif.operator.testing.LocalCluster.exec(
+            List.of(ray.pythonPath().toString(), "examples/real-ray/trace.py"),
+            java.util.Map.of(
+                "NDIF_HOST", ray.serveUrl(),
+                "NDIF_API_KEY", API_KEY,
+                "HF_HOME", ray.env("HF_HOME"),
+                "HF_ENDPOINT", ray.env("HF_ENDPOINT")),
+            Path.of("").toAbsolutePath(),
+            600);
+    assertThat(again.exitCode()).as(again.output()).isZero();
+    assertThat(hiddenLine(again.output())).isEqualTo(hiddenLine(traced.output()));
+    var back = cluster.deployment(name).getStatus();
+    assertThat(back.level).isEqualTo("HOT");
+    assertThat(getJson(back.endpoint + "/info").path("load_source").asText()).isEqualTo("warm");
+    cluster.ndifDeployment(name).delete();
+  }
+
+  private static String hiddenLine(String output) {
+    return output
+        .lines()
+        .filter(l -> l.startsWith("hidden state of layer 0:"))
+        .findFirst()
+        .orElse("");
+  }
+
+  private static io.ndif.operator.api.ModelSpec modelOf(String repo) {
+    var model = new io.ndif.operator.api.ModelSpec();
+    model.repoId = repo;
+    return model;
   }
 
   @Test
@@ -493,8 +541,13 @@ class RealRayIT {
     String last = finished.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
     assertThat(finished.exitCode()).as(finished.output()).isZero();
     assertThat(JSON.readTree(last).path("matches_local").asBoolean()).as(last).isTrue();
-    // Then the preemptor's replica gets the GPU the drained one gave back.
+    // Then the preemptor's replica gets the GPU the drained one gave back, and the victim's
+    // weights stay warm on the node.
     cluster.awaitReady("preemptor", 1, Duration.ofMinutes(3));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> assertThat(cluster.deployment("victim").getStatus().level).isEqualTo("WARM"));
     cluster.ndifDeployment("victim").delete();
     cluster.ndifDeployment("preemptor").delete();
   }
