@@ -487,8 +487,12 @@ class RealRayIT {
             600);
     assertThat(again.exitCode()).as(again.output()).isZero();
     assertThat(hiddenLine(again.output())).isEqualTo(hiddenLine(traced.output()));
+    // Status follows what Ray reports, a moment after the replica answered.
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> assertThat(cluster.deployment(name).getStatus().level).isEqualTo("HOT"));
     var back = cluster.deployment(name).getStatus();
-    assertThat(back.level).isEqualTo("HOT");
     assertThat(getJson(back.endpoint + "/info").path("load_source").asText()).isEqualTo("warm");
     cluster.ndifDeployment(name).delete();
   }
