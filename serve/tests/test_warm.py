@@ -107,10 +107,10 @@ def test_a_contained_zygote_maps_the_copy(tiny_model):
 MAPPED = """
 import struct, torch
 from ndif_serve.containment.runner import Answer
-from ndif_serve.warm import map_private
+from ndif_serve.warm import read_private
 
 def load(fd, size):
-    return map_private(fd, size).view(torch.float32)
+    return read_private(fd, size).view(torch.float32)
 
 def handle(weights, request, payload, log):
     if payload == b"tamper":
@@ -119,9 +119,10 @@ def handle(weights, request, payload, log):
 """
 
 
-def test_what_a_contained_request_writes_to_mapped_weights_ends_with_it(tmp_path, monkeypatch):
-    """The zygote maps the shared-memory file copy-on-write: a request that writes the weights
-    changes its own pages only; the next request and the file itself still hold the copy."""
+def test_what_a_contained_request_writes_to_warm_weights_ends_with_it(tmp_path, monkeypatch):
+    """The zygote reads the shared-memory file into its own memory: a request that writes the
+    weights changes its own pages only; the next request and the file itself still hold the
+    copy."""
     import mmap
     import os
 

@@ -69,17 +69,17 @@ def start(
 
 def load(settings: dict[str, Any], warm: Optional[dict[str, Any]] = None) -> LoadedModel:
     """In the zygote: the model, and every module a request's deserialization and results use,
-    imported now (a contained child reads only the Python environment). A warm copy is mapped
-    copy-on-write, so no request's write reaches the next one or the file."""
+    imported now (a contained child reads only the Python environment). A warm copy is read into
+    the zygote's own memory, which its children share copy-on-write, as a cold load's."""
     import zstandard  # noqa: F401  results
     from nnsight.schema import request  # noqa: F401  deserialization
     from nnsight.tracing import globals, tracer, util  # noqa: F401
 
     packed = None
     if warm is not None:
-        from .warm import map_private
+        from .warm import read_private
 
-        packed = (warm["index"], map_private(warm["fd"], warm["size"]))
+        packed = (warm["index"], read_private(warm["fd"], warm["size"]))
         os.close(warm["fd"])
     loaded = LoadedModel.load(ModelSettings.model_validate(settings), warm=packed)
     if loaded.nnsight_model is not None:

@@ -153,12 +153,17 @@ def memfd_of(buffer) -> tuple[int, int]:
     return fd, size
 
 
-def map_private(fd: int, size: int) -> torch.Tensor:
-    """A uint8 tensor over a private, copy-on-write mapping of ``fd``: a request that writes a
-    weight changes its own pages only, never the file nor the next request's view."""
-    import mmap
-
-    mapping = mmap.mmap(fd, max(size, 1), flags=mmap.MAP_PRIVATE,
-                        prot=mmap.PROT_READ | mmap.PROT_WRITE)
-    return torch.frombuffer(mapping, dtype=torch.uint8, count=size) if size else torch.empty(
-        0, dtype=torch.uint8)
+def read_private(fd: int, size: int) -> torch.Tensor:
+    """The file's bytes in this process's own (anonymous) memory, as a uint8 tensor. Not a
+    mapping of the file: a forked child shares anonymous pages with its parent (copy-on-write)
+    from the start, whereas it would fault every page of a shared mapping in again, on each
+    request. What a request writes stays in its own pages either way."""
+    flat = torch.empty(size, dtype=torch.uint8)
+    view = memoryview(flat.numpy())
+    done = 0
+    while done < size:
+        read = os.preadv(fd, [view[done:]], done)
+        if read <= 0:
+            raise OSError(f"the weights file ended at {done} of {size} bytes")
+        done += read
+    return flat
