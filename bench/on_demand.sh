@@ -102,7 +102,20 @@ done
 [[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] || { log "it did not idle out"; exit 1; }
 # Its application leaves Ray when the operator writes the next config.
 sleep 5
-log "again: the first trace after the idle-out"
+# A node's cold start reads the weights from its disk (or downloads them); here they would sit in
+# the page cache since the last load, so the model's files are dropped from it first.
+drop_cached() {
+  "$RAY_PYTHON" - "$HF_HOME/hub/models--${model//\//--}" <<'PY'
+import os, sys
+for root, _, files in os.walk(sys.argv[1]):
+    for name in files:
+        fd = os.open(os.path.join(root, name), os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+PY
+}
+log "again: the first trace after the idle-out (its files out of the page cache)"
+drop_cached
 again=$(trace)
 replica_load() {
   local endpoint
@@ -126,7 +139,8 @@ sleep 10
 log "with the warm tier: a cold first trace, then an idle-out keeps the weights"
 trace >/dev/null
 idle_out
-log "warm: the first trace after the idle-out, from the node's copy"
+log "warm: the first trace after the idle-out, from the node's copy (files out of the page cache)"
+drop_cached
 warm=$(trace)
 read -r warm_source warm_load < <(replica_load)
 [[ $warm_source == warm ]] || { log "the replica loaded $warm_source, not warm"; exit 1; }

@@ -133,7 +133,7 @@ def test_what_a_contained_request_writes_to_warm_weights_ends_with_it(tmp_path, 
     from ndif_serve.warm import memfd_of
 
     (tmp_path / "mapped_for_test.py").write_text(MAPPED)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     weights = np.ones(1024, dtype=np.float32)
     fd, size = memfd_of(weights.view(np.uint8))
     runner = ContainedRunner("mapped_for_test:load", "mapped_for_test:handle", Policy(),

@@ -353,6 +353,8 @@ class RealNodeIT {
                           "models: [{repoId: \"ndif-local/*\", sizeBytes: 1Mi, dtype: float32,"
                               + " resources: {cpus: 0.25}}]\nidleSeconds: 3600\n",
                           io.ndif.operator.api.OnDemandSpec.class);
+                  c.getSpec().warmTier = new io.ndif.operator.api.WarmTierSpec();
+                  c.getSpec().warmTier.budget = "256Mi";
                   return c;
                 });
         break;
@@ -389,9 +391,57 @@ class RealNodeIT {
     assertThat(run.exitCode()).as(run.output()).isZero();
     String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
     assertThat(JSON.readTree(last).path("matches_local").asBoolean()).as(last).isTrue();
-    var deployment = cluster.deployment(io.ndif.operator.ondemand.OnDemandDeployments.name(repo));
+    String name = io.ndif.operator.ondemand.OnDemandDeployments.name(repo);
+    var deployment = cluster.deployment(name);
     assertThat(deployment.getMetadata().getLabels()).containsEntry("ndif.io/on-demand", "true");
     assertThat(deployment.getStatus().placements).extracting(p -> p.pool).containsOnly(POOL);
+
+    // The warm tier: removed (as an idle-out removes it), its weights stay on the worker, and
+    // the next request brings it back from memory with the same answer.
+    cluster.ndifDeployment(name).delete();
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () ->
+                assertThat(clusterStatus().warmCopies)
+                    .anySatisfy(
+                        copy -> {
+                          assertThat(copy.modelKey).isEqualTo(key);
+                          assertThat(copy.pool).isEqualTo(POOL);
+                          assertThat(worker().getMetadata().getName()).startsWith(copy.node);
+                        }));
+    var again =
+        ray.python(
+            600,
+            "serve/scripts/remote_trace.py",
+            "--host",
+            serveUrl(),
+            "--model-key",
+            key,
+            "--model-dir",
+            snapshot,
+            "--api-key",
+            API_KEY);
+    assertThat(again.exitCode()).as(again.output()).isZero();
+    String lastAgain =
+        again.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
+    assertThat(JSON.readTree(lastAgain).path("matches_local").asBoolean()).as(lastAgain).isTrue();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> assertThat(cluster.deployment(name).getStatus().level).isEqualTo("HOT"));
+    var back = cluster.deployment(name).getStatus();
+    String route = back.endpoint.substring(back.endpoint.indexOf('/', "http://".length()));
+    var info =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(serveUrl() + route + "/info"))
+                .timeout(Duration.ofSeconds(60))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(JSON.readTree(info.body()).path("load_source").asText())
+        .as(info.body())
+        .isEqualTo("warm");
   }
 
   @Test
