@@ -300,6 +300,9 @@ def build_gateway(args: dict[str, Any]) -> Application:
     """The gateway's application builder (``ndif_serve.app:build_gateway``): NDIF's API for the
     models of this Ray cluster, with the broker its replicas share."""
     settings = gateway.GatewaySettings.from_args(args)
+    if settings.store is not None:
+        # Every gateway replica keeps jobs in the store itself.
+        return gateway.Gateway.bind(settings, None)
     broker = gateway.JobBrokerDeployment.bind(
         result_ttl_seconds=settings.result_ttl_seconds
     )

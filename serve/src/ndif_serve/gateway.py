@@ -30,6 +30,7 @@ from .catalog import DEPLOYING, Catalog, Route, served_models, undescribed
 from .fairness import FairQueue, Limits, Refused
 from .jobs import Frame, JobBroker
 from .ondemand import Demand, OnDemandSettings
+from .store import JobStore, StoreSettings
 from .settings import TRUSTED_TAG, InProcess, InvalidArguments, problems
 
 logger = logging.getLogger("ray.serve")
@@ -68,6 +69,8 @@ class GatewaySettings(BaseModel):
     operator_token: Optional[str] = Field(default=None, min_length=16)
     # The warm tier's budget per node, as the model replicas have it (reported, not used here).
     warm_budget_bytes: int = Field(default=0, ge=0)
+    # Jobs in a Redis the owner names (None: the in-memory broker, for one machine).
+    store: Optional[StoreSettings] = None
 
     @classmethod
     def from_args(cls, args: Optional[dict[str, Any]]) -> "GatewaySettings":
@@ -142,6 +145,20 @@ class ModelGone(Exception):
     """The job's model had no replica for longer than the gateway's max_wait_seconds."""
 
 
+# A job whose gateway replica stopped is run again by another, at most this many times in all.
+MAX_ATTEMPTS = 3
+RESUMED = (
+    "The gateway replica that had your job stopped; another took it over and runs it again."
+)
+
+
+def gave_up_after_replicas(times: int) -> str:
+    return (
+        f"Your job was not finished: the gateway replica running it stopped {times} times. It"
+        " was not run again; send it again later."
+    )
+
+
 def gone_waiting(model_key: str, limit: float) -> str:
     return (
         f"The model {model_key} has no replica now (it was preempted, scaled down or removed);"
@@ -195,6 +212,25 @@ async def _gateway_error(_: Request, error: GatewayError):
     return JSONResponse({"detail": error.detail}, status_code=error.status)
 
 
+class _Call:
+    def __init__(self, method):
+        self._method = method
+
+    def remote(self, *args, **kwargs) -> asyncio.Task:
+        # Scheduled at once, as a Serve handle call is, whether or not the caller awaits it.
+        return asyncio.ensure_future(self._method(*args, **kwargs))
+
+
+class _Calls:
+    """The store behind the broker's calling convention (``broker.method.remote(...)``)."""
+
+    def __init__(self, target):
+        self._target = target
+
+    def __getattr__(self, name: str) -> _Call:
+        return _Call(getattr(self._target, name))
+
+
 @serve.deployment(name="JobBroker", num_replicas=1, max_ongoing_requests=100_000)
 class JobBrokerDeployment(JobBroker):
     """The JobBroker as the one replica every gateway replica talks to."""
@@ -205,7 +241,14 @@ class JobBrokerDeployment(JobBroker):
 class Gateway:
     def __init__(self, settings: GatewaySettings, broker):
         self.settings = settings
-        self.broker = broker
+        # With a store, every replica keeps jobs there itself: no broker between them.
+        self.store = (
+            JobStore(settings.store, settings.result_ttl_seconds) if settings.store else None
+        )
+        self.broker = _Calls(self.store) if self.store is not None else broker
+        self.replica = uuid.uuid4().hex[:12]
+        self._held: set[str] = set()
+        self._catalog_read = False
         self.metrics = observability.GatewayMetrics()
         self.keys = (
             ApiKeys(settings.keys_file, on_load=self.metrics.plain_keys)
@@ -227,6 +270,97 @@ class Gateway:
         # What the nodes' warm stores keep: reported in /status and to the operator.
         self.warm: list[dict[str, Any]] = []
         self._refresher = asyncio.get_event_loop().create_task(self._refresh_catalog())
+        self._leaser = (
+            asyncio.get_event_loop().create_task(self._keep_leases())
+            if self.store is not None
+            else None
+        )
+
+    async def _keep_leases(self) -> None:
+        """Renews the leases of the jobs this replica runs, and takes over the jobs of replicas
+        that stopped renewing theirs (they were killed, scaled down or upgraded)."""
+        period = self.store.settings.lease_seconds / 3
+        while True:
+            try:
+                await self.store.renew(sorted(self._held))
+                # Jobs are taken over once this replica knows what Serve serves.
+                taken = await self.store.take_over(self.replica) if self._catalog_read else []
+                for job_id, request, payload, previous in taken:
+                    await self._resume(job_id, request, payload, previous)
+            except Exception as e:  # the store away for a moment: try again next period
+                logger.warning("cannot keep the jobs' leases in the store: %s", e)
+            await asyncio.sleep(period)
+
+    async def _resume(self, job_id: str, request: dict, payload: bytes, previous: str) -> None:
+        """Runs again a job whose gateway replica stopped before it ended; nothing it had
+        computed reached the caller, so the caller gets the result of this run."""
+        attempts = int(request.get("attempts", 1)) + 1
+        envelope = Envelope.model_validate(request["envelope"])
+        who = request.get("identity")
+        identity = Identity(who["name"], tuple(who["tags"])) if who is not None else None
+        if attempts > MAX_ATTEMPTS:
+            await self._publish(job_id, envelope.session_id, response(
+                job_id, "ERROR", gave_up_after_replicas(attempts - 1)))
+            await self.store.release(job_id)
+            return
+        request["attempts"] = attempts
+        logger.info("job %s: taking it over from gateway replica %s (attempt %d)", job_id,
+                    previous or "unknown", attempts)
+        await self.store.hold(job_id, self.replica, request, payload)
+        self._held.add(job_id)
+        route = self.catalog.route(envelope.model_key)
+        provision = (
+            route.model is None
+            and self.demand is not None
+            and not self.catalog.find(envelope.model_key)
+            and self.demand.allows(envelope.model_key)
+        )
+        if route.model is None and not provision:
+            self._held.discard(job_id)
+            await self._publish(job_id, envelope.session_id, response(
+                job_id, "ERROR", route.description or f"The model {envelope.model_key} is not"
+                " served here."))
+            await self.store.release(job_id)
+            return
+        await self._publish(job_id, envelope.session_id, response(
+            job_id, "QUEUED", RESUMED))
+        self._start(job_id, self._run_held(
+            job_id, envelope, payload, request["base_url"], identity, route.model))
+
+    async def __del__(self):
+        """Serve's graceful shutdown of this replica: with a store, its running jobs are stopped
+        here and handed over, so another replica runs them at once."""
+        store = getattr(self, "store", None)
+        if store is None:
+            return
+        held = sorted(self._held)
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            await store.hand_over(held)
+            logger.info("stopping: handed %d job(s) over to the other gateway replicas", len(held))
+        except Exception as e:
+            logger.warning("stopping: could not hand jobs over (their leases run out): %s", e)
+
+    async def _run_held(self, job_id, envelope, payload, base_url, identity, model) -> None:
+        """A job kept in the store: released once it ended here; a replica that stops while
+        running it leaves it for another. Without a model, it waits for one deployed on
+        demand."""
+        try:
+            if model is None:
+                await self._provision(job_id, envelope, payload, base_url, identity)
+            else:
+                await self._run_job(job_id, envelope, payload, base_url, identity, model)
+        except asyncio.CancelledError:
+            raise
+        finally:
+            self._held.discard(job_id)
+        await self.store.release(job_id)
+
+    def _start(self, job_id: str, work) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._job_done)
 
     async def _refresh_catalog(self) -> None:
         while True:
@@ -253,6 +387,7 @@ class Gateway:
                 described[name] = self._described[deployed]
             self.catalog = Catalog(served_models(details, described))
             self.catalog_error = None
+            self._catalog_read = True
             self.warm = await asyncio.to_thread(warm_store.all_entries)
             for model in self.catalog.models:
                 self._offer(model.application)
@@ -392,14 +527,14 @@ class Gateway:
                 f"Session {envelope.session_id} is not open on this gateway: open the websocket"
                 " /subscribe first and send the session id it answers.",
             )
-        if provision:
+        if provision and self.store is None:
             base_url = str(request.base_url).rstrip("/")
             task = asyncio.get_running_loop().create_task(
                 self._provision(job_id, envelope, payload, base_url, identity)
             )
             self._tasks.add(task)
             task.add_done_callback(self._job_done)
-        elif model is None:
+        elif model is None and not provision:
             self.metrics.request(envelope.model_key, "NOT_SERVED")
             logger.info(
                 "job %s for %s from %s: %s",
@@ -408,6 +543,19 @@ class Gateway:
                 owner or "anonymous",
                 first["description"],
             )
+        elif self.store is not None:
+            base_url = str(request.base_url).rstrip("/")
+            record = {
+                "envelope": envelope.model_dump(),
+                "identity": None if identity is None
+                else {"name": identity.name, "tags": list(identity.tags)},
+                "base_url": base_url,
+                "attempts": 1,
+            }
+            await self.store.hold(job_id, self.replica, record, payload)
+            self._held.add(job_id)
+            self._start(job_id, self._run_held(
+                job_id, envelope, payload, base_url, identity, model))
         else:
             base_url = str(request.base_url).rstrip("/")
             task = asyncio.get_running_loop().create_task(

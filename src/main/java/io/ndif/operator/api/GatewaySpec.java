@@ -36,6 +36,11 @@ public class GatewaySpec {
   public GatewayLimitsSpec limits;
 
   @JsonPropertyDescription(
+      "Keep jobs (statuses, results, open sessions, running jobs) in a Redis server, so that no"
+          + " gateway replica's end loses one. Absent: one replica's memory (a single machine).")
+  public GatewayStoreSpec store;
+
+  @JsonPropertyDescription(
       "Who may run code in a model replica's own process instead of a contained one (no"
           + " credentials, no network, no programs, a fresh process per request): Nobody"
           + " (default), Trusted (keys tagged trusted, NDIF's rule) or Everyone (a single-user"

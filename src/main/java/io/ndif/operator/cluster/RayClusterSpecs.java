@@ -140,7 +140,8 @@ public final class RayClusterSpecs {
     return workerAdditions(cluster)
         .plus(
             RayPodTemplates.gatewayKeys(
-                GatewaySpec.of(cluster.getSpec()), cluster.getMetadata().getName()));
+                GatewaySpec.of(cluster.getSpec()), cluster.getMetadata().getName()))
+        .plus(RayPodTemplates.gatewayStore(GatewaySpec.of(cluster.getSpec())));
   }
 
   /** The model cache: Serve may place a model replica on any worker. */

@@ -60,7 +60,9 @@ public final class DedicatedServices {
     // The gateway runs on the head, the only pod with the API key Secret.
     var additions = RayPodTemplates.modelCache(dedicated.modelCache);
     var headAdditions =
-        additions.plus(RayPodTemplates.gatewayKeys(gateway, d.getMetadata().getName()));
+        additions
+            .plus(RayPodTemplates.gatewayKeys(gateway, d.getMetadata().getName()))
+            .plus(RayPodTemplates.gatewayStore(gateway));
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(Constants.LABEL_MANAGED_BY, Constants.OPERATOR_NAME);
     labels.put(Constants.LABEL_DEPLOYMENT, d.getMetadata().getName());

@@ -22,6 +22,7 @@ import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.GatewayAuthSpec;
 import io.ndif.operator.api.GatewaySpec;
+import io.ndif.operator.api.GatewayStoreSpec;
 import io.ndif.operator.api.HeadSpec;
 import io.ndif.operator.api.ModelCacheSpec;
 import io.ndif.operator.api.PoolSpec;
@@ -95,6 +96,8 @@ public final class RayPodTemplates {
    * Optional, so a missing Secret does not stop the pods; the gateway then refuses every request
    * and says why.
    */
+  static final String STORE_VOLUME = "ndif-gateway-store";
+
   public static Additions gatewayKeys(GatewaySpec gateway, String owner) {
     GatewayAuthSpec auth = gateway.authOrDefault();
     if (!gateway.isEnabled() || !auth.required()) {
@@ -118,6 +121,34 @@ public final class RayPodTemplates {
         new VolumeMountBuilder()
             .withName(API_KEYS_VOLUME)
             .withMountPath(GatewayAuthSpec.MOUNT_PATH)
+            .withReadOnly(true)
+            .build();
+    return new Additions(List.of(volume), List.of(mount), List.of());
+  }
+
+  /** The store's password Secret, where the gateway runs (the head): never on model workers. */
+  public static Additions gatewayStore(GatewaySpec gateway) {
+    if (!gateway.isEnabled() || gateway.store == null || gateway.store.passwordSecretRef == null) {
+      return Additions.NONE;
+    }
+    var ref = gateway.store.passwordSecretRef;
+    Volume volume =
+        new VolumeBuilder()
+            .withName(STORE_VOLUME)
+            .withNewSecret()
+            .withSecretName(ref.getName())
+            .withOptional(Boolean.TRUE.equals(ref.getOptional()))
+            .withDefaultMode(0440)
+            .addNewItem()
+            .withKey(ref.getKey())
+            .withPath(GatewayStoreSpec.PASSWORD_FILE)
+            .endItem()
+            .endSecret()
+            .build();
+    VolumeMount mount =
+        new VolumeMountBuilder()
+            .withName(STORE_VOLUME)
+            .withMountPath(GatewayStoreSpec.MOUNT_PATH)
             .withReadOnly(true)
             .build();
     return new Additions(List.of(volume), List.of(mount), List.of());

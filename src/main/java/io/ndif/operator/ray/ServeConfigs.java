@@ -3,6 +3,7 @@ package io.ndif.operator.ray;
 import io.ndif.operator.api.GatewayAuthSpec;
 import io.ndif.operator.api.GatewayLimitsSpec;
 import io.ndif.operator.api.GatewaySpec;
+import io.ndif.operator.api.GatewayStoreSpec;
 import io.ndif.operator.api.ModelSpec;
 import io.ndif.operator.api.NdifDeployment;
 import io.ndif.operator.api.NdifDeploymentSpec;
@@ -259,6 +260,28 @@ public final class ServeConfigs {
             ? GatewayLimitsSpec.DEFAULT_MAX_WAIT_SECONDS
             : limits.maxWaitSeconds);
 
+    if (gateway.store != null) {
+      Map<String, Object> store = new LinkedHashMap<>();
+      store.put("url", gateway.store.url());
+      if (gateway.store.passwordSecretRef != null) {
+        store.put(
+            "password_file", GatewayStoreSpec.MOUNT_PATH + "/" + GatewayStoreSpec.PASSWORD_FILE);
+      }
+      // Clusters sharing one Redis keep apart.
+      store.put("prefix", "ndif:" + cluster);
+      store.put(
+          "job_ttl_seconds",
+          gateway.store.jobTtlSeconds == null
+              ? GatewayStoreSpec.DEFAULT_JOB_TTL_SECONDS
+              : gateway.store.jobTtlSeconds);
+      store.put(
+          "lease_seconds",
+          gateway.store.leaseSeconds == null
+              ? GatewayStoreSpec.DEFAULT_LEASE_SECONDS
+              : gateway.store.leaseSeconds);
+      args.put("store", store);
+    }
+
     Map<String, Object> front = new LinkedHashMap<>();
     front.put("name", "Gateway");
     front.put("num_replicas", gateway.replicas == null ? 1 : gateway.replicas);
@@ -282,7 +305,8 @@ public final class ServeConfigs {
     app.put("import_path", GATEWAY_IMPORT_PATH);
     app.put("runtime_env", runtimeEnv == null ? Map.of() : runtimeEnv);
     app.put("args", args);
-    app.put("deployments", List.of(front, broker));
+    // With a store, every gateway replica keeps jobs there itself: there is no broker.
+    app.put("deployments", gateway.store != null ? List.of(front) : List.of(front, broker));
     return app;
   }
 

@@ -223,6 +223,50 @@ class ClusterGatewayTest {
   }
 
   @org.junit.jupiter.api.Test
+  @SuppressWarnings("unchecked")
+  void aStoreIsNamedToTheGatewayWithItsPasswordOnTheHeadOnly() {
+    var cluster =
+        cluster(
+            "gateway: {store: {address: \"redis.lab.svc:6379\", database: 2, leaseSeconds: 5,"
+                + " passwordSecretRef: {name: redis-auth, key: pw}}}");
+    var app = ClusterGateway.application(cluster, true, null);
+    var store =
+        (java.util.Map<String, Object>) ((java.util.Map<?, ?>) app.get("args")).get("store");
+    assertThat(store)
+        .containsEntry("url", "redis://redis.lab.svc:6379/2")
+        .containsEntry("password_file", "/etc/ndif/store/password")
+        .containsEntry("prefix", "ndif:lab/ndif")
+        .containsEntry("job_ttl_seconds", 3600)
+        .containsEntry("lease_seconds", 5);
+    // every gateway replica keeps jobs in the store: no broker deployment
+    assertThat((java.util.List<java.util.Map<String, Object>>) app.get("deployments"))
+        .extracting(d -> d.get("name"))
+        .containsExactly("Gateway");
+    var spec =
+        io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+            .valueToTree(
+                RayClusterSpecs.desired(
+                        cluster,
+                        null,
+                        java.util.Set.of(),
+                        java.util.Map.of(),
+                        true,
+                        RayAuth.Effective.ON)
+                    .spec());
+    assertThat(spec.at("/headGroupSpec/template/spec/volumes").toString())
+        .contains("redis-auth")
+        .contains("\"key\":\"pw\",\"path\":\"password\"");
+    assertThat(spec.at("/workerGroupSpecs/0/template/spec/volumes").toString())
+        .doesNotContain("redis-auth");
+    // without a store: the broker, and no store argument
+    var plain = ClusterGateway.application(cluster(""), true, null);
+    assertThat(((java.util.Map<?, ?>) plain.get("args")).containsKey("store")).isFalse();
+    assertThat((java.util.List<java.util.Map<String, Object>>) plain.get("deployments"))
+        .extracting(d -> d.get("name"))
+        .containsExactly("Gateway", "JobBroker");
+  }
+
+  @org.junit.jupiter.api.Test
   void theKeysAreOnlyOnTheHeadWhereTheGatewayIsPinned() {
     var cluster = cluster("");
     var spec =
