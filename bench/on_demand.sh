@@ -43,7 +43,7 @@ export KUBECONFIG=$NDIF_CLUSTER_DIR/admin.kubeconfig
 kubectl=("$NDIF_BIN_DIR/kubectl")
 mvn -B -q -DskipTests package
 "${kubectl[@]}" apply --server-side -f crds/ >/dev/null
-hack/local-ray up
+NDIF_RAY_OBJECT_STORE_BYTES=3000000000 hack/local-ray up
 # shellcheck disable=SC1090
 source <(hack/local-ray env)
 model=ndif-local/bench-gpt2-${width}x${layers}

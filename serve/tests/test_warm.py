@@ -291,7 +291,7 @@ def test_a_store_keeps_within_its_budget_dropping_the_least_recently_used(
         link = tmp_path / f"m{i}"
         link.symlink_to(tiny_model)
         names.append(str(link))
-    store = WarmStore.remote("test-node", "test-host", 2 * size + size // 2)
+    store = WarmStore.remote(ray.get_runtime_context().get_node_id(), "test-host", 2 * size + size // 2)
 
     def keep(directory, priority=0):
         return ray.get(
@@ -313,6 +313,11 @@ def test_a_store_keeps_within_its_budget_dropping_the_least_recently_used(
     said = keep(names[1], priority=-1)
     assert said.startswith("not kept") and "higher priority" in said
     assert key_of(names[3]) in kept()
+
+    # a budget beyond the node's object store is held within it (a spilled copy would be slow)
+    ray.get(store.set_budget.remote(10**15))
+    limits = ray.get(store.limits.remote())
+    assert 0 < limits["budget"] < limits["object_store"]
 
     ray.get(store.set_budget.remote(size // 2))
     assert kept() == []

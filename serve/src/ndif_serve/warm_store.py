@@ -31,11 +31,25 @@ class WarmStore:
     def __init__(self, node_id: str, node_name: str, budget_bytes: int):
         self.node_id = node_id
         self.node_name = node_name
-        self.budget = budget_bytes
+        # A copy beyond the node's object store would be spilled to disk and come back slower
+        # than the model's own files: the budget is held within most of the store.
+        self.capacity = _object_store_bytes(node_id)
+        self.budget = self._within_capacity(budget_bytes)
         self._copies: dict[str, dict[str, Any]] = {}
 
+    def _within_capacity(self, budget_bytes: int) -> int:
+        if self.capacity:
+            limit = int(self.capacity * STORE_SHARE)
+            if budget_bytes > limit:
+                logger.warning(
+                    "warm: the budget of %d bytes is held to %d, %d%% of this node's object store",
+                    budget_bytes, limit, int(STORE_SHARE * 100),
+                )
+                return limit
+        return budget_bytes
+
     def set_budget(self, budget_bytes: int) -> None:
-        self.budget = budget_bytes
+        self.budget = self._within_capacity(budget_bytes)
         self._fit()
 
     def keep(self, key: str, repo_id: str, revision: Optional[str], dtype: str, priority: int,
@@ -56,7 +70,8 @@ class WarmStore:
         drops = make_room(self._entries(), key, size, priority, self.budget)
         if drops is None:
             return (f"not kept: {size} bytes do not fit the warm budget of {self.budget} bytes"
-                    " beside copies of higher priority")
+                    f" (this node's object store holds {self.capacity}) beside copies of higher"
+                    " priority")
         for victim in drops:
             self._drop(victim, f"making room for {key}")
         self._copies[key] = {
@@ -75,6 +90,9 @@ class WarmStore:
             return None
         copy["last_used"] = time.time()
         return copy["index"], [copy["ref"]]
+
+    def limits(self) -> dict[str, int]:
+        return {"budget": self.budget, "object_store": self.capacity}
 
     def drop(self, key: str) -> bool:
         return self._drop(key, "asked to") is not None
@@ -103,6 +121,20 @@ class WarmStore:
         if copy is not None:
             logger.info("warm: dropped %s (%s)", key, why)
         return copy
+
+
+# The share of a node's object store that warm copies may fill; Serve and requests use the rest.
+STORE_SHARE = 0.8
+
+
+def _object_store_bytes(node_id: str) -> int:
+    try:
+        for node in ray.nodes():
+            if node.get("NodeID") == node_id:
+                return int(node.get("Resources", {}).get("object_store_memory", 0))
+    except Exception:  # unknown: the owner's budget as given
+        pass
+    return 0
 
 
 def store_here(budget_bytes: int):
