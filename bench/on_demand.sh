@@ -85,9 +85,12 @@ print(round(time.monotonic() - started, 3))
 PY
 )
 trace() {
-  env -u HF_HUB_OFFLINE NDIF_HOST="$RAY_SERVE_URL" NDIF_API_KEY="$api_key" HF_HOME="$HF_HOME" \
-    HF_ENDPOINT="$HF_ENDPOINT" "$RAY_PYTHON" bench/on_demand_trace.py "$model" 2>/dev/null |
-    tail -n 1 | "$RAY_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["seconds"])'
+  local out=$state/trace.out
+  if ! env -u HF_HUB_OFFLINE NDIF_HOST="$RAY_SERVE_URL" NDIF_API_KEY="$api_key" HF_HOME="$HF_HOME" \
+    HF_ENDPOINT="$HF_ENDPOINT" "$RAY_PYTHON" bench/on_demand_trace.py "$model" >"$out" 2>&1; then
+    log "the trace failed:"; tail -n 20 "$out" >&2; exit 1
+  fi
+  tail -n 1 "$out" | "$RAY_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["seconds"])'
 }
 log "cold: the first trace, nothing serves $model"
 cold=$(trace)

@@ -295,21 +295,23 @@ def test_a_store_keeps_within_its_budget_dropping_the_least_recently_used(
 
     def keep(directory, priority=0):
         return ray.get(
-            store.keep.remote(key_of(directory), directory, None, "float32", priority, None, None)
+            store.keep.remote(key_of(directory), directory, None, "float32", priority, None, None,
+                              wait=True)
         )
 
     def kept():
         return sorted(e["key"] for e in ray.get(store.entries.remote()))
 
-    assert keep(names[0]) == "kept"
-    assert keep(names[1]) == "kept"
+    assert keep(names[0]).startswith("kept (")
+    assert keep(names[1]).startswith("kept (")
+    assert keep(names[1]) == "kept already"
     assert ray.get(store.take.remote(key_of(names[0]), "float32")) is not None  # used again
-    assert keep(names[2]) == "kept"
+    assert keep(names[2]).startswith("kept (")
     assert kept() == sorted([key_of(names[0]), key_of(names[2])])
     # not in another dtype
     assert ray.get(store.take.remote(key_of(names[0]), "bfloat16")) is None
 
-    assert keep(names[3], priority=10) == "kept"
+    assert keep(names[3], priority=10).startswith("kept (")
     said = keep(names[1], priority=-1)
     assert said.startswith("not kept") and "higher priority" in said
     assert key_of(names[3]) in kept()
@@ -341,6 +343,26 @@ def test_only_the_operator_reads_what_the_nodes_keep(gateway):
     answer = operator_report(gateway, "not-the-operator-token")
     assert answer.status_code == 403
     assert "Only the operator" in answer.text
+
+
+def test_a_stopping_replica_does_not_wait_and_a_starting_one_gets_the_copy_being_made(
+    serve_url, tiny_model, tmp_path
+):
+    import ray
+
+    from ndif_serve.warm_store import WarmStore
+
+    link = tmp_path / "made-while-asked"
+    link.symlink_to(tiny_model)
+    key = key_of(str(link))
+    store = WarmStore.remote(ray.get_runtime_context().get_node_id(), "test-host", GiB)
+    said = ray.get(store.keep.remote(key, str(link), None, "float32", 0, None, None))
+    assert said in ("keeping", "kept already")
+    found = ray.get(store.take.remote(key, "float32"))
+    assert found is not None
+    index, refs = found
+    assert 0 < packed_size(index) <= len(ray.get(refs[0]))
+    ray.kill(store)
 
 
 def _drop_everywhere(key: str) -> None:

@@ -68,7 +68,10 @@ class ModelDeployment:
         if contains:
             fd = None
             if copy is not None:
+                started = time.monotonic()
                 fd, size = warm.memfd_of(copy[1])
+                logger.info("%s: the copy in a shared-memory file for the zygote in %.2f s",
+                            settings.key, time.monotonic() - started)
             try:
                 self.runner = contained.start(
                     settings, None if fd is None else (copy[0], fd, size)
@@ -104,9 +107,16 @@ class ModelDeployment:
         if self.settings.warm_budget_bytes <= 0:
             return None
         try:
+            started = time.monotonic()
             self.warm_store = warm_store.store_here(self.settings.warm_budget_bytes)
             self.warm_store.set_budget.remote(self.settings.warm_budget_bytes)
-            return warm_store.find(self.settings.key, self.settings.dtype, self.warm_store)
+            copy = warm_store.find(self.settings.key, self.settings.dtype, self.warm_store)
+            logger.info(
+                "%s: %s in %.2f s", self.settings.key,
+                f"a warm copy of {copy[1].nbytes} bytes" if copy is not None else "no warm copy",
+                time.monotonic() - started,
+            )
+            return copy
         except Exception as e:  # the warm tier only saves time
             logger.warning("%s: the warm tier is not available: %s", self.settings.key, e)
             return None
@@ -279,10 +289,12 @@ class ModelDeployment:
             return
         s = self.settings
         try:
+            # The store answers at once and makes the copy itself: the replica's resources (a
+            # GPU a preemptor waits for) are not held while the files are read.
             said = ray.get(
                 store.keep.remote(s.key, s.repo_id, s.revision, s.dtype, s.priority, s.pool,
                                   s.deployment),
-                timeout=120,
+                timeout=30,
             )
             logger.info("%s: warm copy %s", s.key, said)
         except Exception as e:

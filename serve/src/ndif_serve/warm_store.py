@@ -6,6 +6,7 @@ of reading the files (on its own node without a copy, from another node over Ray
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, Optional
 
@@ -23,10 +24,11 @@ def store_name(node_id: str) -> str:
     return _PREFIX + node_id
 
 
-@ray.remote(num_cpus=0, max_restarts=0)
+@ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)
 class WarmStore:
     """One node's warm copies: {key: (index, ObjectRef)}, dropped by priority, then least recent
-    use, when a new one needs the room."""
+    use, when a new one needs the room. Threaded: a copy being made (seconds for a large model)
+    holds up neither a replica that asks for another copy nor the gateway's report."""
 
     def __init__(self, node_id: str, node_name: str, budget_bytes: int):
         self.node_id = node_id
@@ -36,6 +38,8 @@ class WarmStore:
         self.capacity = _object_store_bytes(node_id)
         self.budget = self._within_capacity(budget_bytes)
         self._copies: dict[str, dict[str, Any]] = {}
+        self._making: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
 
     def _within_capacity(self, budget_bytes: int) -> int:
         if self.capacity:
@@ -49,55 +53,98 @@ class WarmStore:
         return budget_bytes
 
     def set_budget(self, budget_bytes: int) -> None:
-        self.budget = self._within_capacity(budget_bytes)
-        self._fit()
+        with self._lock:
+            self.budget = self._within_capacity(budget_bytes)
+            self._fit()
 
     def keep(self, key: str, repo_id: str, revision: Optional[str], dtype: str, priority: int,
-             pool: Optional[str], deployment: Optional[str]) -> str:
-        """Keeps the model's weights from this node's files; says what became of them."""
+             pool: Optional[str], deployment: Optional[str], wait: bool = False) -> str:
+        """Keeps the model's weights from this node's files. A stopping replica does not wait
+        (``wait=False``: the copy is made here after it answered); says what became of it."""
+        with self._lock:
+            copy = self._copies.get(key)
+            if copy is not None and copy["dtype"] == dtype:
+                copy.update(last_used=time.time(), priority=priority)
+                return "kept already"
+            if key in self._making:
+                return "being kept"
+            done = threading.Event()
+            self._making[key] = done
+        outcome: list[str] = []
+
+        def make() -> None:
+            try:
+                outcome.append(self._make(key, repo_id, revision, dtype, priority, pool,
+                                          deployment))
+            except Exception as e:
+                outcome.append(f"not kept: {type(e).__name__}: {e}")
+            finally:
+                logger.info("warm: %s %s", key, outcome[-1] if outcome else "not kept")
+                with self._lock:
+                    self._making.pop(key, None)
+                done.set()
+
+        worker = threading.Thread(target=make, name=f"warm-keep-{key[:40]}", daemon=True)
+        worker.start()
+        if not wait:
+            return "keeping"
+        worker.join()
+        return outcome[-1]
+
+    def _make(self, key, repo_id, revision, dtype, priority, pool, deployment) -> str:
         import torch
 
-        now = time.time()
-        if key in self._copies and self._copies[key]["dtype"] == dtype:
-            self._copies[key].update(last_used=now, priority=priority)
-            return "kept already"
         files = weight_files(repo_id, revision)
         if not files:
             return "not kept: no safetensors files of it on this node"
         started = time.monotonic()
         index, buffer = pack_files(files, getattr(torch, dtype))
         size = packed_size(index)
-        drops = make_room(self._entries(), key, size, priority, self.budget)
-        if drops is None:
-            return (f"not kept: {size} bytes do not fit the warm budget of {self.budget} bytes"
-                    f" (this node's object store holds {self.capacity}) beside copies of higher"
-                    " priority")
-        for victim in drops:
-            self._drop(victim, f"making room for {key}")
-        self._copies[key] = {
-            "index": index, "ref": ray.put(buffer), "size": size, "priority": priority,
-            "last_used": now, "kept_at": now, "pool": pool, "deployment": deployment,
-            "dtype": dtype,
-        }
-        logger.info("warm: kept %s (%d bytes) in %.2f s", key, size, time.monotonic() - started)
-        return "kept"
+        with self._lock:
+            drops = make_room(self._entries(), key, size, priority, self.budget)
+            if drops is None:
+                return (f"not kept: {size} bytes do not fit the warm budget of {self.budget}"
+                        f" bytes (this node's object store holds {self.capacity}) beside copies of"
+                        " higher priority")
+            for victim in drops:
+                self._drop(victim, f"making room for {key}")
+        ref = ray.put(buffer)
+        now = time.time()
+        with self._lock:
+            self._copies[key] = {
+                "index": index, "ref": ref, "size": size, "priority": priority,
+                "last_used": now, "kept_at": now, "pool": pool, "deployment": deployment,
+                "dtype": dtype,
+            }
+        return f"kept ({size} bytes in {time.monotonic() - started:.2f} s)"
 
     def take(self, key: str, dtype: str) -> Optional[tuple[list[dict[str, Any]], list]]:
         """The copy's index and its object (in a list, so that Ray hands over the reference and
-        not the value); None when this node keeps none in that dtype."""
-        copy = self._copies.get(key)
-        if copy is None or copy["dtype"] != dtype:
-            return None
-        copy["last_used"] = time.time()
-        return copy["index"], [copy["ref"]]
+        not the value); None when this node keeps none in that dtype. A copy being made is
+        waited for: its model was stopped a moment ago, and comes back now."""
+        with self._lock:
+            making = self._making.get(key)
+        if making is not None:
+            making.wait(MAKING_WAIT_SECONDS)
+        with self._lock:
+            copy = self._copies.get(key)
+            if copy is None or copy["dtype"] != dtype:
+                return None
+            copy["last_used"] = time.time()
+            return copy["index"], [copy["ref"]]
 
     def limits(self) -> dict[str, int]:
         return {"budget": self.budget, "object_store": self.capacity}
 
     def drop(self, key: str) -> bool:
-        return self._drop(key, "asked to") is not None
+        with self._lock:
+            return self._drop(key, "asked to") is not None
 
     def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._describe()
+
+    def _describe(self) -> list[dict[str, Any]]:
         return [
             {"key": key, "node_id": self.node_id, "node": self.node_name, "bytes": c["size"],
              "priority": c["priority"], "last_used": c["last_used"], "kept_at": c["kept_at"],
@@ -125,6 +172,8 @@ class WarmStore:
 
 # The share of a node's object store that warm copies may fill; Serve and requests use the rest.
 STORE_SHARE = 0.8
+# How long a starting replica waits for a copy of its model that is being made.
+MAKING_WAIT_SECONDS = 120
 
 
 def _object_store_bytes(node_id: str) -> int:
