@@ -275,3 +275,21 @@ def test_a_running_job_survives_the_death_of_its_gateway_replica(gateway, tiny_m
     hidden = fetch(remote)
     hidden = hidden[0] if isinstance(hidden, tuple) else hidden
     assert torch.equal(hidden, expected(tiny_model))
+
+
+def test_a_gateway_replica_that_stops_hands_its_running_job_over_without_an_error(
+    gateway, tiny_model
+):
+    """An upgrade or a scale-down: the replica's graceful stop hands the job over at once (no
+    lease to wait out), and its caller never sees an ERROR for it."""
+    remote = submit(gateway["url"], tiny_model, seconds=4)
+    job_id = remote.job_id
+    wait_for(gateway["url"], job_id, {"RUNNING"})
+    restart_gateway(gateway)
+    seen: list = []
+    done = wait_for(gateway["url"], job_id, {"COMPLETED", "ERROR"}, seen_statuses=seen)
+    assert done["status"] == "COMPLETED", done
+    assert "ERROR" not in [status for status, _ in seen], seen
+    hidden = fetch(remote)
+    hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+    assert torch.equal(hidden, expected(tiny_model))

@@ -248,6 +248,7 @@ class Gateway:
         self.broker = _Calls(self.store) if self.store is not None else broker
         self.replica = uuid.uuid4().hex[:12]
         self._held: set[str] = set()
+        self._handing_over: set[str] = set()
         self._catalog_read = False
         self.metrics = observability.GatewayMetrics()
         self.keys = (
@@ -334,6 +335,7 @@ class Gateway:
         if store is None:
             return
         held = sorted(self._held)
+        self._handing_over.update(held)
         for task in list(self._tasks):
             task.cancel()
         try:
@@ -858,6 +860,9 @@ class Gateway:
             except GatewayError as e:
                 await self._publish(job_id, session, response(job_id, "ERROR", e.detail))
             except BaseException as e:  # cancelled too: the user hears of it either way
+                if not isinstance(e, Exception) and job_id in self._handing_over:
+                    # Another replica runs it again and answers: no ERROR for the caller.
+                    raise
                 outcome = _failure_outcome(e)
                 message = (
                     stopped_by_drain(envelope.model_key, self.settings.drain_grace_seconds)
