@@ -97,14 +97,17 @@ cold=$(trace)
 log "hot: the model is served"
 hot=$(trace)
 hot2=$(trace)
-log "waiting for the model to idle out (30 s) and its deployment to be deleted"
-for _ in $(seq 120); do
-  [[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] && break
-  sleep 2
-done
-[[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] || { log "it did not idle out"; exit 1; }
-# Its application leaves Ray when the operator writes the next config.
-sleep 5
+idle_out() {
+  log "waiting for the model to idle out (30 s) and its deployment to be deleted"
+  for _ in $(seq 120); do
+    [[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] && break
+    sleep 2
+  done
+  [[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] || { log "it did not idle out"; exit 1; }
+  # Its application leaves Ray when the operator writes the next config.
+  sleep 5
+}
+idle_out
 # A node's cold start reads the weights from its disk (or downloads them); here they would sit in
 # the page cache since the last load, so the model's files are dropped from it first.
 drop_cached() {
@@ -126,15 +129,6 @@ replica_load() {
   curl -s "$endpoint/info" | "$RAY_PYTHON" -c 'import json, sys; i = json.load(sys.stdin); print(i["load_source"], i["load_seconds"])'
 }
 read -r again_source again_load < <(replica_load)
-idle_out() {
-  log "waiting for the model to idle out (30 s) and its deployment to be deleted"
-  for _ in $(seq 120); do
-    [[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] && break
-    sleep 2
-  done
-  [[ -z $("${kubectl[@]}" get ndd -l ndif.io/on-demand=true -o name) ]] || { log "it did not idle out"; exit 1; }
-  sleep 5
-}
 idle_out
 log "turning the warm tier on"
 "${kubectl[@]}" patch ndifcluster bench --type merge -p '{"spec": {"warmTier": {"budget": "4Gi"}}}' >/dev/null

@@ -81,7 +81,7 @@ def test_a_copy_that_does_not_fit_the_model_falls_back_to_its_files(tiny_model):
     assert loaded.load_source == "cold"
 
 
-def test_a_contained_zygote_maps_the_copy(tiny_model):
+def test_a_contained_zygote_loads_from_the_copy(tiny_model):
     import os
 
     from ndif_serve import contained

@@ -67,7 +67,8 @@ class GatewaySettings(BaseModel):
     on_demand: Optional[OnDemandSettings] = None
     # The operator sends it with each exchange (/operator/demand); None: no exchange.
     operator_token: Optional[str] = Field(default=None, min_length=16)
-    # The warm tier's budget per node, as the model replicas have it (reported, not used here).
+    # The warm tier's budget per node, as the model replicas have it; 0: no warm tier, so the
+    # nodes' stores are not read.
     warm_budget_bytes: int = Field(default=0, ge=0)
     # Jobs in a Redis the owner names (None: the in-memory broker, for one machine).
     store: Optional[StoreSettings] = None
@@ -390,7 +391,8 @@ class Gateway:
             self.catalog = Catalog(served_models(details, described))
             self.catalog_error = None
             self._catalog_read = True
-            self.warm = await asyncio.to_thread(warm_store.all_entries)
+            if self.settings.warm_budget_bytes > 0:
+                self.warm = await asyncio.to_thread(warm_store.all_entries)
             for model in self.catalog.models:
                 self._offer(model.application)
         except Exception as e:  # Serve's controller restarting, for one

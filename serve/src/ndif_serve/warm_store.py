@@ -6,6 +6,7 @@ of reading the files (on its own node without a copy, from another node over Ray
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from typing import Any, Optional
@@ -193,8 +194,6 @@ def store_here(budget_bytes: int):
 
     context = ray.get_runtime_context()
     node_id = context.get_node_id()
-    import socket
-
     store = WarmStore.options(
         name=store_name(node_id),
         namespace=NAMESPACE,

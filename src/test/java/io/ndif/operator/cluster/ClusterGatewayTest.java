@@ -214,6 +214,24 @@ class ClusterGatewayTest {
     assertThat(keysVolume(cluster("gateway: {auth: {mode: None}}"))).isNull();
   }
 
+  /**
+   * The RayCluster spec the operator wants, as JSON; {@code pinned}: the head has the gateway's
+   * resource.
+   */
+  private static com.fasterxml.jackson.databind.JsonNode rayClusterSpec(
+      io.ndif.operator.api.NdifCluster cluster, boolean pinned) {
+    return io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+        .valueToTree(
+            RayClusterSpecs.desired(
+                    cluster,
+                    null,
+                    java.util.Set.of(),
+                    java.util.Map.of(),
+                    pinned,
+                    RayAuth.Effective.ON)
+                .spec());
+  }
+
   private static io.fabric8.kubernetes.api.model.Volume keysVolume(
       io.ndif.operator.api.NdifCluster cluster) {
     return RayClusterSpecs.headAdditions(cluster).volumes().stream()
@@ -242,17 +260,7 @@ class ClusterGatewayTest {
     assertThat((java.util.List<java.util.Map<String, Object>>) app.get("deployments"))
         .extracting(d -> d.get("name"))
         .containsExactly("Gateway");
-    var spec =
-        io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
-            .valueToTree(
-                RayClusterSpecs.desired(
-                        cluster,
-                        null,
-                        java.util.Set.of(),
-                        java.util.Map.of(),
-                        true,
-                        RayAuth.Effective.ON)
-                    .spec());
+    var spec = rayClusterSpec(cluster, true);
     assertThat(spec.at("/headGroupSpec/template/spec/volumes").toString())
         .contains("redis-auth")
         .contains("\"key\":\"pw\",\"path\":\"password\"");
@@ -269,17 +277,7 @@ class ClusterGatewayTest {
   @org.junit.jupiter.api.Test
   void theKeysAreOnlyOnTheHeadWhereTheGatewayIsPinned() {
     var cluster = cluster("");
-    var spec =
-        io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
-            .valueToTree(
-                RayClusterSpecs.desired(
-                        cluster,
-                        null,
-                        java.util.Set.of(),
-                        java.util.Map.of(),
-                        true,
-                        RayAuth.Effective.ON)
-                    .spec());
+    var spec = rayClusterSpec(cluster, true);
     assertThat(spec.at("/headGroupSpec/template/spec/volumes").toString()).contains("api-keys");
     assertThat(spec.at("/workerGroupSpecs/0/template/spec/volumes").toString())
         .doesNotContain("api-keys");
@@ -295,17 +293,7 @@ class ClusterGatewayTest {
     assertThat(options.at("/1/ray_actor_options/resources/ndif_gateway").asInt()).isEqualTo(1);
 
     // A head from before the gateway's resource: the gateway goes anywhere and the keys with it.
-    var unpinned =
-        io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
-            .valueToTree(
-                RayClusterSpecs.desired(
-                        cluster,
-                        null,
-                        java.util.Set.of(),
-                        java.util.Map.of(),
-                        false,
-                        RayAuth.Effective.ON)
-                    .spec());
+    var unpinned = rayClusterSpec(cluster, false);
     assertThat(unpinned.at("/workerGroupSpecs/0/template/spec/volumes").toString())
         .contains("api-keys");
     assertThat(

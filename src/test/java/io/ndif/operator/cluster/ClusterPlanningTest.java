@@ -99,6 +99,26 @@ class ClusterPlanningTest {
         .containsExactlyInAnyOrder("course true", "urgent false");
   }
 
+  @Test
+  void aPoolThatKeepsAWarmCopyOfTheModelIsPreferredOverBestFit() {
+    var cluster = Fixtures.cluster("fleet", Fixtures.TWO_POOLS);
+    var small = deployment("small", "model: {repoId: a/small, sizeBytes: 16Gi}");
+    // best fit: the smallest GPU that holds it
+    assertThat(planning.plan(cluster, List.of(small), NOW).placements().get(0).pool)
+        .isEqualTo("l4");
+
+    var status = new io.ndif.operator.api.NdifClusterStatus();
+    var copy = new io.ndif.operator.api.NdifClusterStatus.WarmCopy();
+    copy.modelKey = io.ndif.operator.deployment.ModelKeys.of(small.getSpec().model);
+    copy.pool = "a100";
+    copy.node = "fleet-a100-worker-0";
+    status.warmCopies = List.of(copy);
+    cluster.setStatus(status);
+    var placed = planning.plan(cluster, List.of(small), NOW).placements().get(0);
+    assertThat(placed.pool).isEqualTo("a100");
+    assertThat(placed.admitted).isTrue();
+  }
+
   private static void admittedLongAgo(io.ndif.operator.api.NdifCluster cluster, String... names) {
     var status = new io.ndif.operator.api.NdifClusterStatus();
     for (String name : names) {

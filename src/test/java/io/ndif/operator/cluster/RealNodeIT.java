@@ -262,21 +262,7 @@ class RealNodeIT {
               assertThat(status.gateway.ready).isTrue();
             });
     String key = cluster.deployment("tiny").getStatus().modelKey;
-    var run =
-        ray.python(
-            300,
-            "serve/scripts/remote_trace.py",
-            "--host",
-            serveUrl(),
-            "--model-key",
-            key,
-            "--model-dir",
-            modelDir.toString(),
-            "--api-key",
-            API_KEY);
-    assertThat(run.exitCode()).as(run.output()).isZero();
-    String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
-    assertThat(JSON.readTree(last).path("matches_local").asBoolean()).as(last).isTrue();
+    assertTracedLikeALocalRun(key, modelDir.toString(), 300);
   }
 
   @Test
@@ -376,21 +362,7 @@ class RealNodeIT {
             () ->
                 assertThat(Conditions.reason(clusterStatus().conditions, "GatewayReady"))
                     .isEqualTo("Serving"));
-    var run =
-        ray.python(
-            600,
-            "serve/scripts/remote_trace.py",
-            "--host",
-            serveUrl(),
-            "--model-key",
-            key,
-            "--model-dir",
-            snapshot,
-            "--api-key",
-            API_KEY);
-    assertThat(run.exitCode()).as(run.output()).isZero();
-    String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
-    assertThat(JSON.readTree(last).path("matches_local").asBoolean()).as(last).isTrue();
+    assertTracedLikeALocalRun(key, snapshot, 600);
     String name = io.ndif.operator.ondemand.OnDemandDeployments.name(repo);
     var deployment = cluster.deployment(name);
     assertThat(deployment.getMetadata().getLabels()).containsEntry("ndif.io/on-demand", "true");
@@ -411,22 +383,7 @@ class RealNodeIT {
                           assertThat(copy.pool).isEqualTo(POOL);
                           assertThat(worker().getMetadata().getName()).startsWith(copy.node);
                         }));
-    var again =
-        ray.python(
-            600,
-            "serve/scripts/remote_trace.py",
-            "--host",
-            serveUrl(),
-            "--model-key",
-            key,
-            "--model-dir",
-            snapshot,
-            "--api-key",
-            API_KEY);
-    assertThat(again.exitCode()).as(again.output()).isZero();
-    String lastAgain =
-        again.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
-    assertThat(JSON.readTree(lastAgain).path("matches_local").asBoolean()).as(lastAgain).isTrue();
+    assertTracedLikeALocalRun(key, snapshot, 600);
     await()
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
@@ -566,6 +523,29 @@ class RealNodeIT {
         .withLabel("ray.io/cluster")
         .list()
         .getItems();
+  }
+
+  /**
+   * nnsight's own client (serve/scripts/remote_trace.py) against the cluster's gateway: the trace
+   * answers with the values of a local run.
+   */
+  private static void assertTracedLikeALocalRun(String key, String modelDir, int timeoutSeconds)
+      throws Exception {
+    var run =
+        ray.python(
+            timeoutSeconds,
+            "serve/scripts/remote_trace.py",
+            "--host",
+            serveUrl(),
+            "--model-key",
+            key,
+            "--model-dir",
+            modelDir,
+            "--api-key",
+            API_KEY);
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    String last = run.output().lines().filter(l -> l.startsWith("{")).reduce("", (a, b) -> b);
+    assertThat(JSON.readTree(last).path("matches_local").asBoolean()).as(last).isTrue();
   }
 
   private static Pod worker() {

@@ -404,16 +404,7 @@ class RealRayIT {
               return c;
             });
     // What a researcher writes, run as one: nothing serves the model yet.
-    var traced =
-        io.ndif.operator.testing.LocalCluster.exec(
-            List.of(ray.pythonPath().toString(), "examples/real-ray/trace.py"),
-            java.util.Map.of(
-                "NDIF_HOST", ray.serveUrl(),
-                "NDIF_API_KEY", API_KEY,
-                "HF_HOME", ray.env("HF_HOME"),
-                "HF_ENDPOINT", ray.env("HF_ENDPOINT")),
-            Path.of("").toAbsolutePath(),
-            600);
+    var traced = researcherTrace();
     assertThat(traced.exitCode()).as(traced.output()).isZero();
     assertThat(traced.output())
         .contains("PROVISIONING")
@@ -475,16 +466,7 @@ class RealRayIT {
                           assertThat(copy.pool).isEqualTo(ray.pool());
                           assertThat(copy.bytes).isPositive();
                         }));
-    var again =
-        io.ndif.operator.testing.LocalCluster.exec(
-            List.of(ray.pythonPath().toString(), "examples/real-ray/trace.py"),
-            java.util.Map.of(
-                "NDIF_HOST", ray.serveUrl(),
-                "NDIF_API_KEY", API_KEY,
-                "HF_HOME", ray.env("HF_HOME"),
-                "HF_ENDPOINT", ray.env("HF_ENDPOINT")),
-            Path.of("").toAbsolutePath(),
-            600);
+    var again = researcherTrace();
     assertThat(again.exitCode()).as(again.output()).isZero();
     assertThat(hiddenLine(again.output())).isEqualTo(hiddenLine(traced.output()));
     // Status follows what Ray reports, a moment after the replica answered.
@@ -495,6 +477,19 @@ class RealRayIT {
     var back = cluster.deployment(name).getStatus();
     assertThat(getJson(back.endpoint + "/info").path("load_source").asText()).isEqualTo("warm");
     cluster.ndifDeployment(name).delete();
+  }
+
+  /** What a researcher writes (examples/real-ray/trace.py), run as one against the gateway. */
+  private static io.ndif.operator.testing.LocalCluster.Result researcherTrace() throws Exception {
+    return io.ndif.operator.testing.LocalCluster.exec(
+        List.of(ray.pythonPath().toString(), "examples/real-ray/trace.py"),
+        java.util.Map.of(
+            "NDIF_HOST", ray.serveUrl(),
+            "NDIF_API_KEY", API_KEY,
+            "HF_HOME", ray.env("HF_HOME"),
+            "HF_ENDPOINT", ray.env("HF_ENDPOINT")),
+        Path.of("").toAbsolutePath(),
+        600);
   }
 
   private static String hiddenLine(String output) {
