@@ -549,3 +549,190 @@ def test_each_request_is_a_span_when_an_otlp_endpoint_is_set(gateway, tiny_model
     finally:
         serve.delete("traced-gateway")
         server.shutdown()
+
+
+def test_a_model_deleted_and_deployed_again_is_reached_again(gateway, tiny_model):
+    """An on-demand model idles out and is deployed again under the same application name, from
+    Serve's config as the operator does; a job sent while its replica starts must not go to the
+    handle of the deleted one."""
+    from ray.serve.context import _get_global_client
+    from ray.serve.schema import ServeDeploySchema
+
+    model = client_model(tiny_model)
+    key = key_of(tiny_model + "///")
+    expected = local_hidden(tiny_model, "again")
+    client = _get_global_client()
+    application = {
+        "name": "comes-back",
+        "route_prefix": "/models/comes-back",
+        "import_path": "ndif_serve.app:build",
+        "args": {"model_key": key, "repo_id": tiny_model, "dtype": "float32"},
+    }
+
+    def apply(*applications):
+        client.deploy_apps(ServeDeploySchema(applications=list(applications)))
+
+    def trace():
+        with model.trace("again", backend=backend(gateway, tiny_model, key=key)):
+            h = model.transformer.h[0].output.save()
+        return h
+
+    apply(application)
+    try:
+        _wait_until_served(gateway, key, timeout=60)
+        assert torch.allclose(trace(), expected)
+        for _ in range(2):
+            apply()
+            _wait_until_listed(gateway, key, False)
+            apply(application)
+            # Listed while its replica starts: the job is sent to Serve at once.
+            _wait_until_listed(gateway, key, True)
+            assert torch.allclose(trace(), expected)
+    finally:
+        apply()
+        _wait_until_listed(gateway, key, False)
+
+
+def test_a_job_waiting_for_a_replica_that_cannot_start_ends_with_the_reason(gateway, tiny_model):
+    """Sent while the model deploys, the job waits in Serve for a replica; when Serve gives up
+    starting them, the job ends with the reason instead of waiting for ever."""
+    from nnsight.intervention.backends.remote import RemoteError
+    from ray.serve.context import _get_global_client
+    from ray.serve.schema import ServeDeploySchema
+
+    model = client_model(tiny_model)
+    key = key_of("/nonexistent/model")
+    client = _get_global_client()
+    client.deploy_apps(
+        ServeDeploySchema(
+            applications=[
+                {
+                    "name": "cannot-start",
+                    "route_prefix": "/models/cannot-start",
+                    "import_path": "ndif_serve.app:build",
+                    "args": {"model_key": key, "repo_id": "/nonexistent/model", "dtype": "float32"},
+                }
+            ]
+        )
+    )
+    try:
+        _wait_until_listed(gateway, key, True)
+        with pytest.raises(RemoteError) as refused:
+            with model.trace("never", backend=backend(gateway, tiny_model, key=key)):
+                out = model.transformer.h[0].output.save()  # noqa: F841
+        assert str(refused.value).startswith(
+            f"The model {key} cannot run now: its deployment is DEPLOY_FAILED."
+        )
+        assert "/nonexistent/model" in str(refused.value)
+    finally:
+        client.deploy_apps(ServeDeploySchema(applications=[]))
+        _wait_until_listed(gateway, key, False)
+
+
+@pytest.fixture(scope="module")
+def patient_model(gateway, tiny_model):
+    """The tiny model again, under another key, without the 3 s execution timeout."""
+    from ray import serve
+
+    from ndif_serve.app import build
+
+    key = key_of(tiny_model + "/./")
+    serve.run(
+        build({"model_key": key, "repo_id": tiny_model, "dtype": "float32"}),
+        name="patient",
+        route_prefix="/models/patient",
+    )
+    _wait_until_served(gateway, key)
+    yield key
+    serve.delete("patient")
+
+
+def slow_trace(host, tiny_model, key, seconds):
+    model = client_model(tiny_model)
+    with model.trace("Ray", backend=backend(host, tiny_model, key=key)):
+        import time as clock
+
+        end = clock.monotonic() + seconds
+        while clock.monotonic() < end:
+            pass
+        h = model.transformer.h[0].output.save()
+    return h
+
+
+def test_a_blocking_job_gets_its_result_when_the_broker_dies_meanwhile(
+    gateway, tiny_model, patient_model
+):
+    """The embedded broker's replica dies while a blocking trace runs: Serve starts another, and
+    the caller, whose websocket and request met on one gateway replica, still gets its result;
+    polls and new jobs work again once the new broker runs."""
+    import concurrent.futures
+    import time
+
+    import ray
+
+    model = client_model(tiny_model)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(slow_trace, gateway, tiny_model, patient_model, 5)
+        time.sleep(1.5)
+        brokers = [
+            a["name"]
+            for a in ray.util.list_named_actors(all_namespaces=True)
+            if a["namespace"] == "serve" and "ndif-gateway" in a["name"] and "JobBroker" in a["name"]
+        ]
+        assert brokers
+        for name in brokers:
+            ray.kill(ray.get_actor(name, namespace="serve"), no_restart=True)
+        assert torch.allclose(running.result(timeout=120), local_hidden(tiny_model, "Ray"))
+    with model.trace("Ray", backend=backend(gateway, tiny_model)):
+        h = model.transformer.h[0].output.save()
+    assert torch.allclose(h, local_hidden(tiny_model, "Ray"))
+
+
+def test_a_gateway_that_stops_tells_the_running_jobs_websocket_why(
+    gateway, tiny_model, patient_model, tmp_path
+):
+    """Without a store, a gateway replica that stops (an upgrade, a scale-down) ends the job it
+    still runs before its graceful timeout (5 s here) with a sentence on the job's websocket,
+    never a socket closed without a status."""
+    import concurrent.futures
+    import time
+
+    from nnsight.intervention.backends.remote import RemoteError
+    from ray import serve
+
+    from ndif_serve import gateway as transport
+
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(f"- {{key: {API_KEY}, name: ada@example.org}}\n")
+    settings = transport.GatewaySettings.from_args(
+        {"keys_file": str(keys_file), "catalog_refresh_seconds": 1}
+    )
+    serve.run(
+        transport.Gateway.options(graceful_shutdown_timeout_s=5).bind(
+            settings, transport.JobBrokerDeployment.bind()
+        ),
+        name="stopping-gateway",
+        route_prefix="/stopping",
+    )
+    host = gateway + "/stopping"
+    _wait_until_served(host, patient_model)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(slow_trace, host, tiny_model, patient_model, 10)
+        time.sleep(1.5)
+        serve.delete("stopping-gateway")
+        with pytest.raises(RemoteError) as ended:
+            running.result(timeout=60)
+    assert str(ended.value) == transport.GATEWAY_STOPPED
+
+
+def _wait_until_listed(url, key, listed, timeout=60):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = httpx.get(url + "/status", timeout=5).json()
+        keys = {d.get("model_key") for d in status.get("deployments", {}).values()}
+        if (key in keys) == listed:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{key} was {'not ' if listed else ''}listed within {timeout} s")

@@ -52,6 +52,16 @@ class ServedModel:
     def running(self) -> bool:
         return any(r.state == "RUNNING" for r in self.replicas)
 
+    def cannot_run(self, model_key: str) -> Optional[str]:
+        """Why a job for this model cannot run now (Serve gave up starting its replicas), or None
+        while it has a running replica or may still get one."""
+        if self.running or self.status not in ("DEPLOY_FAILED", "UNHEALTHY"):
+            return None
+        return (
+            f"The model {model_key} cannot run now: its deployment is {self.status}."
+            f" {self.message}".rstrip()
+        )
+
 
 def _value(field: Any) -> str:
     """A state from Serve's details: an enum in Python, a string in the dashboard's JSON."""
@@ -144,13 +154,9 @@ class Catalog:
         model = next((m for m in models if m.running), models[0])
         if model.running:
             return Route(model, "QUEUED", QUEUED)
-        if model.status in ("DEPLOY_FAILED", "UNHEALTHY"):
-            return Route(
-                None,
-                "ERROR",
-                f"The model {model_key} cannot run now: its deployment is {model.status}."
-                f" {model.message}".rstrip(),
-            )
+        failure = model.cannot_run(model_key)
+        if failure:
+            return Route(None, "ERROR", failure)
         return Route(model, "DEPLOYING", DEPLOYING)
 
     def find(self, model_key: str) -> list[ServedModel]:

@@ -22,6 +22,8 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray import serve
+from ray.exceptions import RayActorError
+from ray.serve.exceptions import DeploymentUnavailableError
 from starlette.websockets import WebSocketDisconnect
 
 from . import observability, warm_store
@@ -42,6 +44,21 @@ OPERATOR_TOKEN_HEADER = "ndif-operator-token"
 
 RECEIVED = "Your job has been received and is waiting to be queued."
 COMPLETED = "Your job has been completed."
+# A job that nothing ran yet is sent again while Serve says the model is unavailable (a handle
+# older than the application, or its replica starting), about this long in all before it fails.
+UNAVAILABLE_RETRIES = 20
+UNAVAILABLE_BACKOFF_SECONDS = 0.5
+# How long a call waits for the embedded broker's replica to be replaced when it died (Serve
+# starts another within seconds; what the dead one held is lost: a store keeps it).
+BROKER_RESTART_SECONDS = 30.0
+GATEWAY_STOPPED = (
+    "The NDIF gateway replica that ran your job stopped (an upgrade or a scale-down) before it"
+    " finished; please try again."
+)
+BROKER_RESTARTING = (
+    "This NDIF gateway's job broker is restarting; try again in a moment (a job store in Redis"
+    " keeps jobs through such restarts)."
+)
 
 
 class GatewaySettings(BaseModel):
@@ -101,6 +118,11 @@ class GatewayError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+class BrokerUnavailable(GatewayError):
+    def __init__(self, detail: str):
+        super().__init__(503, detail)
 
 
 def response(job_id: str, status: str, description: str = "", data=None, meta=None) -> dict:
@@ -182,6 +204,13 @@ def stopped_by_drain(model_key: str, grace: float) -> str:
     )
 
 
+async def _quietly(closing) -> None:
+    try:
+        await closing
+    except Exception as e:  # a handle of a deleted application may fail to close; nothing waits
+        logger.debug("closing a handle: %s", e)
+
+
 def _failure_outcome(error: BaseException) -> str:
     from ray.serve.exceptions import BackPressureError
 
@@ -192,7 +221,13 @@ def _failure_message(error: BaseException, envelope: Envelope) -> str:
     from ray.serve.exceptions import BackPressureError
 
     if isinstance(error, asyncio.CancelledError):
-        return "The gateway stopped while your job was running; please try again."
+        return GATEWAY_STOPPED
+    if isinstance(error, DeploymentUnavailableError):
+        return (
+            f"The model {envelope.model_key} has no replica that can start (Serve reports its"
+            " deployment unavailable); its owner sees why in the deployment's status. Please try"
+            " again later."
+        )
     if isinstance(error, BackPressureError):
         return (
             f"The queue of the model {envelope.model_key} is full; your job was not queued."
@@ -271,6 +306,7 @@ class Gateway:
         self.demand = Demand(settings.on_demand) if settings.on_demand is not None else None
         # What the nodes' warm stores keep: reported in /status and to the operator.
         self.warm: list[dict[str, Any]] = []
+        self._draining: Optional[asyncio.Task] = None
         self._refresher = asyncio.get_event_loop().create_task(self._refresh_catalog())
         self._leaser = (
             asyncio.get_event_loop().create_task(self._keep_leases())
@@ -330,20 +366,67 @@ class Gateway:
             job_id, envelope, payload, request["base_url"], identity, route.model))
 
     async def __del__(self):
-        """Serve's graceful shutdown of this replica: with a store, its running jobs are stopped
-        here and handed over, so another replica runs them at once."""
+        """Serve's graceful shutdown of this replica: what the drain has not done yet."""
+        await self._stop_jobs()
+
+    async def _drain(self, grace: float) -> None:
+        """This replica is stopping (an upgrade, a scale-down, its application deleted): Serve
+        sends it nothing new and kills it when its graceful timeout ends, without waiting for the
+        websockets its jobs report to. Running jobs get what is left of the timeout to finish;
+        then they are stopped while this replica can still tell their websockets why."""
+        logger.info("stopping: %d running job(s) get %.1f s to finish", len(self._tasks), grace)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        await self._stop_jobs()
+
+    async def _stop_jobs(self) -> None:
+        """With a store, running jobs are handed over, so another replica runs them at once;
+        without one, they end with a sentence that reaches their websockets."""
+        running = [t for t in getattr(self, "_tasks", ()) if not t.done()]
         store = getattr(self, "store", None)
         if store is None:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running, timeout=5)
+                # The websockets open here send the ERROR frames before the replica goes.
+                await asyncio.sleep(0.5)
+                logger.info("stopping: %d running job(s) ended with a sentence", len(running))
             return
         held = sorted(self._held)
         self._handing_over.update(held)
-        for task in list(self._tasks):
+        for task in running:
             task.cancel()
         try:
             await store.hand_over(held)
             logger.info("stopping: handed %d job(s) over to the other gateway replicas", len(held))
         except Exception as e:
             logger.warning("stopping: could not hand jobs over (their leases run out): %s", e)
+
+    def _notice_stopping(self, details: dict[str, Any]) -> None:
+        """Starts the drain once Serve's details show this replica stopping."""
+        if self._draining is not None:
+            return
+        try:
+            context = serve.get_replica_context()
+        except Exception:  # not in a replica (a unit test)
+            return
+        app = (details.get("applications") or {}).get(context.app_name) or {}
+        deployment = (app.get("deployments") or {}).get(context.deployment) or {}
+        mine = [
+            r
+            for r in deployment.get("replicas") or []
+            if str(r.get("replica_id")) == context.replica_id.unique_id
+        ]
+        stopping = str(getattr(app.get("status"), "value", app.get("status"))) == "DELETING" or any(
+            str(getattr(r.get("state"), "value", r.get("state"))) == "STOPPING" for r in mine
+        )
+        if not stopping:
+            return
+        timeout = context._deployment_config.graceful_shutdown_timeout_s
+        # Noticed up to one catalog refresh late; a second kept to send the answers.
+        grace = max(0.0, timeout - self.settings.catalog_refresh_seconds - 1.0)
+        self._draining = asyncio.get_running_loop().create_task(self._drain(grace))
 
     async def _run_held(self, job_id, envelope, payload, base_url, identity, model) -> None:
         """A job kept in the store: released once it ended here; a replica that stops while
@@ -388,7 +471,10 @@ class Gateway:
                 if deployed not in self._described:
                     self._described[deployed] = await self._describe(name)
                 described[name] = self._described[deployed]
+            self._notice_stopping(details)
             self.catalog = Catalog(served_models(details, described))
+            for application in set(self._handles) - set(details.get("applications") or {}):
+                self._forget_handle(application)
             self.catalog_error = None
             self._catalog_read = True
             if self.settings.warm_budget_bytes > 0:
@@ -456,7 +542,11 @@ class Gateway:
     @api.websocket("/subscribe")
     async def subscribe(self, websocket: WebSocket) -> None:
         await websocket.accept()
-        session_id = await self.broker.open_session.remote()
+        try:
+            session_id = await self._to_broker("open_session")
+        except BrokerUnavailable:
+            await websocket.close(code=1013, reason=BROKER_RESTARTING)
+            return
         # Jobs posted to this replica send this session's frames here directly; jobs posted to
         # another replica send them through the broker.
         local: asyncio.Queue = asyncio.Queue()
@@ -480,7 +570,14 @@ class Gateway:
                 else:
                     here.cancel()
                 if relayed.done():
-                    batch = relayed.result()
+                    try:
+                        batch = relayed.result()
+                    except RayActorError as e:
+                        # The broker's replica died: frames of jobs posted here still come
+                        # straight; the session is opened again in the broker that replaces it.
+                        logger.warning("session %s: the job broker died (%s)", session_id, e)
+                        relayed = asyncio.ensure_future(self._reopen(session_id))
+                        continue
                     relayed = None
                     if batch is None:
                         break
@@ -497,10 +594,31 @@ class Gateway:
             disconnected.cancel()
             if relayed is not None:
                 relayed.cancel()
-            self.broker.close_session.remote(session_id)
+            asyncio.ensure_future(_quietly(self._to_broker("close_session", session_id)))
 
     async def _next_frames(self, session_id: str):
         return await self.broker.next_frames.remote(session_id, 5.0)
+
+    async def _reopen(self, session_id: str) -> list:
+        """Opens the session in the broker that replaced a dead one; no frames meanwhile."""
+        try:
+            await self._to_broker("reopen_session", session_id)
+        except BrokerUnavailable:
+            logger.error("session %s: the job broker did not come back", session_id)
+            await asyncio.sleep(BROKER_RESTART_SECONDS)
+        return []
+
+    async def _to_broker(self, method: str, *args):
+        """A call to the job broker that outlasts the restart of its replica."""
+        deadline = time.monotonic() + BROKER_RESTART_SECONDS
+        while True:
+            try:
+                return await getattr(self.broker, method).remote(*args)
+            except RayActorError as e:
+                if time.monotonic() >= deadline:
+                    raise BrokerUnavailable(BROKER_RESTARTING) from e
+                logger.warning("the job broker is unavailable (%s); calling %s again", e, method)
+                await asyncio.sleep(0.5)
 
     @api.post("/request")
     async def create_request(self, request: Request) -> dict[str, Any]:
@@ -521,10 +639,10 @@ class Gateway:
         local = self._local.get(envelope.session_id) if envelope.session_id else None
         if local is not None:
             # The broker keeps the job for polls; its frames stay on this replica, in order.
-            self._in_order(job_id, self.broker.register_job.remote, job_id, owner, "", json.dumps(first))
+            self._in_order(job_id, "register_job", job_id, owner, "", json.dumps(first))
             local.put_nowait(Frame(text=json.dumps(first)))
-        elif not await self.broker.register_job.remote(
-            job_id, owner, envelope.session_id, json.dumps(first)
+        elif not await self._to_broker(
+            "register_job", job_id, owner, envelope.session_id, json.dumps(first)
         ):
             raise GatewayError(
                 400,
@@ -682,14 +800,14 @@ class Gateway:
     @api.get("/response/{job_id}")
     async def get_response(self, job_id: str, request: Request) -> Response:
         identity = self._identify(request.headers.get(API_KEY_HEADER))
-        latest = await self.broker.latest.remote(job_id, identity.name if identity else None)
+        latest = await self._to_broker("latest", job_id, identity.name if identity else None)
         if latest is None:
             raise GatewayError(404, f"No response for request {job_id}.")
         return Response(latest, media_type="application/json")
 
     @api.get("/result/{token}")
     async def get_result(self, token: str) -> Response:
-        blob = await self.broker.take_result.remote(token)
+        blob = await self._to_broker("take_result", token)
         if blob is None:
             raise GatewayError(
                 404, "This result link is unknown, has expired or was already downloaded."
@@ -707,13 +825,13 @@ class Gateway:
         keep = message["status"] != "LOG"
         local = self._local.get(session_id) if session_id else None
         if local is None:
-            await self.broker.publish.remote(job_id, session_id, text, binary, keep)
+            await self._to_broker("publish", job_id, session_id, text, binary, keep)
             return
         local.put_nowait(Frame(text=None if binary is not None else text, binary=binary))
         if keep:
-            self._in_order(job_id, self.broker.publish.remote, job_id, "", text, None, True)
+            self._in_order(job_id, "publish", job_id, "", text, None, True)
 
-    def _in_order(self, job_id: str, call, *args) -> None:
+    def _in_order(self, job_id: str, method: str, *args) -> None:
         """Makes a broker call for the job without waiting for it, after the job's previous such
         call: the broker records the latest status of a job whose frames go straight to a
         websocket here."""
@@ -722,7 +840,10 @@ class Gateway:
         async def send():
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
-            await call(*args)
+            try:
+                await self._to_broker(method, *args)
+            except BrokerUnavailable as e:
+                logger.error("job %s: its status was not kept: %s", job_id, e)
 
         task = asyncio.get_running_loop().create_task(send())
         self._latest[job_id] = task
@@ -809,9 +930,13 @@ class Gateway:
                     "env": envelope.env,
                     "contained": contained,
                 }
+                unavailable = 0
                 while True:
                     try:
-                        async for event in self._handle(model.application).remote(job):
+                        stream = self._handle(model.application).remote(job)
+                        async for event in self._until_it_cannot_start(
+                            stream, model.application, envelope.model_key
+                        ):
                             status = event["status"]
                             if status == "RUNNING":
                                 started = time.monotonic()
@@ -830,6 +955,21 @@ class Gateway:
                                     outcome = "ERROR"
                         break
                     except Exception as e:
+                        if started is None and isinstance(e, DeploymentUnavailableError):
+                            # A handle made before the application was deleted and deployed again
+                            # refuses until its replica runs: a new handle waits for it instead.
+                            self._forget_handle(model.application)
+                            unavailable += 1
+                            if (
+                                unavailable <= UNAVAILABLE_RETRIES
+                                and not await self._model_went_away(model.application)
+                                and not self._cannot_run(model.application, envelope.model_key)
+                            ):
+                                await asyncio.sleep(UNAVAILABLE_BACKOFF_SECONDS)
+                                continue
+                            failure = self._cannot_run(model.application, envelope.model_key)
+                            if failure:
+                                raise GatewayError(503, failure) from e
                         # Nothing of the job ran yet and its replica went away (preempted, scaled
                         # down, removed): it waits for another replica instead of failing.
                         if started is not None or not await self._model_went_away(
@@ -898,6 +1038,35 @@ class Gateway:
         the last refresh of the catalog."""
         await self._read_catalog()
         return self._gone(application)
+
+    def _cannot_run(self, application: str, model_key: str) -> Optional[str]:
+        model = self._model(application)
+        return model.cannot_run(model_key) if model is not None else None
+
+    async def _until_it_cannot_start(self, stream, application: str, model_key: str):
+        """The events of a replica's stream. Until the first comes (the replica says RUNNING as
+        it takes the job) the job waits in Serve for a replica; if Serve gives up starting them,
+        the job is withdrawn and ends with the reason rather than waiting for ever."""
+        waiting = True
+        while True:
+            following = asyncio.ensure_future(stream.__anext__())
+            while waiting:
+                done, _ = await asyncio.wait(
+                    {following}, timeout=self.settings.catalog_refresh_seconds
+                )
+                if done:
+                    break
+                failure = self._cannot_run(application, model_key)
+                if failure:
+                    following.cancel()
+                    stream.cancel()
+                    raise GatewayError(503, failure)
+            try:
+                event = await following
+            except StopAsyncIteration:
+                return
+            waiting = False
+            yield event
 
     def _gone(self, application: str) -> bool:
         model = self._model(application)
@@ -978,6 +1147,11 @@ class Gateway:
         if application is not None:
             self._offer(application)
 
+    def _forget_handle(self, application: str) -> None:
+        handle = self._handles.pop(application, None)
+        if handle is not None and hasattr(handle, "shutdown_async"):
+            asyncio.ensure_future(_quietly(handle.shutdown_async()))
+
     def _handle(self, application: str):
         handle = self._handles.get(application)
         if handle is None:
@@ -1005,7 +1179,7 @@ class Gateway:
                 pickled(response(job_id, "COMPLETED", COMPLETED, blob, meta)),
             )
             return
-        token = await self.broker.put_result.remote(blob)
+        token = await self._to_broker("put_result", blob)
         await self._publish(
             job_id, session, response(job_id, "COMPLETED", COMPLETED, f"{base_url}/result/{token}", meta)
         )

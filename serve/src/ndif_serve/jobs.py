@@ -54,6 +54,11 @@ class JobBroker:
         self._sessions[session_id] = _Session()
         return session_id
 
+    async def reopen_session(self, session_id: str) -> None:
+        """Opens a session again under its id: a websocket that outlived the broker's replica
+        keeps its id in the broker that replaced it."""
+        self._sessions.setdefault(session_id, _Session())
+
     async def close_session(self, session_id: str) -> None:
         self._close(session_id)
 

@@ -70,6 +70,9 @@ class JobStore:
         await self.redis.set(self._key("session", session_id), b"1", ex=self.job_ttl)
         return session_id
 
+    async def reopen_session(self, session_id: str) -> None:
+        await self.redis.set(self._key("session", session_id), b"1", ex=self.job_ttl, nx=True)
+
     async def close_session(self, session_id: str) -> None:
         await self.redis.delete(self._key("session", session_id), self._key("frames", session_id))
 

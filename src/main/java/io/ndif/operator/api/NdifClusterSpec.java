@@ -21,11 +21,14 @@ import java.util.List;
             + " in-tree autoscaler)")
 @ValidationRule(
     value =
-        "!has(self.faultTolerance) || !has(self.faultTolerance.redis) || !has(self.env)"
-            + " || !self.env.exists(e, e.name == 'REDIS_PASSWORD' || e.name == 'RAY_REDIS_ADDRESS')",
+        "!has(self.env)"
+            + " || !self.env.exists(e, e.name == 'REDIS_PASSWORD' || e.name == 'RAY_REDIS_ADDRESS')"
+            + " || !((has(self.faultTolerance) && has(self.faultTolerance.redis))"
+            + " || (has(self.gateway) && has(self.gateway.store) && !(has(self.faultTolerance)"
+            + " && has(self.faultTolerance.useGatewayStore) && !self.faultTolerance.useGatewayStore)))",
     message =
-        "env REDIS_PASSWORD and RAY_REDIS_ADDRESS come from faultTolerance.redis (KubeRay refuses"
-            + " them beside it)")
+        "env REDIS_PASSWORD and RAY_REDIS_ADDRESS come from faultTolerance.redis or the gateway's"
+            + " store (KubeRay refuses them beside GCS fault tolerance)")
 @ValidationRule(
     value =
         "!has(self.external) || (has(self.gateway) && ((has(self.gateway.enabled) &&"

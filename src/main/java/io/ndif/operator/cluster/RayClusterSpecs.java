@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.ndif.operator.api.AutoscalingMode;
 import io.ndif.operator.api.FaultToleranceSpec;
 import io.ndif.operator.api.GatewaySpec;
+import io.ndif.operator.api.GatewayStoreSpec;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterSpec;
 import io.ndif.operator.api.PoolSpec;
@@ -81,8 +82,9 @@ public final class RayClusterSpecs {
             "autoscalerOptions", Map.of("idleTimeoutSeconds", spec.autoscaling.idleTimeoutSeconds));
       }
     }
-    if (spec.faultTolerance != null && spec.faultTolerance.redis != null) {
-      result.put("gcsFaultToleranceOptions", redis(spec.faultTolerance.redis));
+    Map<String, Object> gcsFaultTolerance = gcsFaultTolerance(spec);
+    if (gcsFaultTolerance != null) {
+      result.put("gcsFaultToleranceOptions", gcsFaultTolerance);
     }
     RayPodTemplates.Additions headAdditions = headAdditions(cluster);
     RayPodTemplates.Additions additions = gatewayOnHead ? workerAdditions(cluster) : headAdditions;
@@ -149,19 +151,35 @@ public final class RayClusterSpecs {
     return RayPodTemplates.modelCache(cluster.getSpec().modelCache);
   }
 
-  private static Map<String, Object> redis(FaultToleranceSpec.RedisSpec redis) {
+  /**
+   * KubeRay's GCS fault tolerance: the Redis named for it, else the gateway's job store (one Redis
+   * for both; Ray's keys are apart under the RayCluster's UID), else none.
+   */
+  static Map<String, Object> gcsFaultTolerance(NdifClusterSpec spec) {
+    FaultToleranceSpec faultTolerance = spec.faultTolerance;
+    if (faultTolerance != null && faultTolerance.redis != null) {
+      return redis(faultTolerance.redis.address, faultTolerance.redis.passwordSecretRef);
+    }
+    GatewayStoreSpec store =
+        spec.gateway == null || spec.gateway.store == null ? null : spec.gateway.store;
+    if (store == null || (faultTolerance != null && !faultTolerance.usesGatewayStore())) {
+      return null;
+    }
+    String address = Boolean.TRUE.equals(store.tls) ? "rediss://" + store.address : store.address;
+    return redis(address, store.passwordSecretRef);
+  }
+
+  private static Map<String, Object> redis(
+      String address, io.fabric8.kubernetes.api.model.SecretKeySelector password) {
     Map<String, Object> options = new LinkedHashMap<>();
-    options.put("redisAddress", redis.address);
-    if (redis.passwordSecretRef != null) {
+    options.put("redisAddress", address);
+    if (password != null) {
       options.put(
           "redisPassword",
           Map.of(
               "valueFrom",
               Map.of(
-                  "secretKeyRef",
-                  Map.of(
-                      "name", redis.passwordSecretRef.getName(),
-                      "key", redis.passwordSecretRef.getKey()))));
+                  "secretKeyRef", Map.of("name", password.getName(), "key", password.getKey()))));
     }
     return options;
   }

@@ -190,7 +190,16 @@ class CrdValidationIT {
                 + POOL
                 + "]\nfaultTolerance: {redis: {address: 'redis:6379'}}\n"
                 + "env: [{name: REDIS_PASSWORD, value: x}]",
-            "env REDIS_PASSWORD and RAY_REDIS_ADDRESS come from faultTolerance.redis"),
+            "env REDIS_PASSWORD and RAY_REDIS_ADDRESS come from faultTolerance.redis or the"
+                + " gateway's store"),
+        Arguments.of(
+            "redis address beside the gateway's store",
+            "pools: ["
+                + POOL
+                + "]\ngateway: {store: {address: 'jobs:6379'}}\n"
+                + "env: [{name: RAY_REDIS_ADDRESS, value: x}]",
+            "env REDIS_PASSWORD and RAY_REDIS_ADDRESS come from faultTolerance.redis or the"
+                + " gateway's store"),
         Arguments.of(
             "unknown autoscaling mode",
             "pools: [" + POOL + "]\nautoscaling: {mode: Sometimes}",

@@ -148,6 +148,46 @@ class RayClusterSpecsTest {
   }
 
   @Test
+  void theGatewaysStoreTurnsOnGcsFaultToleranceUnlessToldNot() {
+    String store =
+        "gateway: {store: {address: 'jobs.lab:6380', tls: true,"
+            + " passwordSecretRef: {name: jobs, key: pw}}}\n";
+    var withStore = Fixtures.cluster("fleet", Fixtures.TWO_POOLS + store);
+    var options =
+        map(
+            RayClusterSpecs.desired(withStore, null, Set.of(), Map.of())
+                .spec()
+                .get("gcsFaultToleranceOptions"));
+    assertThat(options).containsEntry("redisAddress", "rediss://jobs.lab:6380");
+    assertThat(options.get("redisPassword"))
+        .isEqualTo(
+            Map.of("valueFrom", Map.of("secretKeyRef", Map.of("name", "jobs", "key", "pw"))));
+
+    var optedOut =
+        Fixtures.cluster(
+            "fleet", Fixtures.TWO_POOLS + store + "faultTolerance: {useGatewayStore: false}\n");
+    assertThat(RayClusterSpecs.desired(optedOut, null, Set.of(), Map.of()).spec())
+        .doesNotContainKey("gcsFaultToleranceOptions");
+
+    var ownRedis =
+        Fixtures.cluster(
+            "fleet",
+            Fixtures.TWO_POOLS + store + "faultTolerance: {redis: {address: 'gcs.lab:6379'}}\n");
+    assertThat(
+            map(
+                RayClusterSpecs.desired(ownRedis, null, Set.of(), Map.of())
+                    .spec()
+                    .get("gcsFaultToleranceOptions")))
+        .containsExactly(Map.entry("redisAddress", "gcs.lab:6379"));
+
+    assertThat(
+            RayClusterSpecs.desired(
+                    Fixtures.cluster("fleet", Fixtures.TWO_POOLS), null, Set.of(), Map.of())
+                .spec())
+        .doesNotContainKey("gcsFaultToleranceOptions");
+  }
+
+  @Test
   void poolImageAndResourcesOverrideTheClusterDefaults() {
     var cluster =
         Fixtures.cluster(
