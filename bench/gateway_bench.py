@@ -43,6 +43,66 @@ def free_port():
         return s.getsockname()[1]
 
 
+HOPS = (
+    "gateway.received",
+    "gateway.released",
+    "handle.called",
+    "replica.running",
+    "replica.result",
+    "gateway.delivered",
+)
+
+
+class SpanReceiver:
+    """An OTLP/HTTP endpoint on loopback that keeps the gateway's request spans."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.bodies = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                receiver.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def hops(self, last: int, wait: float = 12.0) -> dict:
+        """The median of each hop (from one event of a request's span to the next) over the last
+        ``last`` requests, in ms."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        time.sleep(wait)  # the batch processor exports every 5 s
+        rows = []
+        for body in self.bodies:
+            export = ExportTraceServiceRequest()
+            export.ParseFromString(body)
+            for resource in export.resource_spans:
+                for scope in resource.scope_spans:
+                    for span in scope.spans:
+                        if span.name != "nnsight.request":
+                            continue
+                        at = {e.name: e.time_unix_nano for e in span.events}
+                        if all(h in at for h in HOPS):
+                            rows.append((span.start_time_unix_nano, at))
+        rows = [at for _, at in sorted(rows, key=lambda r: r[0])][-last:]
+        return {
+            f"{a} -> {b}": round(statistics.median((at[b] - at[a]) / 1e6 for at in rows), 2)
+            for a, b in zip(HOPS, HOPS[1:])
+        } | {"spans": len(rows)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="sequential traces per mode")
@@ -57,7 +117,8 @@ def main():
     from transformers import AutoTokenizer
 
     from ndif_serve import keys
-    from ndif_serve.app import ModelDeployment, build_gateway
+    from ndif_serve import gateway as transport
+    from ndif_serve.app import ModelDeployment
     from ndif_serve.settings import ModelSettings
     from ndif_serve.tiny import build_tiny_model
 
@@ -83,8 +144,22 @@ def main():
         )
 
     deploy_model(1)
+    # The gateway's spans (one per request, its hops as events) come to a receiver on loopback.
+    spans = SpanReceiver()
+    gateway_settings = transport.GatewaySettings.from_args(
+        {"keys_file": keys_file, "catalog_refresh_seconds": 1}
+    )
     serve.run(
-        build_gateway({"keys_file": keys_file, "catalog_refresh_seconds": 1}),
+        transport.Gateway.options(
+            ray_actor_options={
+                "runtime_env": {"env_vars": {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint}}
+            }
+        ).bind(
+            gateway_settings,
+            transport.JobBrokerDeployment.bind(
+                result_ttl_seconds=gateway_settings.result_ttl_seconds
+            ),
+        ),
         name="ndif-gateway",
         route_prefix="/",
     )
@@ -153,6 +228,7 @@ def main():
     # bare GET through Ray Serve's HTTP proxy with a fresh client.
     latency["client_new_httpx_p50_ms"] = round(statistics.median(floor_times) * 1000, 2)
     latency["serve_proxy_ping_p50_ms"] = round(statistics.median(ping_times) * 1000, 2)
+    latency["gateway_hops_p50_ms"] = spans.hops(args.requests)
     print(json.dumps({"latency": latency}), flush=True)
 
     throughput = []

@@ -546,6 +546,30 @@ def test_each_request_is_a_span_when_an_otlp_endpoint_is_set(gateway, tiny_model
         assert path == "/v1/traces"
         assert b"nnsight.request" in body
         assert tiny_model.encode() in body  # the model key attribute
+        # The request's hops, in the order they happened.
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        export = ExportTraceServiceRequest()
+        export.ParseFromString(body)
+        spans = [
+            span
+            for resource in export.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+            if span.name == "nnsight.request"
+        ]
+        events = [(e.time_unix_nano, e.name) for e in spans[0].events]
+        assert [name for _, name in events] == [
+            "gateway.received",
+            "gateway.released",
+            "handle.called",
+            "replica.running",
+            "replica.result",
+            "gateway.delivered",
+        ]
+        assert [t for t, _ in events] == sorted(t for t, _ in events)
     finally:
         serve.delete("traced-gateway")
         server.shutdown()

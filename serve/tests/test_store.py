@@ -57,6 +57,18 @@ def test_a_session_gets_its_frames_in_order_and_none_once_closed(redis_url):
     run(scenario())
 
 
+def test_a_wait_for_frames_as_long_as_the_gateway_asks_ends_empty_not_in_an_error(redis_url):
+    """The gateway waits 5 s a call for a session's frames: as long as redis-py's default read
+    timeout, which ended the wait with a TimeoutError and closed the researcher's websocket."""
+
+    async def scenario():
+        jobs = store(redis_url)
+        session = await jobs.open_session()
+        assert await jobs.next_frames(session, 5.0) == []
+
+    run(scenario())
+
+
 def test_a_jobs_latest_status_is_the_submitters_only(redis_url):
     async def scenario():
         jobs = store(redis_url)

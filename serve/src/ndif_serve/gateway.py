@@ -48,6 +48,8 @@ COMPLETED = "Your job has been completed."
 # older than the application, or its replica starting), about this long in all before it fails.
 UNAVAILABLE_RETRIES = 20
 UNAVAILABLE_BACKOFF_SECONDS = 0.5
+# How long a request waits for a starting replica's first read of Serve's applications.
+CATALOG_WAIT_SECONDS = 30.0
 # How long a call waits for the embedded broker's replica to be replaced when it died (Serve
 # starts another within seconds; what the dead one held is lost: a store keeps it).
 BROKER_RESTART_SECONDS = 30.0
@@ -204,6 +206,11 @@ def stopped_by_drain(model_key: str, grace: float) -> str:
     )
 
 
+def _epoch_ns(monotonic: float) -> int:
+    """A time.monotonic() instant as the epoch nanoseconds spans are stamped with."""
+    return time.time_ns() - int((time.monotonic() - monotonic) * 1e9)
+
+
 async def _quietly(closing) -> None:
     try:
         await closing
@@ -286,6 +293,7 @@ class Gateway:
         self._held: set[str] = set()
         self._handing_over: set[str] = set()
         self._catalog_read = False
+        self._catalog_ready = asyncio.Event()
         self.metrics = observability.GatewayMetrics()
         self.keys = (
             ApiKeys(settings.keys_file, on_load=self.metrics.plain_keys)
@@ -464,19 +472,28 @@ class Gateway:
 
         try:
             details = await asyncio.to_thread(_get_global_client().get_serve_details)
-            described = {}
             for name in undescribed(details):
                 # Asked again when the application is redeployed, perhaps with another model.
                 deployed = (details["applications"][name].get("last_deployed_time_s"), name)
                 if deployed not in self._described:
-                    self._described[deployed] = await self._describe(name)
-                described[name] = self._described[deployed]
+                    try:
+                        self._described[deployed] = await self._describe(name)
+                    except Exception as e:  # asked again at the next read
+                        logger.info("application %s does not say its model key yet: %s", name, e)
+            # An application keeps its key while it is not RUNNING (a replica died, one is
+            # starting): its jobs wait for a replica instead of finding the model gone.
+            described = {
+                name: self._described[(app.get("last_deployed_time_s"), name)]
+                for name, app in (details.get("applications") or {}).items()
+                if (app.get("last_deployed_time_s"), name) in self._described
+            }
             self._notice_stopping(details)
             self.catalog = Catalog(served_models(details, described))
             for application in set(self._handles) - set(details.get("applications") or {}):
                 self._forget_handle(application)
             self.catalog_error = None
             self._catalog_read = True
+            self._catalog_ready.set()
             if self.settings.warm_budget_bytes > 0:
                 self.warm = await asyncio.to_thread(warm_store.all_entries)
             for model in self.catalog.models:
@@ -486,12 +503,10 @@ class Gateway:
             logger.warning("cannot read Serve's applications: %s", self.catalog_error)
 
     async def _describe(self, application: str) -> Optional[str]:
-        try:
-            handle = serve.get_app_handle(application).options(method_name="nnsight_model_key")
-            return await asyncio.wait_for(handle.remote(), 10)
-        except Exception as e:
-            logger.info("application %s does not say which model key it serves: %s", application, e)
-            return None
+        """The key the application's replica says it serves; None when it is no nnsight model.
+        Raises when the replica did not answer (busy, starting)."""
+        handle = serve.get_app_handle(application).options(method_name="nnsight_model_key")
+        return await asyncio.wait_for(handle.remote(), 10)
 
     # --- who is calling ---------------------------------------------------------------------
 
@@ -608,6 +623,20 @@ class Gateway:
             await asyncio.sleep(BROKER_RESTART_SECONDS)
         return []
 
+    async def _until_catalog_read(self) -> None:
+        """A replica that just started (a restart, a scale-up) answers for models only once it
+        has read what Serve serves: never "not served here" for a model that is."""
+        if self._catalog_read:
+            return
+        try:
+            await asyncio.wait_for(self._catalog_ready.wait(), CATALOG_WAIT_SECONDS)
+        except asyncio.TimeoutError:
+            raise GatewayError(
+                503,
+                f"This NDIF gateway replica cannot read Serve's applications yet"
+                f" ({self.catalog_error or 'still starting'}); try again in a moment.",
+            ) from None
+
     async def _to_broker(self, method: str, *args):
         """A call to the job broker that outlasts the restart of its replica."""
         deadline = time.monotonic() + BROKER_RESTART_SECONDS
@@ -624,6 +653,7 @@ class Gateway:
     async def create_request(self, request: Request) -> dict[str, Any]:
         identity = self._identify(request.headers.get(API_KEY_HEADER))
         envelope, payload = await self._read_request(request)
+        await self._until_catalog_read()
         job_id = uuid.uuid4().hex
         owner = identity.name if identity else None
         route = self.catalog.route(envelope.model_key)
@@ -922,6 +952,10 @@ class Gateway:
             span.set_attribute("ndif.job_id", job_id)
             span.set_attribute("ndif.model_key", envelope.model_key)
             span.set_attribute("ndif.path", path)
+            # The request's hops, as events of its span: where the time goes (docs/failures.md
+            # and docs/benchmarks.md read them).
+            span.add_event("gateway.received", timestamp=_epoch_ns(received))
+            span.add_event("gateway.released")
             try:
                 job = {
                     "id": job_id,
@@ -933,6 +967,7 @@ class Gateway:
                 unavailable = 0
                 while True:
                     try:
+                        span.add_event("handle.called")
                         stream = self._handle(model.application).remote(job)
                         async for event in self._until_it_cannot_start(
                             stream, model.application, envelope.model_key
@@ -940,9 +975,12 @@ class Gateway:
                             status = event["status"]
                             if status == "RUNNING":
                                 started = time.monotonic()
+                                span.add_event("replica.running")
                                 self.metrics.queued(envelope.model_key, started - received)
                             if status == "COMPLETED":
+                                span.add_event("replica.result")
                                 await self._deliver(job_id, session, event, base_url)
+                                span.add_event("gateway.delivered")
                                 outcome = "COMPLETED"
                             else:
                                 await self._publish(

@@ -70,6 +70,9 @@ class _NoSpan:
     def set_attribute(self, key, value) -> None:
         pass
 
+    def add_event(self, name, attributes=None, timestamp=None) -> None:
+        pass
+
 
 class _NoTracer:
     @contextlib.contextmanager

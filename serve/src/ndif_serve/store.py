@@ -17,6 +17,9 @@ from .jobs import MAX_FRAMES_PER_SESSION, Frame
 
 # Redis refuses a string above 512 MB; a result above what the owner allows is refused before.
 REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
+# The longest a call blocks in Redis waiting for frames, and how long to wait for a connection.
+MAX_BLOCK_SECONDS = 10
+CONNECT_TIMEOUT_SECONDS = 5
 _TEXT, _BINARY = b"t", b"b"
 
 
@@ -53,7 +56,14 @@ class JobStore:
             if settings.password_file:
                 with open(settings.password_file) as f:
                     password = f.read().strip()
-            client = redis.from_url(settings.url, password=password)
+            # A read waits longer than the longest BLPOP (next_frames): redis-py's default of
+            # 5 s would end a 5 s BLPOP with a TimeoutError instead of an empty answer.
+            client = redis.from_url(
+                settings.url,
+                password=password,
+                socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                socket_timeout=MAX_BLOCK_SECONDS + CONNECT_TIMEOUT_SECONDS,
+            )
         self.redis = client
         self._p = settings.prefix
 
@@ -80,7 +90,8 @@ class JobStore:
         if not await self.redis.exists(self._key("session", session_id)):
             return None
         frames_key = self._key("frames", session_id)
-        first = await self.redis.blpop([frames_key], timeout=max(1, int(timeout)))
+        block = min(MAX_BLOCK_SECONDS, max(1, int(timeout)))
+        first = await self.redis.blpop([frames_key], timeout=block)
         if not await self.redis.exists(self._key("session", session_id)):
             return None
         if first is None:

@@ -1,0 +1,201 @@
+"""Sustained load through faults, with nnsight's own client on a local Ray (loopback only).
+
+N clients send blocking traces for D seconds against 2 model replicas behind 2 gateway replicas,
+once without a job store (the embedded broker) and once with one (a real redis-server on
+loopback). In each run, at a third of D the broker is killed (with the store: a second gateway
+replica instead, as there is no broker), and at two thirds one gateway replica. Reported per
+run: completed traces per second, p50/p99 of completed traces, jobs lost (a wrong answer, or a
+job whose websocket closed and whose poll never ended), clients left hanging, and the outcomes
+and errors by reason.
+
+Usage: python bench/fault_load.py [--clients 16] [--seconds 300] [--json FILE]
+Run it through bench/fault_load.sh, which uses the project's Ray environment.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+
+import nnsight  # noqa: E402,F401  (the client's nnsight, before the server code configures its own)
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serve", "tests"))
+
+API_KEY = "bench-key-0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(work):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server is not installed (hack/redis-server.sh installs it)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", work, "--requirepass", "bench-redis-password"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    password_file = os.path.join(work, "redis-password")
+    with open(password_file, "w") as f:
+        f.write("bench-redis-password\n")
+    return process, {"url": f"redis://127.0.0.1:{port}/0", "password_file": password_file}
+
+
+def kill_one(application, deployment):
+    import ray
+
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        if actor["namespace"] == "serve" and f"{application}#{deployment}" in actor["name"]:
+            ray.kill(ray.get_actor(actor["name"], namespace="serve"), no_restart=True)
+            print(f"  killed {actor['name']}", flush=True)
+            return
+    print(f"  no replica of {application}/{deployment} to kill", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=300)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    import ray
+    from ray import serve
+
+    import traffic
+    from ndif_serve import gateway as transport
+    from ndif_serve import keys
+    from ndif_serve.app import ModelDeployment
+    from ndif_serve.settings import ModelSettings
+    from ndif_serve.tiny import build_tiny_model
+
+    nnsight.CONFIG.APP.REMOTE_LOGGING = False
+    work = tempfile.mkdtemp(prefix="ndif-fault-load-")
+    model_dir = str(build_tiny_model(os.path.join(work, "tiny")))
+    keys_file = os.path.join(work, "keys.yaml")
+    with open(keys_file, "w") as f:
+        f.write(f"keys: [{{key: {API_KEY}, name: bench}}]\n")
+    key = keys.model_key(keys.LANGUAGE_MODEL, model_dir)
+    redis, store = start_redis(work)
+
+    port = free_port()
+    ray.init(include_dashboard=False, log_to_driver=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    host = f"http://127.0.0.1:{port}"
+    settings = ModelSettings.from_args({"model_key": key, "repo_id": model_dir, "dtype": "float32"})
+    serve.run(
+        ModelDeployment.options(num_replicas=2, ray_actor_options={"num_cpus": 0}).bind(settings),
+        name="tiny",
+        route_prefix="/models/tiny",
+    )
+
+    results = {}
+    try:
+        for mode in ("embedded broker", "store"):
+            gateway_args = {"keys_file": keys_file, "catalog_refresh_seconds": 1}
+            if mode == "store":
+                gateway_args["store"] = dict(store, prefix=f"bench{int(time.time())}")
+            gateway_settings = transport.GatewaySettings.from_args(gateway_args)
+            broker = (
+                None
+                if mode == "store"
+                else transport.JobBrokerDeployment.bind(
+                    result_ttl_seconds=gateway_settings.result_ttl_seconds
+                )
+            )
+            serve.run(
+                transport.Gateway.options(num_replicas=2).bind(gateway_settings, broker),
+                name="ndif-gateway",
+                route_prefix="/",
+            )
+            wait_until_served(host, key)
+            first = ("ndif-gateway", "Gateway") if mode == "store" else ("ndif-gateway", "JobBroker")
+            print(f"{mode}: {args.clients} clients for {args.seconds:g} s", flush=True)
+            report = traffic.run(
+                host, API_KEY, key, model_dir, clients=args.clients, seconds=args.seconds,
+                faults=[
+                    (args.seconds / 3, lambda: kill_one(*first)),
+                    (2 * args.seconds / 3, lambda: kill_one("ndif-gateway", "Gateway")),
+                ],
+            )
+            completed = report.kinds()["COMPLETED"]
+            results[mode] = {
+                "killed": [f"{first[1]} at {args.seconds / 3:g} s",
+                           f"Gateway at {2 * args.seconds / 3:g} s"],
+                "completed_per_second": completed / args.seconds,
+                "p50_seconds": report.percentile(0.50),
+                "p99_seconds": report.percentile(0.99),
+                "jobs_lost": report.lost,
+                "clients_hanging": report.hanging,
+                "outcomes": dict(report.kinds()),
+                "closed_then": dict(report.closed_then),
+                "errors_by_reason": dict(report.errors_by_reason().most_common(8)),
+            }
+            print(json.dumps(results[mode], indent=2), flush=True)
+            serve.delete("ndif-gateway")
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+        redis.terminate()
+    figures = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "model_replicas": 2,
+        "gateway_replicas": 2,
+        "runs": results,
+    }
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
+    failed = [
+        mode
+        for mode, run in results.items()
+        if run["jobs_lost"] or run["clients_hanging"] or not run["outcomes"].get("COMPLETED")
+    ]
+    if failed:
+        sys.exit(f"jobs lost, clients hanging or nothing completed in: {', '.join(failed)}")
+
+
+def wait_until_served(host, key, timeout=120):
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = httpx.get(host + "/status", timeout=5).json()
+            if any(
+                d.get("model_key") == key and d.get("application_state") == "RUNNING"
+                for d in status.get("deployments", {}).values()
+            ):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{key} was not served within {timeout} s")
+
+
+if __name__ == "__main__":
+    main()
