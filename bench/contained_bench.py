@@ -150,7 +150,9 @@ def main():
     fork_times = fresh_child_seconds(model_dir)
 
     port = free_port()
-    ray.init(include_dashboard=False, log_to_driver=False)
+    ray.init(
+        include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1"
+    )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     host = f"http://127.0.0.1:{port}"
     serve.run(

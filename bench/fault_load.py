@@ -101,7 +101,9 @@ def main():
     redis, store = start_redis(work)
 
     port = free_port()
-    ray.init(include_dashboard=False, log_to_driver=False)
+    ray.init(
+        include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1"
+    )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     host = f"http://127.0.0.1:{port}"
     settings = ModelSettings.from_args({"model_key": key, "repo_id": model_dir, "dtype": "float32"})
@@ -121,12 +123,14 @@ def main():
             broker = (
                 None
                 if mode == "store"
-                else transport.JobBrokerDeployment.bind(
-                    result_ttl_seconds=gateway_settings.result_ttl_seconds
-                )
+                else transport.JobBrokerDeployment.options(
+                    ray_actor_options={"num_cpus": 0}
+                ).bind(result_ttl_seconds=gateway_settings.result_ttl_seconds)
             )
             serve.run(
-                transport.Gateway.options(num_replicas=2).bind(gateway_settings, broker),
+                transport.Gateway.options(
+                    num_replicas=2, ray_actor_options={"num_cpus": 0}
+                ).bind(gateway_settings, broker),
                 name="ndif-gateway",
                 route_prefix="/",
             )
@@ -170,13 +174,17 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)
+    # Without a store a killed gateway replica takes the jobs it held with it (docs/failures.md):
+    # only the store's run must lose none. No run may leave a client hanging.
     failed = [
         mode
         for mode, run in results.items()
-        if run["jobs_lost"] or run["clients_hanging"] or not run["outcomes"].get("COMPLETED")
+        if run["clients_hanging"]
+        or (mode == "store" and run["jobs_lost"])
+        or not run["outcomes"].get("COMPLETED")
     ]
     if failed:
-        sys.exit(f"jobs lost, clients hanging or nothing completed in: {', '.join(failed)}")
+        sys.exit(f"clients hanging, jobs lost with the store or nothing completed in: {failed}")
 
 
 def wait_until_served(host, key, timeout=120):

@@ -1,8 +1,11 @@
 """The NDIF gateway's cost, measured with nnsight's own client on a local Ray (loopback only).
 
-1. Latency of a trivial trace (one hidden state saved) through the gateway, next to the same trace
-   run in-process with remote="local" (nnsight's LocalSimulationBackend: the same serialization,
-   no server), as p50/p99 and their ratio from the same run.
+1. Latency of a trivial trace (one hidden state saved) through the gateway, its code run contained
+   (the default) and in-process (the trust policy "everyone"), next to the same trace run with
+   remote="local" (nnsight's LocalSimulationBackend: the same serialization, no server), as
+   p50/p99 and their ratio from the same run; the client's own fixed cost (a new httpx.Client)
+   and a bare GET through Serve's proxy apart; and the median of each hop inside the gateway,
+   read from the request spans it exports to a receiver on loopback.
 2. Throughput with 1, 4 and 16 concurrent clients (threads) on 1 and 2 model replicas.
 
 Usage: python bench/gateway_bench.py [--requests N] [--throughput-requests N] [--json FILE]
@@ -76,9 +79,9 @@ class SpanReceiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def hops(self, last: int, wait: float = 12.0) -> dict:
+    def hops(self, path: str, last: int, wait: float = 12.0) -> dict:
         """The median of each hop (from one event of a request's span to the next) over the last
-        ``last`` requests, in ms."""
+        ``last`` requests that took ``path`` (contained, in-process), in ms."""
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceRequest,
         )
@@ -91,7 +94,8 @@ class SpanReceiver:
             for resource in export.resource_spans:
                 for scope in resource.scope_spans:
                     for span in scope.spans:
-                        if span.name != "nnsight.request":
+                        attributes = {a.key: a.value.string_value for a in span.attributes}
+                        if span.name != "nnsight.request" or attributes.get("ndif.path") != path:
                             continue
                         at = {e.name: e.time_unix_nano for e in span.events}
                         if all(h in at for h in HOPS):
@@ -130,10 +134,15 @@ def main():
     key = keys.model_key(keys.LANGUAGE_MODEL, model_dir)
 
     port = free_port()
-    ray.init(include_dashboard=False, log_to_driver=False)
+    ray.init(
+        include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1"
+    )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     host = f"http://127.0.0.1:{port}"
-    settings = ModelSettings.from_args({"model_key": key, "repo_id": model_dir, "dtype": "float32"})
+    # The replica has both paths (the trust policy "trusted"): each gateway's policy picks one.
+    settings = ModelSettings.from_args(
+        {"model_key": key, "repo_id": model_dir, "dtype": "float32", "in_process": "trusted"}
+    )
 
     def deploy_model(replicas):
         serve.run(
@@ -149,19 +158,33 @@ def main():
     gateway_settings = transport.GatewaySettings.from_args(
         {"keys_file": keys_file, "catalog_refresh_seconds": 1}
     )
-    serve.run(
-        transport.Gateway.options(
-            ray_actor_options={
-                "runtime_env": {"env_vars": {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint}}
-            }
-        ).bind(
-            gateway_settings,
-            transport.JobBrokerDeployment.bind(
-                result_ttl_seconds=gateway_settings.result_ttl_seconds
+
+    def deploy_gateway(name, route, gateway_settings):
+        serve.run(
+            transport.Gateway.options(
+                ray_actor_options={
+                    "num_cpus": 0,
+                    "runtime_env": {"env_vars": {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint}},
+                }
+            ).bind(
+                gateway_settings,
+                transport.JobBrokerDeployment.options(ray_actor_options={"num_cpus": 0}).bind(
+                    result_ttl_seconds=gateway_settings.result_ttl_seconds
+                ),
             ),
+            name=name,
+            route_prefix=route,
+        )
+
+    # The default gateway runs every key's code contained; a second one, in-process (the trust
+    # policy "everyone"), isolates the gateway's own cost from containment's.
+    deploy_gateway("ndif-gateway", "/", gateway_settings)
+    deploy_gateway(
+        "ndif-gateway-in-process",
+        "/in-process",
+        transport.GatewaySettings.from_args(
+            {"keys_file": keys_file, "catalog_refresh_seconds": 1, "in_process": "everyone"}
         ),
-        name="ndif-gateway",
-        route_prefix="/",
     )
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -170,8 +193,8 @@ def main():
     env = client._remoteable_get_env()
     nnsight.CONFIG.APP.REMOTE_LOGGING = False
 
-    def remote_trace():
-        backend = RemoteBackend(model_key=key, host=host, api_key=API_KEY, env=env)
+    def remote_trace(base=host):
+        backend = RemoteBackend(model_key=key, host=base, api_key=API_KEY, env=env)
         with client.trace("The Eiffel Tower is in", backend=backend):
             h = client.transformer.h[0].output.save()
         return h
@@ -194,6 +217,7 @@ def main():
     while True:
         try:
             remote_trace()
+            remote_trace(host + "/in-process")
             break
         except Exception:
             if time.monotonic() > wait_until:
@@ -214,6 +238,7 @@ def main():
     floor_times = timed(client_floor, 50)
     ping_times = timed(ping, 50)
     remote_times = timed(remote_trace, args.requests)
+    in_process_times = timed(lambda: remote_trace(host + "/in-process"), args.requests)
     local_times = timed(local_trace, args.requests)
     latency = {
         "requests": args.requests,
@@ -222,13 +247,19 @@ def main():
         "local_p50_ms": round(statistics.median(local_times) * 1000, 2),
         "local_p99_ms": round(percentile(local_times, 99) * 1000, 2),
     }
+    latency["in_process_gateway_p50_ms"] = round(statistics.median(in_process_times) * 1000, 2)
+    latency["in_process_gateway_p99_ms"] = round(percentile(in_process_times, 99) * 1000, 2)
     latency["p50_ratio"] = round(latency["gateway_p50_ms"] / latency["local_p50_ms"], 2)
     latency["p50_added_ms"] = round(latency["gateway_p50_ms"] - latency["local_p50_ms"], 2)
+    latency["in_process_p50_added_ms"] = round(
+        latency["in_process_gateway_p50_ms"] - latency["local_p50_ms"], 2
+    )
     # Two floors any server of this client pays: the client's own httpx.Client per request, and a
     # bare GET through Ray Serve's HTTP proxy with a fresh client.
     latency["client_new_httpx_p50_ms"] = round(statistics.median(floor_times) * 1000, 2)
     latency["serve_proxy_ping_p50_ms"] = round(statistics.median(ping_times) * 1000, 2)
-    latency["gateway_hops_p50_ms"] = spans.hops(args.requests)
+    latency["gateway_hops_p50_ms"] = spans.hops("contained", args.requests)
+    latency["in_process_gateway_hops_p50_ms"] = spans.hops("in-process", args.requests, wait=0)
     print(json.dumps({"latency": latency}), flush=True)
 
     throughput = []

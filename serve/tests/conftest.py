@@ -77,6 +77,8 @@ def serve_url():
         include_dashboard=False,
         log_to_driver=False,
         _metrics_export_port=METRICS_PORT,
+        # Ray's own traffic on loopback too, not on the address of the machine's interface.
+        _node_ip_address="127.0.0.1",
     )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"

@@ -395,7 +395,7 @@ def test_errors_are_a_detail_sentence(gateway):
         headers={"ndif-api-key": API_KEY},
         files={"blob": ("request", b"x")},
         data={"data": json.dumps({"model_key": "k", "session_id": "not-open"})},
-        timeout=10,
+        timeout=30,  # the gateway waits a moment for a session another replica is opening
     )
     assert orphan.status_code == 400
     assert "is not open on this gateway" in orphan.json()["detail"]

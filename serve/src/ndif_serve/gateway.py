@@ -11,6 +11,7 @@ import hmac
 import io
 import json
 import logging
+import secrets
 import sys
 import time
 import uuid
@@ -48,6 +49,13 @@ COMPLETED = "Your job has been completed."
 # older than the application, or its replica starting), about this long in all before it fails.
 UNAVAILABLE_RETRIES = 20
 UNAVAILABLE_BACKOFF_SECONDS = 0.5
+# How long a POST waits for the session its websocket got on another replica to be open in the
+# broker: that replica opens it without making the client wait, and opens it again in a broker
+# that restarted (longer then: gateway replicas learn of the new broker at different times).
+SESSION_OPEN_WAIT_SECONDS = 2.0
+SESSION_REOPEN_WAIT_SECONDS = 10.0
+# The statuses after which a job sends nothing more.
+FINAL_STATUSES = ("COMPLETED", "ERROR")
 # How long a request waits for a starting replica's first read of Serve's applications.
 CATALOG_WAIT_SECONDS = 30.0
 # How long a call waits for the embedded broker's replica to be replaced when it died (Serve
@@ -557,22 +565,21 @@ class Gateway:
     @api.websocket("/subscribe")
     async def subscribe(self, websocket: WebSocket) -> None:
         await websocket.accept()
-        try:
-            session_id = await self._to_broker("open_session")
-        except BrokerUnavailable:
-            await websocket.close(code=1013, reason=BROKER_RESTARTING)
-            return
-        # Jobs posted to this replica send this session's frames here directly; jobs posted to
-        # another replica send them through the broker.
+        # The session's id is made here and the client has it at once: the broker opens it
+        # meanwhile (no round trip on the request's path). Jobs posted to this replica send this
+        # session's frames here directly; jobs posted to another replica send them through the
+        # broker, which they wait for (register_job).
+        session_id = secrets.token_hex(16)
         local: asyncio.Queue = asyncio.Queue()
         self._local[session_id] = local
+        opening = asyncio.ensure_future(self._to_broker("reopen_session", session_id))
         disconnected = asyncio.ensure_future(websocket.receive())
         relayed = None
         try:
             await websocket.send_text(json.dumps({"session_id": session_id}))
             while not disconnected.done():
                 if relayed is None:
-                    relayed = asyncio.ensure_future(self._next_frames(session_id))
+                    relayed = asyncio.ensure_future(self._next_frames(session_id, opening))
                 here = asyncio.ensure_future(local.get())
                 await asyncio.wait(
                     {here, relayed, disconnected}, return_when=asyncio.FIRST_COMPLETED
@@ -587,6 +594,9 @@ class Gateway:
                 if relayed.done():
                     try:
                         batch = relayed.result()
+                    except BrokerUnavailable:
+                        await websocket.close(code=1013, reason=BROKER_RESTARTING)
+                        break
                     except RayActorError as e:
                         # The broker's replica died: frames of jobs posted here still come
                         # straight; the session is opened again in the broker that replaces it.
@@ -609,10 +619,16 @@ class Gateway:
             disconnected.cancel()
             if relayed is not None:
                 relayed.cancel()
-            asyncio.ensure_future(_quietly(self._to_broker("close_session", session_id)))
+            asyncio.ensure_future(_quietly(self._close_session(session_id, opening)))
 
-    async def _next_frames(self, session_id: str):
+    async def _next_frames(self, session_id: str, opening: Optional[asyncio.Future] = None):
+        if opening is not None:
+            await opening
         return await self.broker.next_frames.remote(session_id, 5.0)
+
+    async def _close_session(self, session_id: str, opening: asyncio.Future) -> None:
+        await asyncio.gather(opening, return_exceptions=True)  # never closed before it opened
+        await self._to_broker("close_session", session_id)
 
     async def _reopen(self, session_id: str) -> list:
         """Opens the session in the broker that replaced a dead one; no frames meanwhile."""
@@ -649,6 +665,27 @@ class Gateway:
                 logger.warning("the job broker is unavailable (%s); calling %s again", e, method)
                 await asyncio.sleep(0.5)
 
+    async def _register_elsewhere(
+        self, job_id: str, owner: Optional[str], session_id: str, first: str
+    ) -> bool:
+        """Records a job whose websocket is open on another replica, which opens its session in
+        the broker without making the client wait: a POST that overtakes that opening waits
+        for it a moment."""
+        deadline = None
+        while True:
+            if await self._to_broker("register_job", job_id, owner, session_id, first):
+                return True
+            if not session_id:
+                return False
+            if deadline is None:
+                restarted = await self._to_broker("uptime") < BROKER_RESTART_SECONDS
+                deadline = time.monotonic() + (
+                    SESSION_REOPEN_WAIT_SECONDS if restarted else SESSION_OPEN_WAIT_SECONDS
+                )
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+
     @api.post("/request")
     async def create_request(self, request: Request) -> dict[str, Any]:
         identity = self._identify(request.headers.get(API_KEY_HEADER))
@@ -671,8 +708,8 @@ class Gateway:
             # The broker keeps the job for polls; its frames stay on this replica, in order.
             self._in_order(job_id, "register_job", job_id, owner, "", json.dumps(first))
             local.put_nowait(Frame(text=json.dumps(first)))
-        elif not await self._to_broker(
-            "register_job", job_id, owner, envelope.session_id, json.dumps(first)
+        elif not await self._register_elsewhere(
+            job_id, owner, envelope.session_id, json.dumps(first)
         ):
             raise GatewayError(
                 400,
@@ -855,11 +892,27 @@ class Gateway:
         keep = message["status"] != "LOG"
         local = self._local.get(session_id) if session_id else None
         if local is None:
-            await self._to_broker("publish", job_id, session_id, text, binary, keep)
+            if await self._to_broker("publish", job_id, session_id, text, binary, keep):
+                return
+            if session_id and message["status"] in FINAL_STATUSES:
+                # The session is not open in the broker: after a restart of the broker's replica
+                # its websocket's gateway replica may not have opened it again yet. The last
+                # frame must reach it, or a blocking client waits for ever.
+                self._start(job_id, self._publish_when_open(job_id, session_id, text, binary, keep))
             return
         local.put_nowait(Frame(text=None if binary is not None else text, binary=binary))
         if keep:
             self._in_order(job_id, "publish", job_id, "", text, None, True)
+
+    async def _publish_when_open(
+        self, job_id: str, session_id: str, text: str, binary: Optional[bytes], keep: bool
+    ) -> None:
+        deadline = time.monotonic() + SESSION_REOPEN_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if await self._to_broker("publish", job_id, session_id, text, binary, keep):
+                return
+        logger.info("job %s: its session %s closed before its last status", job_id, session_id)
 
     def _in_order(self, job_id: str, method: str, *args) -> None:
         """Makes a broker call for the job without waiting for it, after the job's previous such

@@ -48,6 +48,7 @@ class JobBroker:
         self._sessions: dict[str, _Session] = {}
         self._jobs: dict[str, _Job] = {}
         self._results: dict[str, tuple[bytes, float]] = {}
+        self._started = time.monotonic()
 
     async def open_session(self) -> str:
         session_id = secrets.token_hex(16)
@@ -141,6 +142,10 @@ class JobBroker:
         if entry is None or entry[1] < time.monotonic():
             return None
         return entry[0]
+
+    async def uptime(self) -> float:
+        """Seconds since this broker started: a young one may not hold every open session yet."""
+        return time.monotonic() - self._started
 
     async def counts(self) -> dict[str, int]:
         return {

@@ -154,6 +154,10 @@ class JobStore:
     async def take_result(self, token: str) -> Optional[bytes]:
         return await self.redis.getdel(self._key("result", token))
 
+    async def uptime(self) -> float:
+        """The store outlives every gateway replica: its sessions are never missing for a restart."""
+        return float("inf")
+
     async def counts(self) -> dict[str, int]:
         counts = {}
         for kind, name in (("session", "sessions"), ("job", "jobs"), ("result", "results")):
