@@ -16,9 +16,7 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,37 +39,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_redis(work):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server is not installed (hack/redis-server.sh installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", work, "--requirepass", "bench-redis-password"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    password_file = os.path.join(work, "redis-password")
-    with open(password_file, "w") as f:
-        f.write("bench-redis-password\n")
-    return process, {"url": f"redis://127.0.0.1:{port}/0", "password_file": password_file}
+def killed(application, deployment):
+    import traffic
 
-
-def kill_one(application, deployment):
-    import ray
-
-    for actor in ray.util.list_named_actors(all_namespaces=True):
-        if actor["namespace"] == "serve" and f"{application}#{deployment}" in actor["name"]:
-            ray.kill(ray.get_actor(actor["name"], namespace="serve"), no_restart=True)
-            print(f"  killed {actor['name']}", flush=True)
-            return
-    print(f"  no replica of {application}/{deployment} to kill", flush=True)
+    print(f"  killed {traffic.kill_one(application, deployment)}", flush=True)
 
 
 def main():
@@ -85,6 +56,7 @@ def main():
     from ray import serve
 
     import traffic
+    from remote_client import wait_until_served
     from ndif_serve import gateway as transport
     from ndif_serve import keys
     from ndif_serve.app import ModelDeployment
@@ -98,7 +70,7 @@ def main():
     with open(keys_file, "w") as f:
         f.write(f"keys: [{{key: {API_KEY}, name: bench}}]\n")
     key = keys.model_key(keys.LANGUAGE_MODEL, model_dir)
-    redis, store = start_redis(work)
+    redis, store = traffic.start_redis(work, "bench-redis-password")
 
     port = free_port()
     ray.init(
@@ -140,8 +112,8 @@ def main():
             report = traffic.run(
                 host, API_KEY, key, model_dir, clients=args.clients, seconds=args.seconds,
                 faults=[
-                    (args.seconds / 3, lambda: kill_one(*first)),
-                    (2 * args.seconds / 3, lambda: kill_one("ndif-gateway", "Gateway")),
+                    (args.seconds / 3, lambda: killed(*first)),
+                    (2 * args.seconds / 3, lambda: killed("ndif-gateway", "Gateway")),
                 ],
             )
             completed = report.kinds()["COMPLETED"]
@@ -185,24 +157,6 @@ def main():
     ]
     if failed:
         sys.exit(f"clients hanging, jobs lost with the store or nothing completed in: {failed}")
-
-
-def wait_until_served(host, key, timeout=120):
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            status = httpx.get(host + "/status", timeout=5).json()
-            if any(
-                d.get("model_key") == key and d.get("application_state") == "RUNNING"
-                for d in status.get("deployments", {}).values()
-            ):
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{key} was not served within {timeout} s")
 
 
 if __name__ == "__main__":

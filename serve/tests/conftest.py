@@ -89,28 +89,14 @@ def serve_url():
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real Redis server (Debian's redis-server) on loopback, nothing kept on disk."""
-    import shutil
-    import subprocess
-    import time
+    import traffic
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
-    port = free_port()
-    directory = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(directory), "--requirepass", "store-password-0123"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    password_file = directory / "password"
-    password_file.write_text("store-password-0123\n")
-    yield {"url": f"redis://127.0.0.1:{port}/0", "password_file": str(password_file)}
+    try:
+        process, store = traffic.start_redis(
+            str(tmp_path_factory.mktemp("redis")), "store-password-0123"
+        )
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield store
     process.terminate()
     process.wait(10)

@@ -60,3 +60,23 @@ def finalize(blob: bytes, compress: bool = True) -> dict:
     if compress:
         blob = zstandard.ZstdDecompressor().decompress(blob)
     return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
+
+
+def wait_until_served(url, key, timeout=120):
+    """Returns once the gateway at ``url`` lists ``key`` as RUNNING."""
+    import httpx
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = httpx.get(url + "/status", timeout=5).json()
+            if any(
+                d.get("model_key") == key and d.get("application_state") == "RUNNING"
+                for d in status.get("deployments", {}).values()
+            ):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{key} was not served by the gateway within {timeout} s")

@@ -7,21 +7,9 @@ import uuid
 import pytest
 
 import traffic
-from remote_client import key_of
-from test_gateway import _wait_until_served
+from remote_client import key_of, wait_until_served
 
 API_KEY = "faults-key-0123456789"
-
-
-def _kill_one(application: str, deployment: str) -> str:
-    import ray
-
-    for actor in ray.util.list_named_actors(all_namespaces=True):
-        name = actor["name"]
-        if actor["namespace"] == "serve" and f"{application}#{deployment}" in name:
-            ray.kill(ray.get_actor(name, namespace="serve"), no_restart=True)
-            return name
-    raise AssertionError(f"no replica of {application}/{deployment} to kill")
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +75,12 @@ def test_with_a_store_no_job_is_lost_when_a_gateway_and_a_model_replica_die(
     )
     host = serve_url + "/faults"
     try:
-        _wait_until_served(host, two_replica_model)
+        wait_until_served(host, two_replica_model)
         report = traffic.run(
             host, API_KEY, two_replica_model, tiny_model, clients=3, seconds=30,
             faults=[
-                (8, lambda: _kill_one("faults-gateway", "Gateway")),
-                (18, lambda: _kill_one("faults-model", "ModelDeployment")),
+                (8, lambda: traffic.kill_one("faults-gateway", "Gateway")),
+                (18, lambda: traffic.kill_one("faults-model", "ModelDeployment")),
             ],
         )
     finally:
@@ -124,10 +112,10 @@ def test_without_a_store_a_blocking_client_gets_its_answer_when_the_broker_dies(
     )
     host = serve_url + "/faults-embedded"
     try:
-        _wait_until_served(host, two_replica_model)
+        wait_until_served(host, two_replica_model)
         report = traffic.run(
             host, API_KEY, two_replica_model, tiny_model, clients=2, seconds=20,
-            faults=[(7, lambda: _kill_one("faults-embedded", "JobBroker"))],
+            faults=[(7, lambda: traffic.kill_one("faults-embedded", "JobBroker"))],
         )
     finally:
         serve.delete("faults-embedded")

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import torch
 
-from remote_client import client_model, key_of, local_model
+from remote_client import client_model, key_of, local_model, wait_until_served
 
 API_KEY = "researcher-key-0123456789"
 INLINE_LIMIT = 64 * 1024
@@ -59,22 +59,7 @@ def gateway(serve_url, tiny_model, tmp_path_factory):
     serve.delete("gpt")
 
 
-def _wait_until_served(url, key, timeout=120):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            status = httpx.get(url + "/status", timeout=5).json()
-            if any(
-                d.get("model_key") == key and d.get("application_state") == "RUNNING"
-                for d in status.get("deployments", {}).values()
-            ):
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{key} was not served by the gateway within {timeout} s")
+_wait_until_served = wait_until_served
 
 
 def backend(gateway, tiny_model, key=None, api_key=API_KEY, **kwargs):

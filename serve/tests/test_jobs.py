@@ -89,3 +89,20 @@ def test_jobs_expire(ttl):
         assert (await broker.counts())["jobs"] == 1
 
     run(scenario())
+
+
+def test_a_broker_says_how_young_it_is_and_a_reopened_session_gets_the_frames_sent_to_it():
+    """After a restart the broker is young: a gateway replica then waits longer for a session
+    that another replica has yet to open again, and frames published once it is open arrive."""
+
+    async def scenario():
+        broker = JobBroker()
+        assert 0 <= await broker.uptime() < 5
+        assert not await broker.register_job("j1", None, "s-from-before")  # not reopened yet
+        await broker.reopen_session("s-from-before")
+        assert await broker.register_job("j1", None, "s-from-before", '{"status": "RECEIVED"}')
+        assert await broker.publish("j1", "s-from-before", '{"status": "COMPLETED"}')
+        frames = await broker.next_frames("s-from-before", 1)
+        assert [f.text for f in frames] == ['{"status": "RECEIVED"}', '{"status": "COMPLETED"}']
+
+    run(scenario())

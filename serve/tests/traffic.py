@@ -4,6 +4,9 @@ and by the load benchmark (bench/fault_load.py)."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -169,3 +172,41 @@ def final_status(host: str, api_key: str, job_id: str, timeout: float = 120.0) -
                 return status
         time.sleep(0.5)
     return "LOST"
+
+
+def kill_one(application: str, deployment: str) -> str:
+    """Kills one replica of the Serve deployment (as a lost node would), for good."""
+    import ray
+
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        name = actor["name"]
+        if actor["namespace"] == "serve" and f"{application}#{deployment}" in name:
+            ray.kill(ray.get_actor(name, namespace="serve"), no_restart=True)
+            return name
+    raise AssertionError(f"no replica of {application}/{deployment} to kill")
+
+
+def start_redis(directory: str, password: str) -> tuple[subprocess.Popen, dict]:
+    """A real Redis server (Debian's redis-server) on a free loopback port, nothing kept on disk:
+    its process and the store settings that reach it (url, password_file)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (hack/redis-server.sh installs it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", directory, "--requirepass", password],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    password_file = f"{directory}/password"
+    with open(password_file, "w") as f:
+        f.write(password + "\n")
+    return process, {"url": f"redis://127.0.0.1:{port}/0", "password_file": password_file}

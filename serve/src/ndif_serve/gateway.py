@@ -300,7 +300,6 @@ class Gateway:
         self.replica = uuid.uuid4().hex[:12]
         self._held: set[str] = set()
         self._handing_over: set[str] = set()
-        self._catalog_read = False
         self._catalog_ready = asyncio.Event()
         self.metrics = observability.GatewayMetrics()
         self.keys = (
@@ -338,7 +337,7 @@ class Gateway:
             try:
                 await self.store.renew(sorted(self._held))
                 # Jobs are taken over once this replica knows what Serve serves.
-                taken = await self.store.take_over(self.replica) if self._catalog_read else []
+                taken = await self.store.take_over(self.replica) if self._catalog_ready.is_set() else []
                 for job_id, request, payload, previous in taken:
                     await self._resume(job_id, request, payload, previous)
             except Exception as e:  # the store away for a moment: try again next period
@@ -500,7 +499,6 @@ class Gateway:
             for application in set(self._handles) - set(details.get("applications") or {}):
                 self._forget_handle(application)
             self.catalog_error = None
-            self._catalog_read = True
             self._catalog_ready.set()
             if self.settings.warm_budget_bytes > 0:
                 self.warm = await asyncio.to_thread(warm_store.all_entries)
@@ -642,7 +640,7 @@ class Gateway:
     async def _until_catalog_read(self) -> None:
         """A replica that just started (a restart, a scale-up) answers for models only once it
         has read what Serve serves: never "not served here" for a model that is."""
-        if self._catalog_read:
+        if self._catalog_ready.is_set():
             return
         try:
             await asyncio.wait_for(self._catalog_ready.wait(), CATALOG_WAIT_SECONDS)
