@@ -22,13 +22,14 @@ import tempfile
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serve", "tests"))
+
+import local_ray  # noqa: E402  (the tests' local Ray on loopback)
+
+local_ray.set_loopback_env()
 
 import nnsight  # noqa: E402,F401  (the client's nnsight, before the server code configures its own)
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serve", "tests"))
 
 API_KEY = "bench-key-0123456789abcdef"
 
@@ -73,9 +74,7 @@ def main():
     redis, store = traffic.start_redis(work, "bench-redis-password")
 
     port = free_port()
-    ray.init(
-        include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1"
-    )
+    local_ray.init(include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     host = f"http://127.0.0.1:{port}"
     settings = ModelSettings.from_args({"model_key": key, "repo_id": model_dir, "dtype": "float32"})
@@ -147,16 +146,21 @@ def main():
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)
     # Without a store a killed gateway replica takes the jobs it held with it (docs/failures.md):
-    # only the store's run must lose none. No run may leave a client hanging.
+    # only the store's run must lose none. No run may leave a client hanging, or refuse a POST
+    # because the session its websocket got was not open in a broker that restarted.
     failed = [
         mode
         for mode, run in results.items()
         if run["clients_hanging"]
         or (mode == "store" and run["jobs_lost"])
         or not run["outcomes"].get("COMPLETED")
+        or any("is not open" in reason for reason in run["errors_by_reason"])
     ]
     if failed:
-        sys.exit(f"clients hanging, jobs lost with the store or nothing completed in: {failed}")
+        sys.exit(
+            "clients hanging, jobs lost with the store, sessions not open or nothing completed"
+            f" in: {failed}"
+        )
 
 
 if __name__ == "__main__":

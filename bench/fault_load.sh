@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv=$(hack/ray-env.sh --print)
-hack/redis-server.sh
+hack/debian-packages.sh redis-server
 exec "$venv/bin/python" bench/fault_load.py "$@"

@@ -24,10 +24,11 @@ import tempfile
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serve", "tests"))
+
+import local_ray  # noqa: E402  (the tests' local Ray on loopback)
+
+local_ray.set_loopback_env()
 
 import nnsight  # noqa: E402,F401  (the client's nnsight, before the server code configures its own)
 
@@ -134,9 +135,7 @@ def main():
     key = keys.model_key(keys.LANGUAGE_MODEL, model_dir)
 
     port = free_port()
-    ray.init(
-        include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1"
-    )
+    local_ray.init(include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     host = f"http://127.0.0.1:{port}"
     # The replica has both paths (the trust policy "trusted"): each gateway's policy picks one.

@@ -19,9 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serve", "tests"))
+
+import local_ray  # noqa: E402  (the tests' local Ray on loopback)
+
+local_ray.set_loopback_env()
 
 
 def drop_cached(directory: Path) -> None:
@@ -53,8 +56,7 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    ray.init(object_store_memory=3 * size + 500_000_000, include_dashboard=False,
-             _node_ip_address="127.0.0.1")
+    local_ray.init(object_store_memory=3 * size + 500_000_000, include_dashboard=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     url = f"http://127.0.0.1:{port}/bench"
 

@@ -226,6 +226,9 @@ def run(command: list[str], interval: float, report: str | None) -> int:
                 pid, wait_status = 0, 0
             if pid == child.pid:
                 status = os.waitstatus_to_exitcode(wait_status)
+            elif child.returncode is not None:
+                # Popen.send_signal (the forwarding above) polls, and so reaps, a child that ended.
+                status = child.returncode
             elif pid == 0:
                 time.sleep(0.02)
     observe(watch)

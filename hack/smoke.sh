@@ -14,6 +14,10 @@ bench/adoption.sh 50 5 100 5
 # The placement (rollout) benchmark at a small N, bounded in time: it keeps building and settling.
 timeout 600 bench/run.sh 20 2 2
 
+# Sustained load through faults at a small N: it fails when a client hangs, or when the store's
+# run loses a job.
+timeout 900 bench/fault_load.sh --clients 4 --seconds 30
+
 # The README's quickstart, end to end on the real Ray path, in state directories of its own; the
 # cluster, the operator and the Ray head are stopped however it ends.
 quickstart=$(mktemp -d)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command. First what is downloaded: the local control plane, the observability
 # backends, the Ray environment, the operator image's Debian base (as root), Debian's redis-server
-# (for the job store's tests, which start it on loopback) and Maven's plugins and
+# (the job store's tests start it on loopback) and strace (a test traces the local Ray's
+# connections), and Maven's plugins and
 # dependencies (all cached). Then, under hack/netwatch.py, the tests: the watcher fails the run if
 # any process the tests started connects outside loopback. The integration tests start their own
 # local cluster (in a network namespace of its own), local Ray head and observability backends.
@@ -18,7 +19,7 @@ wait "$ray_env_pid" || { cat "$ray_env_log" >&2; echo "test: hack/ray-env.sh fai
 trap - EXIT
 rm -f "$ray_env_log"
 if ((EUID == 0)); then hack/image.sh base; fi
-hack/redis-server.sh
+hack/debian-packages.sh redis-server strace
 # GitOpsHealthIT builds hack/gitops (kstatus, gopher-lua): its modules are fetched here.
 mkdir -p target
 (cd hack/gitops && go build -o ../../target/gitops-health .)

@@ -3,9 +3,11 @@ inside a throwaway network namespace (to an address that exists only there)."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,57 @@ def test_a_watch_whose_samples_mostly_failed_fails_the_run():
     watch.failed_samples = 5
     assert watch.blind()
     assert watch.summary().endswith("5 samples failed (ss did not answer); the watch is blind, so the run fails")
+
+
+def test_a_watch_stopped_with_its_process_group_ends_with_its_command():
+    # The command and the watcher get the signal together (a job stopped by its group): the
+    # forwarding handler then finds the command already dead, and the watch must still end.
+    watcher = subprocess.Popen(
+        [sys.executable, str(HACK / "netwatch.py"), "--", "sleep", "30"],
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not any(
+            p.name == "sleep" for p in _children(watcher.pid)
+        ) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The watcher held still until the command is dead and not yet reaped: its handler
+        # then runs first, as it did when it was busy sampling.
+        os.kill(watcher.pid, signal.SIGSTOP)
+        os.killpg(watcher.pid, signal.SIGTERM)
+        while time.monotonic() < deadline and not any(
+            p.name == "sleep" and _state(p.pid) == "Z" for p in _children(watcher.pid)
+        ):
+            time.sleep(0.05)
+        os.kill(watcher.pid, signal.SIGCONT)
+        assert watcher.wait(timeout=10) == 128 + signal.SIGTERM
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert "netwatch: " in watcher.stderr.read()
+
+
+def _children(pid: int):
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            if ppid == pid:
+                children.append(type("Process", (), {"name": name, "pid": int(entry.name)}))
+    return children
+
+
+def _state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rindex(")") + 2 :].split()[0]

@@ -10,13 +10,11 @@ import pytest
 # `.save()` on every object, before the serving code points NNSIGHT_CONFIG at its own settings.
 import nnsight  # noqa: E402,F401
 
+import local_ray  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-# One machine: Ray binds to loopback only and needs no token.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-# Two busy cores start Serve's proxy in more than its default 5 s readiness check.
-os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+# One machine: Ray on loopback only, with no token.
+local_ray.set_loopback_env()
 # The Hugging Face cache the replicas read offline (Ray's workers inherit it from ray.init) and
 # the researcher's subprocesses read as their own: models under repository ids live here.
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="ndif-hf-home-"))
@@ -71,14 +69,12 @@ def serve_url():
     from ray import serve
 
     port = free_port()
-    ray.init(
+    local_ray.init(
         num_cpus=8,
         num_gpus=0,
         include_dashboard=False,
         log_to_driver=False,
         _metrics_export_port=METRICS_PORT,
-        # Ray's own traffic on loopback too, not on the address of the machine's interface.
-        _node_ip_address="127.0.0.1",
     )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"

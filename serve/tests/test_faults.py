@@ -99,14 +99,22 @@ def test_with_a_store_no_job_is_lost_when_a_gateway_and_a_model_replica_die(
 def test_without_a_store_a_blocking_client_gets_its_answer_when_the_broker_dies(
     serve_url, tiny_model, two_replica_model, tmp_path_factory
 ):
-    """The embedded broker, one gateway replica (one machine): every job's websocket and request
-    meet on that replica, so a broker that dies under traffic costs no job."""
+    """The embedded broker behind two gateway replicas: a job's websocket and its request often
+    meet on different replicas, so its frames pass through the broker. A broker that dies under
+    traffic costs no job: sessions are opened again in its replacement, and a last status it
+    took but had not passed on is sent again."""
     from ray import serve
 
-    from ndif_serve.app import build_gateway
+    from ndif_serve import gateway as transport
 
+    settings = transport.GatewaySettings.from_args(
+        {"keys_file": _keys_file(tmp_path_factory), "catalog_refresh_seconds": 1}
+    )
     serve.run(
-        build_gateway({"keys_file": _keys_file(tmp_path_factory), "catalog_refresh_seconds": 1}),
+        transport.Gateway.options(num_replicas=2).bind(
+            settings,
+            transport.JobBrokerDeployment.bind(result_ttl_seconds=settings.result_ttl_seconds),
+        ),
         name="faults-embedded",
         route_prefix="/faults-embedded",
     )
@@ -123,6 +131,8 @@ def test_without_a_store_a_blocking_client_gets_its_answer_when_the_broker_dies(
     assert report.hanging == 0, _report(report)
     assert report.lost == 0, _report(report)
     assert report.kinds()["CLOSED"] == 0, _report(report)
+    # A POST naming a session its websocket's replica has yet to open in the new broker waits.
+    assert report.kinds()["REFUSED"] == 0, _report(report)
     _every_error_is_a_sentence(report)
     assert [o for o in report.outcomes if o.kind == "COMPLETED" and o.started > 10], _report(
         report

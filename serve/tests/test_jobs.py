@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ndif_serve.jobs import MAX_FRAMES_PER_SESSION, JobBroker
+from ndif_serve.jobs import MAX_FRAMES_PER_SESSION, JobBroker, LastFrames
 
 
 def run(coroutine):
@@ -77,16 +77,22 @@ def test_a_session_that_is_not_read_keeps_a_bounded_backlog():
     run(scenario())
 
 
-@pytest.mark.parametrize("ttl", [0.01])
-def test_jobs_expire(ttl):
+@pytest.mark.parametrize("ttl", [0.05])
+def test_jobs_and_sessions_nobody_reads_expire(ttl):
     async def scenario():
         broker = JobBroker(job_ttl_seconds=ttl)
+        read = await broker.open_session()
+        abandoned = await broker.open_session()
         await broker.register_job("old", None)
         await broker.publish("old", "", "QUEUED")
-        time.sleep(ttl * 2)
+        for _ in range(4):  # a websocket open longer than the TTL keeps reading its session
+            time.sleep(ttl / 2)
+            assert await broker.next_frames(read, 0) == []
         await broker.register_job("new", None)
         assert await broker.latest("old", None) is None
-        assert (await broker.counts())["jobs"] == 1
+        assert await broker.counts() == {"sessions": 1, "jobs": 1, "results": 0}
+        assert await broker.next_frames(read, 0) == []
+        assert await broker.next_frames(abandoned, 0) is None
 
     run(scenario())
 
@@ -106,3 +112,33 @@ def test_a_broker_says_how_young_it_is_and_a_reopened_session_gets_the_frames_se
         assert [f.text for f in frames] == ['{"status": "RECEIVED"}', '{"status": "COMPLETED"}']
 
     run(scenario())
+
+
+def test_a_broker_answers_a_taken_frame_with_its_incarnation():
+    async def scenario():
+        first, replacement = JobBroker(), JobBroker()
+        session = await first.open_session()
+        taken = await first.publish("j", session, "COMPLETED")
+        assert taken == await first.current_incarnation()
+        assert taken != await replacement.current_incarnation()
+        assert await replacement.publish("j", session, "COMPLETED") is None  # not reopened
+
+    run(scenario())
+
+
+def test_last_frames_are_sent_again_only_when_the_broker_that_took_them_was_replaced():
+    frames = LastFrames(settle_seconds=5)
+    frames.sent("delivered", "s1", "COMPLETED", None, True, "broker-a", now=0)
+    frames.sent("recent", "s2", None, b"pickled", False, "broker-a", now=4)
+    assert frames.lost("broker-a", now=4.5) == []
+    assert len(frames) == 2
+    assert frames.lost("broker-a", now=5) == []  # the first was held long enough: passed on
+    assert len(frames) == 1
+    frames.sent("later", "s3", "ERROR", None, True, "broker-b", now=6)
+    lost = frames.lost("broker-b", now=6.1)
+    assert [(job, sent.session_id, sent.binary, sent.keep) for job, sent in lost] == [
+        ("recent", "s2", b"pickled", False)
+    ]
+    assert len(frames) == 1
+    assert frames.lost("broker-b", now=11.1) == []
+    assert len(frames) == 0

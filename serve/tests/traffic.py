@@ -191,7 +191,7 @@ def start_redis(directory: str, password: str) -> tuple[subprocess.Popen, dict]:
     its process and the store settings that reach it (url, password_file)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("redis-server is not installed (hack/redis-server.sh installs it)")
+        raise RuntimeError("redis-server is not installed (hack/debian-packages.sh redis-server installs it)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -31,7 +31,7 @@ from . import observability, warm_store
 from .auth import ApiKeys, Identity, KeysUnavailable
 from .catalog import DEPLOYING, Catalog, Route, served_models, undescribed
 from .fairness import FairQueue, Limits, Refused
-from .jobs import Frame, JobBroker
+from .jobs import Frame, JobBroker, LastFrames
 from .ondemand import Demand, OnDemandSettings
 from .store import JobStore, StoreSettings
 from .settings import TRUSTED_TAG, InProcess, InvalidArguments, problems
@@ -56,6 +56,11 @@ SESSION_OPEN_WAIT_SECONDS = 2.0
 SESSION_REOPEN_WAIT_SECONDS = 10.0
 # The statuses after which a job sends nothing more.
 FINAL_STATUSES = ("COMPLETED", "ERROR")
+# A job's last frame sent through the embedded broker to another replica's websocket is kept
+# here this long (the broker passes a frame on within milliseconds) and sent again if the broker
+# was replaced meanwhile; the broker is asked this often while such frames are kept.
+LAST_FRAME_SETTLE_SECONDS = 5.0
+LAST_FRAME_CHECK_SECONDS = 0.5
 # How long a request waits for a starting replica's first read of Serve's applications.
 CATALOG_WAIT_SECONDS = 30.0
 # How long a call waits for the embedded broker's replica to be replaced when it died (Serve
@@ -315,6 +320,8 @@ class Gateway:
         self._described: dict[tuple, Optional[str]] = {}
         self._local: dict[str, asyncio.Queue] = {}
         self._latest: dict[str, asyncio.Task] = {}
+        self._last_frames = LastFrames(LAST_FRAME_SETTLE_SECONDS)
+        self._last_frames_watch: Optional[asyncio.Task] = None
         self._tasks: set[asyncio.Task] = set()
         self.fair = FairQueue()
         self._released: dict[str, asyncio.Event] = {}
@@ -603,7 +610,13 @@ class Gateway:
                         continue
                     relayed = None
                     if batch is None:
-                        break
+                        # Only this replica closes its sessions: the broker that answered is
+                        # one that replaced the broker this session was opened in.
+                        logger.warning(
+                            "session %s: not in the job broker; opening it again", session_id
+                        )
+                        relayed = asyncio.ensure_future(self._reopen(session_id))
+                        continue
                     frames.extend(batch)
                 for frame in frames:
                     if frame.binary is not None:
@@ -890,7 +903,16 @@ class Gateway:
         keep = message["status"] != "LOG"
         local = self._local.get(session_id) if session_id else None
         if local is None:
-            if await self._to_broker("publish", job_id, session_id, text, binary, keep):
+            incarnation = await self._to_broker("publish", job_id, session_id, text, binary, keep)
+            if incarnation:
+                if self.store is None and message["status"] in FINAL_STATUSES:
+                    self._last_frames.sent(
+                        job_id, session_id, text, binary, keep, incarnation, time.monotonic()
+                    )
+                    if self._last_frames_watch is None:
+                        self._last_frames_watch = asyncio.get_running_loop().create_task(
+                            self._resend_lost_frames()
+                        )
                 return
             if session_id and message["status"] in FINAL_STATUSES:
                 # The session is not open in the broker: after a restart of the broker's replica
@@ -911,6 +933,31 @@ class Gateway:
             if await self._to_broker("publish", job_id, session_id, text, binary, keep):
                 return
         logger.info("job %s: its session %s closed before its last status", job_id, session_id)
+
+    async def _resend_lost_frames(self) -> None:
+        """Watches the embedded broker while it holds last frames sent from here: when it was
+        replaced before it could pass them on, they are sent again to the new one."""
+        try:
+            while len(self._last_frames):
+                await asyncio.sleep(LAST_FRAME_CHECK_SECONDS)
+                try:
+                    incarnation = await self._to_broker("current_incarnation")
+                except BrokerUnavailable:
+                    continue
+                for job_id, sent in self._last_frames.lost(incarnation, time.monotonic()):
+                    logger.warning(
+                        "job %s: the job broker was replaced before it passed on the job's last"
+                        " status; sending it again",
+                        job_id,
+                    )
+                    self._start(
+                        job_id,
+                        self._publish_when_open(
+                            job_id, sent.session_id, sent.text, sent.binary, sent.keep
+                        ),
+                    )
+        finally:
+            self._last_frames_watch = None
 
     def _in_order(self, job_id: str, method: str, *args) -> None:
         """Makes a broker call for the job without waiting for it, after the job's previous such

@@ -28,7 +28,7 @@ class Frame:
 class _Session:
     frames: collections.deque = field(default_factory=collections.deque)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    opened: float = field(default_factory=time.monotonic)
+    read: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -49,6 +49,8 @@ class JobBroker:
         self._jobs: dict[str, _Job] = {}
         self._results: dict[str, tuple[bytes, float]] = {}
         self._started = time.monotonic()
+        # Tells the frames this broker took from those a broker before it took and lost.
+        self.incarnation = secrets.token_hex(8)
 
     async def open_session(self) -> str:
         session_id = secrets.token_hex(16)
@@ -74,6 +76,7 @@ class JobBroker:
         session = self._sessions.get(session_id)
         if session is None:
             return None
+        session.read = time.monotonic()
         if not session.frames:
             session.wakeup.clear()
             try:
@@ -107,20 +110,21 @@ class JobBroker:
         text: Optional[str],
         binary: Optional[bytes] = None,
         keep: bool = True,
-    ) -> bool:
+    ) -> Optional[str]:
         """Sends a frame to the job's session (if it has one and it is open) and, when ``keep``,
-        records ``text`` as the job's latest status. Returns whether a session took the frame."""
+        records ``text`` as the job's latest status. Returns this broker's incarnation when a
+        session took the frame, else None."""
         job = self._jobs.get(job_id)
         if keep and job is not None and text is not None:
             job.latest = text
         session = self._sessions.get(session_id) if session_id else None
         if session is None:
-            return False
+            return None
         if len(session.frames) >= MAX_FRAMES_PER_SESSION:
             session.frames.popleft()
         session.frames.append(Frame(text=text, binary=binary))
         session.wakeup.set()
-        return True
+        return self.incarnation
 
     async def latest(self, job_id: str, owner: Optional[str]) -> Optional[str]:
         """The job's latest status as JSON, or None when there is none yet, the job is unknown,
@@ -147,6 +151,9 @@ class JobBroker:
         """Seconds since this broker started: a young one may not hold every open session yet."""
         return time.monotonic() - self._started
 
+    async def current_incarnation(self) -> str:
+        return self.incarnation
+
     async def counts(self) -> dict[str, int]:
         return {
             "sessions": len(self._sessions),
@@ -160,7 +167,56 @@ class JobBroker:
             del self._jobs[job_id]
         for token in [t for t, (_, expires) in self._results.items() if expires < now]:
             del self._results[token]
-        # A session whose websocket went away without closing it (its gateway replica died).
+        # A session nobody reads any more: its websocket's gateway replica died without closing it.
         stale = now - self.job_ttl_seconds
-        for session_id in [s for s, session in self._sessions.items() if session.opened < stale]:
+        for session_id in [s for s, session in self._sessions.items() if session.read < stale]:
             self._close(session_id)
+
+
+@dataclass
+class _Sent:
+    session_id: str
+    text: Optional[str]
+    binary: Optional[bytes]
+    keep: bool
+    incarnation: str
+    at: float
+
+
+class LastFrames:
+    """The last frame of each job that a gateway replica sent through the embedded broker to a
+    websocket on another replica, kept until the broker has had time to pass it on. A broker that
+    dies first loses what it held: those frames are sent again, to the broker that replaced it,
+    so that a blocking client is not left waiting (a duplicate reaches a closed websocket, or one
+    that has returned already)."""
+
+    def __init__(self, settle_seconds: float = 5.0):
+        self.settle_seconds = settle_seconds
+        self._sent: dict[str, _Sent] = {}
+
+    def __len__(self) -> int:
+        return len(self._sent)
+
+    def sent(
+        self,
+        job_id: str,
+        session_id: str,
+        text: Optional[str],
+        binary: Optional[bytes],
+        keep: bool,
+        incarnation: str,
+        now: float,
+    ) -> None:
+        self._sent[job_id] = _Sent(session_id, text, binary, keep, incarnation, now)
+
+    def lost(self, incarnation: str, now: float) -> list[tuple[str, _Sent]]:
+        """Given the living broker's incarnation: the frames a broker before it took (to be sent
+        again), forgetting them and those the living broker has held for ``settle_seconds``."""
+        lost = []
+        for job_id, sent in list(self._sent.items()):
+            if sent.incarnation != incarnation:
+                lost.append((job_id, sent))
+                del self._sent[job_id]
+            elif now - sent.at >= self.settle_seconds:
+                del self._sent[job_id]
+        return lost

@@ -20,6 +20,8 @@ REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
 # The longest a call blocks in Redis waiting for frames, and how long to wait for a connection.
 MAX_BLOCK_SECONDS = 10
 CONNECT_TIMEOUT_SECONDS = 5
+# What ``publish`` answers when a session took a frame: the store does not lose what it took.
+STORE_INCARNATION = "store"
 _TEXT, _BINARY = b"t", b"b"
 
 
@@ -118,14 +120,14 @@ class JobStore:
         text: Optional[str],
         binary: Optional[bytes] = None,
         keep: bool = True,
-    ) -> bool:
+    ) -> Optional[str]:
         if keep and text is not None:
             key = self._key("job", job_id)
             # Only a job that is registered (and not expired) keeps a status.
             if await self.redis.exists(key):
                 await self.redis.hset(key, "latest", text)
         if not session_id or not await self.redis.exists(self._key("session", session_id)):
-            return False
+            return None
         frames_key = self._key("frames", session_id)
         raw = _BINARY + binary if binary is not None else _TEXT + (text or "").encode()
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -133,7 +135,7 @@ class JobStore:
             pipe.ltrim(frames_key, -MAX_FRAMES_PER_SESSION, -1)
             pipe.expire(frames_key, self.job_ttl)
             await pipe.execute()
-        return True
+        return STORE_INCARNATION
 
     async def latest(self, job_id: str, owner: Optional[str]) -> Optional[str]:
         stored_owner, latest = await self.redis.hmget(self._key("job", job_id), "owner", "latest")
