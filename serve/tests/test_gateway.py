@@ -2,6 +2,7 @@
 0.8.1's own client (no Hub: the backend is given the model key, as the README tells users)."""
 
 import json
+import time
 
 import httpx
 import pytest
@@ -384,6 +385,36 @@ def test_errors_are_a_detail_sentence(gateway):
     )
     assert orphan.status_code == 400
     assert "is not open on this gateway" in orphan.json()["detail"]
+
+
+def test_a_request_waits_a_moment_for_the_session_another_replica_is_opening(gateway, tiny_model):
+    """The replica that holds the websocket opens its session in the broker without making the
+    client wait: a POST that reaches another replica first waits for that opening."""
+    import concurrent.futures
+
+    from ray import serve
+
+    broker = serve.get_deployment_handle("JobBroker", "ndif-gateway")
+
+    def post(session_id: str) -> httpx.Response:
+        return httpx.post(
+            gateway + "/request",
+            headers={"ndif-api-key": API_KEY},
+            files={"blob": ("request", b"x")},
+            data={"data": json.dumps({"model_key": "k", "session_id": session_id})},
+            timeout=30,
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(post, "opened-a-moment-later")
+        time.sleep(0.5)
+        broker.reopen_session.remote("opened-a-moment-later").result(timeout_s=10)
+        assert answer.result().status_code == 200, answer.result().text
+    assert answer.result().json()["status"] == "RECEIVED"
+    frames = broker.next_frames.remote("opened-a-moment-later", 5.0).result(timeout_s=10)
+    # The job's first status reached the session: the model is not served here, with a sentence.
+    assert [json.loads(f.text)["status"] for f in frames] == ["ERROR"]
+    broker.close_session.remote("opened-a-moment-later").result(timeout_s=10)
 
 
 def test_jobs_reach_their_websocket_whichever_of_two_gateway_replicas_takes_them(

@@ -142,3 +142,12 @@ def test_last_frames_are_sent_again_only_when_the_broker_that_took_them_was_repl
     assert len(frames) == 1
     assert frames.lost("broker-b", now=11.1) == []
     assert len(frames) == 0
+
+
+def test_last_frames_keep_a_bounded_number_of_bytes_dropping_the_oldest_first():
+    frames = LastFrames(settle_seconds=5, max_bytes=100)
+    frames.sent("old", "s1", None, b"x" * 60, False, "broker-a", now=0)
+    frames.sent("new", "s2", None, b"y" * 60, False, "broker-a", now=1)
+    assert len(frames) == 1
+    frames.sent("huge", "s3", None, b"z" * 500, False, "broker-a", now=2)  # the newest is kept
+    assert [job for job, _ in frames.lost("broker-b", now=2)] == ["huge"]

@@ -496,11 +496,13 @@ class Gateway:
                         logger.info("application %s does not say its model key yet: %s", name, e)
             # An application keeps its key while it is not RUNNING (a replica died, one is
             # starting): its jobs wait for a replica instead of finding the model gone.
-            described = {
-                name: self._described[(app.get("last_deployed_time_s"), name)]
+            current = {
+                (app.get("last_deployed_time_s"), name)
                 for name, app in (details.get("applications") or {}).items()
-                if (app.get("last_deployed_time_s"), name) in self._described
             }
+            # What was said about deployments that are gone (deleted, redeployed) is forgotten.
+            self._described = {k: v for k, v in self._described.items() if k in current}
+            described = {name: key for (_, name), key in self._described.items()}
             self._notice_stopping(details)
             self.catalog = Catalog(served_models(details, described))
             for application in set(self._handles) - set(details.get("applications") or {}):

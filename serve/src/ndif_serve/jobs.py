@@ -190,9 +190,12 @@ class LastFrames:
     so that a blocking client is not left waiting (a duplicate reaches a closed websocket, or one
     that has returned already)."""
 
-    def __init__(self, settle_seconds: float = 5.0):
+    def __init__(self, settle_seconds: float = 5.0, max_bytes: int = 256 * 1024 * 1024):
         self.settle_seconds = settle_seconds
+        # Inline results ride in these frames: the oldest (most surely passed on) go first.
+        self.max_bytes = max_bytes
         self._sent: dict[str, _Sent] = {}
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._sent)
@@ -207,7 +210,17 @@ class LastFrames:
         incarnation: str,
         now: float,
     ) -> None:
-        self._sent[job_id] = _Sent(session_id, text, binary, keep, incarnation, now)
+        self._forget(job_id)
+        sent = _Sent(session_id, text, binary, keep, incarnation, now)
+        self._sent[job_id] = sent
+        self._bytes += _size(sent)
+        while self._bytes > self.max_bytes and len(self._sent) > 1:
+            self._forget(next(iter(self._sent)))
+
+    def _forget(self, job_id: str) -> None:
+        sent = self._sent.pop(job_id, None)
+        if sent is not None:
+            self._bytes -= _size(sent)
 
     def lost(self, incarnation: str, now: float) -> list[tuple[str, _Sent]]:
         """Given the living broker's incarnation: the frames a broker before it took (to be sent
@@ -216,7 +229,11 @@ class LastFrames:
         for job_id, sent in list(self._sent.items()):
             if sent.incarnation != incarnation:
                 lost.append((job_id, sent))
-                del self._sent[job_id]
+                self._forget(job_id)
             elif now - sent.at >= self.settle_seconds:
-                del self._sent[job_id]
+                self._forget(job_id)
         return lost
+
+
+def _size(sent: _Sent) -> int:
+    return len(sent.binary or b"") + len(sent.text or "")
