@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serve", "tests"))
 
 import local_ray  # noqa: E402  (the tests' local Ray on loopback)
+from otlp import SpanReceiver  # noqa: E402
 
 local_ray.set_loopback_env()
 
@@ -57,50 +58,21 @@ HOPS = (
 )
 
 
-class SpanReceiver:
-    """An OTLP/HTTP endpoint on loopback that keeps the gateway's request spans."""
-
-    def __init__(self):
-        import http.server
-        import threading
-
-        self.bodies = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                receiver.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+class HopReceiver(SpanReceiver):
+    """The tests' OTLP endpoint, reading the hops of the gateway's request spans."""
 
     def hops(self, path: str, last: int, wait: float = 12.0) -> dict:
         """The median of each hop (from one event of a request's span to the next) over the last
         ``last`` requests that took ``path`` (contained, in-process), in ms."""
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-        )
-
         time.sleep(wait)  # the batch processor exports every 5 s
         rows = []
-        for body in self.bodies:
-            export = ExportTraceServiceRequest()
-            export.ParseFromString(body)
-            for resource in export.resource_spans:
-                for scope in resource.scope_spans:
-                    for span in scope.spans:
-                        attributes = {a.key: a.value.string_value for a in span.attributes}
-                        if span.name != "nnsight.request" or attributes.get("ndif.path") != path:
-                            continue
-                        at = {e.name: e.time_unix_nano for e in span.events}
-                        if all(h in at for h in HOPS):
-                            rows.append((span.start_time_unix_nano, at))
+        for span in self.spans("nnsight.request"):
+            attributes = {a.key: a.value.string_value for a in span.attributes}
+            if attributes.get("ndif.path") != path:
+                continue
+            at = {e.name: e.time_unix_nano for e in span.events}
+            if all(h in at for h in HOPS):
+                rows.append((span.start_time_unix_nano, at))
         rows = [at for _, at in sorted(rows, key=lambda r: r[0])][-last:]
         return {
             f"{a} -> {b}": round(statistics.median((at[b] - at[a]) / 1e6 for at in rows), 2)
@@ -153,7 +125,7 @@ def main():
 
     deploy_model(1)
     # The gateway's spans (one per request, its hops as events) come to a receiver on loopback.
-    spans = SpanReceiver()
+    spans = HopReceiver()
     gateway_settings = transport.GatewaySettings.from_args(
         {"keys_file": keys_file, "catalog_refresh_seconds": 1}
     )

@@ -514,33 +514,19 @@ def test_requests_are_counted_by_key_and_outcome_in_rays_metrics(gateway, tiny_m
 
 
 def test_each_request_is_a_span_when_an_otlp_endpoint_is_set(gateway, tiny_model, tmp_path):
-    import http.server
-    import threading
-    import time
-
     from ray import serve
 
     from ndif_serve import gateway as transport
+    from otlp import SpanReceiver
 
-    received = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    receiver = SpanReceiver()
+    received = receiver.received
     keys_file = tmp_path / "keys.yaml"
     keys_file.write_text(f"- {{key: {API_KEY}}}\n")
     settings = transport.GatewaySettings.from_args(
         {"keys_file": str(keys_file), "catalog_refresh_seconds": 1}
     )
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    endpoint = receiver.endpoint
     serve.run(
         transport.Gateway.options(
             ray_actor_options={"runtime_env": {"env_vars": {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}}}
@@ -563,19 +549,7 @@ def test_each_request_is_a_span_when_an_otlp_endpoint_is_set(gateway, tiny_model
         assert b"nnsight.request" in body
         assert tiny_model.encode() in body  # the model key attribute
         # The request's hops, in the order they happened.
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-        )
-
-        export = ExportTraceServiceRequest()
-        export.ParseFromString(body)
-        spans = [
-            span
-            for resource in export.resource_spans
-            for scope in resource.scope_spans
-            for span in scope.spans
-            if span.name == "nnsight.request"
-        ]
+        spans = receiver.spans("nnsight.request")
         events = [(e.time_unix_nano, e.name) for e in spans[0].events]
         assert [name for _, name in events] == [
             "gateway.received",
@@ -588,7 +562,7 @@ def test_each_request_is_a_span_when_an_otlp_endpoint_is_set(gateway, tiny_model
         assert [t for t, _ in events] == sorted(t for t, _ in events)
     finally:
         serve.delete("traced-gateway")
-        server.shutdown()
+        receiver.shutdown()
 
 
 def test_a_model_deleted_and_deployed_again_is_reached_again(gateway, tiny_model):
