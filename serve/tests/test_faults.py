@@ -43,9 +43,14 @@ def _report(report: traffic.Report) -> str:
     )
 
 
-def _every_error_is_a_sentence(report: traffic.Report) -> None:
+# Serve's proxy answers a POST that was in flight on a killed gateway replica with a 500 of its
+# own: the replica that would have said a sentence is gone (docs/failures.md).
+PROXY_500 = "Failed to send request: Internal Server Error"
+
+
+def _every_error_is_a_sentence(report: traffic.Report, but_proxy_500: bool = False) -> None:
     for outcome in report.outcomes:
-        if outcome.kind == "ERROR":
+        if outcome.kind == "ERROR" and not (but_proxy_500 and outcome.reason == PROXY_500):
             assert outcome.reason.strip().endswith("."), outcome
 
 
@@ -88,10 +93,11 @@ def test_with_a_store_no_job_is_lost_when_a_gateway_and_a_model_replica_die(
     print("with a store:", _report(report))
     assert report.hanging == 0, _report(report)
     assert report.lost == 0, _report(report)
-    _every_error_is_a_sentence(report)
+    _every_error_is_a_sentence(report, but_proxy_500=True)
     # A request whose gateway replica died under it is answered by the HTTP error; at most one
     # per client was in flight there.
-    assert report.kinds()["REFUSED"] <= 3, _report(report)
+    in_flight = report.kinds()["REFUSED"] + report.errors_by_reason()[PROXY_500]
+    assert in_flight <= 3, _report(report)
     after_both = [o for o in report.outcomes if o.kind == "COMPLETED" and o.started > 20]
     assert after_both, _report(report)
 

@@ -387,6 +387,53 @@ def test_errors_are_a_detail_sentence(gateway):
     assert "is not open on this gateway" in orphan.json()["detail"]
 
 
+def test_two_replicas_serve_the_api_on_one_direct_port_without_serves_proxy(
+    gateway, tiny_model, tmp_path
+):
+    import socket
+
+    from ray import serve
+
+    from ndif_serve import gateway as transport
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(f"- {{key: {API_KEY}, name: ada@example.org}}\n")
+    settings = transport.GatewaySettings.from_args(
+        {
+            "keys_file": str(keys_file),
+            "catalog_refresh_seconds": 1,
+            "direct_port": port,
+            "direct_host": "127.0.0.1",
+        }
+    )
+    serve.run(
+        transport.Gateway.options(num_replicas=2).bind(settings, transport.JobBrokerDeployment.bind()),
+        name="direct-gateway",
+        route_prefix="/direct",
+    )
+    direct = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_served(direct, key_of(tiny_model))
+        model = client_model(tiny_model)
+        for prompt in ("Ray", "Serve", "direct", "port"):  # the kernel spreads them over both
+            with model.trace(prompt, backend=backend(direct, tiny_model)):
+                h = model.transformer.h[0].output.save()
+            h = h[0] if isinstance(h, tuple) else h
+            expected = local_hidden(tiny_model, prompt)
+            expected = expected[0] if isinstance(expected, tuple) else expected
+            assert torch.allclose(h, expected, atol=1e-5)
+        # The same replicas still answer through Serve's proxy.
+        assert httpx.get(gateway + "/direct/ping", timeout=10).json() == "pong"
+    finally:
+        serve.delete("direct-gateway")
+    # Deleted replicas stopped their servers: nothing listens on the port any more.
+    with pytest.raises(httpx.TransportError):
+        httpx.get(direct + "/ping", timeout=5)
+
+
 def test_a_request_waits_a_moment_for_the_session_another_replica_is_opening(gateway, tiny_model):
     """The replica that holds the websocket opens its session in the broker without making the
     client wait: a POST that reaches another replica first waits for that opening."""

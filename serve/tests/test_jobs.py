@@ -151,3 +151,56 @@ def test_last_frames_keep_a_bounded_number_of_bytes_dropping_the_oldest_first():
     assert len(frames) == 1
     frames.sent("huge", "s3", None, b"z" * 500, False, "broker-a", now=2)  # the newest is kept
     assert [job for job, _ in frames.lost("broker-b", now=2)] == ["huge"]
+
+
+def test_the_jobs_of_a_gateway_replica_that_stopped_saying_it_is_alive_end_with_its_sentence():
+    async def scenario():
+        broker = JobBroker(runner_lapse_seconds=0.2)
+        session = await broker.open_session()
+        lost = '{"status": "ERROR", "description": "The replica that ran your job went."}'
+        await broker.register_job("on-a", "ada", session, '{"status": "RECEIVED"}', "a", lost)
+        await broker.register_job("on-b", "ada", session, '{"status": "RECEIVED"}', "b", lost)
+        await broker.register_job("ended-on-a", "ada", "", None, "a", lost)
+        await broker.publish("ended-on-a", "", '{"status": "COMPLETED"}', final=True)
+        # A job whose first status ended it is registered without a status for a lost runner.
+        await broker.register_job("refused-on-a", "ada", "", '{"status": "ERROR"}', "a", None)
+        assert [f.text for f in await broker.next_frames(session, 0)] == [
+            '{"status": "RECEIVED"}',
+            '{"status": "RECEIVED"}',
+        ]
+        for _ in range(4):  # b keeps saying it is alive; a has stopped
+            time.sleep(0.1)
+            await broker.alive("b")
+        assert [f.text for f in await broker.next_frames(session, 0)] == [lost]
+        assert await broker.latest("on-a", "ada") == lost
+        assert await broker.latest("on-b", "ada") == '{"status": "RECEIVED"}'
+        assert await broker.latest("ended-on-a", "ada") == '{"status": "COMPLETED"}'
+        assert await broker.latest("refused-on-a", "ada") == '{"status": "ERROR"}'
+        await broker.alive("b")  # said once only
+        assert await broker.next_frames(session, 0) == []
+
+    run(scenario())
+
+
+def test_a_new_broker_learns_running_jobs_from_their_runners_and_waiting_websockets():
+    """After a restart: a runner that is alive adopts its jobs; a job that a websocket still
+    waits for and that nobody adopts ended with a runner killed while no broker answered."""
+
+    async def scenario():
+        broker = JobBroker(runner_lapse_seconds=0.2)
+        await broker.reopen_session("s")
+        lost = '{"status": "ERROR", "description": "gone"}'
+        await broker.expect("s", [("adopted", lost), ("orphan", lost)])
+        await broker.adopt([("adopted", "ada", "s", lost)], "runner-a")
+        await broker.expect("s", [("adopted", lost)])  # known already: left as adopted
+        for _ in range(4):
+            time.sleep(0.1)
+            assert await broker.alive("runner-a") == broker.incarnation
+        frames = await broker.next_frames("s", 0)
+        assert [(f.job, f.text, f.final) for f in frames] == [("orphan", lost, True)]
+        assert await broker.publish("adopted", "s", '{"status": "COMPLETED"}', final=True)
+        assert await broker.latest("adopted", "ada") == '{"status": "COMPLETED"}'
+        await broker.alive("runner-a")
+        assert [f.job for f in await broker.next_frames("s", 0)] == ["adopted"]
+
+    run(scenario())

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import secrets
+import socket
 import sys
 import time
 import uuid
@@ -70,6 +71,13 @@ GATEWAY_STOPPED = (
     "The NDIF gateway replica that ran your job stopped (an upgrade or a scale-down) before it"
     " finished; please try again."
 )
+RUNNER_LOST = (
+    "The NDIF gateway replica that ran your job stopped answering before the job finished (it"
+    " was killed or its node was lost); please try again."
+)
+# How often a replica tells the embedded broker it is alive (the broker ends the jobs of one
+# that stopped: RUNNER_LAPSE_SECONDS in jobs.py).
+ALIVE_SECONDS = 2.0
 BROKER_RESTARTING = (
     "This NDIF gateway's job broker is restarting; try again in a moment (a job store in Redis"
     " keeps jobs through such restarts)."
@@ -104,6 +112,10 @@ class GatewaySettings(BaseModel):
     warm_budget_bytes: int = Field(default=0, ge=0)
     # Jobs in a Redis the owner names (None: the in-memory broker, for one machine).
     store: Optional[StoreSettings] = None
+    # Each replica also serves NDIF's API on this port itself, without Serve's HTTP proxy in
+    # between (replicas on one node share it: the kernel spreads connections among them).
+    direct_port: Optional[int] = Field(default=None, ge=1, le=65535)
+    direct_host: str = Field(default="0.0.0.0", min_length=1)
 
     @classmethod
     def from_args(cls, args: Optional[dict[str, Any]]) -> "GatewaySettings":
@@ -321,6 +333,10 @@ class Gateway:
         self._local: dict[str, asyncio.Queue] = {}
         self._latest: dict[str, asyncio.Task] = {}
         self._last_frames = LastFrames(LAST_FRAME_SETTLE_SECONDS)
+        # Jobs running here, registered in the embedded broker: told again to a broker that
+        # replaced it (id -> owner, session, status if lost), and the broker last seen.
+        self._registered: dict[str, tuple[Optional[str], str, Optional[str]]] = {}
+        self._broker_seen: Optional[str] = None
         self._last_frames_watch: Optional[asyncio.Task] = None
         self._tasks: set[asyncio.Task] = set()
         self.fair = FairQueue()
@@ -335,6 +351,57 @@ class Gateway:
             if self.store is not None
             else None
         )
+        self._alive = (
+            asyncio.get_event_loop().create_task(self._say_alive()) if self.store is None else None
+        )
+        self._direct: Optional[asyncio.Task] = None
+        self._direct_server = None
+        if settings.direct_port is not None:
+            self._direct = asyncio.get_event_loop().create_task(self._serve_directly())
+
+    async def _serve_directly(self) -> None:
+        """NDIF's API on the direct port, from this replica's own HTTP server: the same routes,
+        handlers and replica state as through Serve's proxy, one process hop fewer."""
+        import uvicorn
+
+        host, port = self.settings.direct_host, self.settings.direct_port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            listener.bind((host, port))
+        except OSError as e:
+            listener.close()
+            logger.error("cannot serve NDIF's API directly on %s:%d: %s", host, port, e)
+            return
+        listener.listen(1024)
+        listener.setblocking(False)
+        self._direct_server = uvicorn.Server(
+            uvicorn.Config(api, lifespan="off", access_log=False, log_level="warning")
+        )
+        logger.info("serving NDIF's API directly on %s:%d", host, port)
+        await self._direct_server.serve(sockets=[listener])
+
+    def _if_lost(self, job_id: str) -> Optional[str]:
+        """The status the embedded broker ends the job with if this replica goes first."""
+        if self.store is not None:
+            return None
+        return json.dumps(response(job_id, "ERROR", RUNNER_LOST))
+
+    async def _say_alive(self) -> None:
+        while True:
+            try:
+                incarnation = await self._to_broker("alive", self.replica)
+                if self._broker_seen is not None and incarnation != self._broker_seen:
+                    # A new broker knows none of the jobs running here.
+                    jobs = [(j, *known) for j, known in self._registered.items()]
+                    await self._to_broker("adopt", jobs, self.replica)
+                    logger.info("told the new job broker of %d running job(s)", len(jobs))
+                self._broker_seen = incarnation
+            except Exception as e:  # the broker restarting: said again next time
+                logger.warning("cannot tell the job broker this replica is alive: %s", e)
+            await asyncio.sleep(ALIVE_SECONDS)
 
     async def _keep_leases(self) -> None:
         """Renews the leases of the jobs this replica runs, and takes over the jobs of replicas
@@ -397,13 +464,29 @@ class Gateway:
         websockets its jobs report to. Running jobs get what is left of the timeout to finish;
         then they are stopped while this replica can still tell their websockets why."""
         logger.info("stopping: %d running job(s) get %.1f s to finish", len(self._tasks), grace)
+        self._stop_accepting()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
         await self._stop_jobs()
 
+    def _stop_accepting(self) -> None:
+        """New connections to the direct port go to the node's other replicas from now on; the
+        open ones stay until their jobs are answered."""
+        server = getattr(self, "_direct_server", None)
+        for listening in getattr(server, "servers", None) or []:
+            listening.close()
+
     async def _stop_jobs(self) -> None:
         """With a store, running jobs are handed over, so another replica runs them at once;
         without one, they end with a sentence that reaches their websockets."""
+        try:
+            await self._end_jobs()
+        finally:
+            server = getattr(self, "_direct_server", None)
+            if server is not None:
+                server.should_exit = True
+
+    async def _end_jobs(self) -> None:
         running = [t for t in getattr(self, "_tasks", ()) if not t.done()]
         store = getattr(self, "store", None)
         if store is None:
@@ -582,6 +665,9 @@ class Gateway:
         opening = asyncio.ensure_future(self._to_broker("reopen_session", session_id))
         disconnected = asyncio.ensure_future(websocket.receive())
         relayed = None
+        # Jobs whose last frame this websocket has yet to send, told to a broker that replaced
+        # the one they were registered in.
+        pending: dict[str, None] = {}
         try:
             await websocket.send_text(json.dumps({"session_id": session_id}))
             while not disconnected.done():
@@ -608,7 +694,7 @@ class Gateway:
                         # The broker's replica died: frames of jobs posted here still come
                         # straight; the session is opened again in the broker that replaces it.
                         logger.warning("session %s: the job broker died (%s)", session_id, e)
-                        relayed = asyncio.ensure_future(self._reopen(session_id))
+                        relayed = asyncio.ensure_future(self._reopen(session_id, list(pending)))
                         continue
                     relayed = None
                     if batch is None:
@@ -617,10 +703,15 @@ class Gateway:
                         logger.warning(
                             "session %s: not in the job broker; opening it again", session_id
                         )
-                        relayed = asyncio.ensure_future(self._reopen(session_id))
+                        relayed = asyncio.ensure_future(self._reopen(session_id, list(pending)))
                         continue
                     frames.extend(batch)
                 for frame in frames:
+                    if frame.job is not None:
+                        if frame.final:
+                            pending.pop(frame.job, None)
+                        else:
+                            pending[frame.job] = None
                     if frame.binary is not None:
                         await websocket.send_bytes(frame.binary)
                     else:
@@ -643,10 +734,15 @@ class Gateway:
         await asyncio.gather(opening, return_exceptions=True)  # never closed before it opened
         await self._to_broker("close_session", session_id)
 
-    async def _reopen(self, session_id: str) -> list:
-        """Opens the session in the broker that replaced a dead one; no frames meanwhile."""
+    async def _reopen(self, session_id: str, pending: list[str]) -> list:
+        """Opens the session in the broker that replaced a dead one, with the jobs it waits for;
+        no frames meanwhile."""
         try:
             await self._to_broker("reopen_session", session_id)
+            if pending and self.store is None:
+                await self._to_broker(
+                    "expect", session_id, [(job, self._if_lost(job)) for job in pending]
+                )
         except BrokerUnavailable:
             logger.error("session %s: the job broker did not come back", session_id)
             await asyncio.sleep(BROKER_RESTART_SECONDS)
@@ -679,14 +775,16 @@ class Gateway:
                 await asyncio.sleep(0.5)
 
     async def _register_elsewhere(
-        self, job_id: str, owner: Optional[str], session_id: str, first: str
+        self, job_id: str, owner: Optional[str], session_id: str, first: str, if_lost: Optional[str]
     ) -> bool:
         """Records a job whose websocket is open on another replica, which opens its session in
         the broker without making the client wait: a POST that overtakes that opening waits
         for it a moment."""
         deadline = None
         while True:
-            if await self._to_broker("register_job", job_id, owner, session_id, first):
+            if await self._to_broker(
+                "register_job", job_id, owner, session_id, first, self.replica, if_lost
+            ):
                 return True
             if not session_id:
                 return False
@@ -716,14 +814,29 @@ class Gateway:
             else:
                 route = Route(None, "ERROR", self.demand.refused(envelope.model_key))
         first = response(job_id, route.status, route.description)
+        if_lost = None if route.status in FINAL_STATUSES else self._if_lost(job_id)
+        if if_lost is not None:
+            self._registered[job_id] = (owner, envelope.session_id, if_lost)
         local = self._local.get(envelope.session_id) if envelope.session_id else None
         if local is not None:
             # The broker keeps the job for polls; its frames stay on this replica, in order.
-            self._in_order(job_id, "register_job", job_id, owner, "", json.dumps(first))
-            local.put_nowait(Frame(text=json.dumps(first)))
+            self._in_order(
+                job_id,
+                "register_job",
+                job_id,
+                owner,
+                "",
+                json.dumps(first),
+                self.replica,
+                if_lost,
+            )
+            local.put_nowait(
+                Frame(text=json.dumps(first), job=job_id, final=route.status in FINAL_STATUSES)
+            )
         elif not await self._register_elsewhere(
-            job_id, owner, envelope.session_id, json.dumps(first)
+            job_id, owner, envelope.session_id, json.dumps(first), if_lost
         ):
+            self._registered.pop(job_id, None)
             raise GatewayError(
                 400,
                 f"Session {envelope.session_id} is not open on this gateway: open the websocket"
@@ -903,9 +1016,14 @@ class Gateway:
         keeps it, unless it is a LOG line, as the job's latest for polls."""
         text = json.dumps(message)
         keep = message["status"] != "LOG"
+        final = message["status"] in FINAL_STATUSES
+        if final:
+            self._registered.pop(job_id, None)
         local = self._local.get(session_id) if session_id else None
         if local is None:
-            incarnation = await self._to_broker("publish", job_id, session_id, text, binary, keep)
+            incarnation = await self._to_broker(
+                "publish", job_id, session_id, text, binary, keep, final
+            )
             if incarnation:
                 if self.store is None and message["status"] in FINAL_STATUSES:
                     self._last_frames.sent(
@@ -922,9 +1040,11 @@ class Gateway:
                 # frame must reach it, or a blocking client waits for ever.
                 self._start(job_id, self._publish_when_open(job_id, session_id, text, binary, keep))
             return
-        local.put_nowait(Frame(text=None if binary is not None else text, binary=binary))
+        local.put_nowait(
+            Frame(text=None if binary is not None else text, binary=binary, job=job_id, final=final)
+        )
         if keep:
-            self._in_order(job_id, "publish", job_id, "", text, None, True)
+            self._in_order(job_id, "publish", job_id, "", text, None, True, final)
 
     async def _publish_when_open(
         self, job_id: str, session_id: str, text: str, binary: Optional[bytes], keep: bool
@@ -932,7 +1052,7 @@ class Gateway:
         deadline = time.monotonic() + SESSION_REOPEN_WAIT_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            if await self._to_broker("publish", job_id, session_id, text, binary, keep):
+            if await self._to_broker("publish", job_id, session_id, text, binary, keep, True):
                 return
         logger.info("job %s: its session %s closed before its last status", job_id, session_id)
 

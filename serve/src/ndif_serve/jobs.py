@@ -14,6 +14,9 @@ from typing import Optional
 # Frames kept for a session whose websocket has not read them; a client that stops reading
 # cannot make the broker grow without bound.
 MAX_FRAMES_PER_SESSION = 10_000
+# A gateway replica that has not said it is alive for this long is gone (killed, its node lost):
+# the jobs it was running end with their sentence. Replicas say so every few seconds.
+RUNNER_LAPSE_SECONDS = 15.0
 
 
 @dataclass
@@ -22,6 +25,9 @@ class Frame:
 
     text: Optional[str] = None
     binary: Optional[bytes] = None
+    # The job it is about, and whether the job ends with it (the embedded broker says both).
+    job: Optional[str] = None
+    final: bool = False
 
 
 @dataclass
@@ -36,17 +42,31 @@ class _Job:
     owner: Optional[str]
     latest: Optional[str] = None
     expires: float = 0.0
+    session: str = ""
+    # The gateway replica running the job, and the status it ends with should that replica go.
+    runner: str = ""
+    if_lost: Optional[str] = None
+    since: float = 0.0
 
 
 class JobBroker:
     """Every method is a coroutine, so that Serve runs them all on the replica's one event loop
     (the sessions' asyncio events are not thread-safe)."""
 
-    def __init__(self, job_ttl_seconds: float = 3600.0, result_ttl_seconds: float = 600.0):
+    def __init__(
+        self,
+        job_ttl_seconds: float = 3600.0,
+        result_ttl_seconds: float = 600.0,
+        runner_lapse_seconds: float = RUNNER_LAPSE_SECONDS,
+    ):
         self.job_ttl_seconds = job_ttl_seconds
         self.result_ttl_seconds = result_ttl_seconds
+        self.runner_lapse_seconds = runner_lapse_seconds
         self._sessions: dict[str, _Session] = {}
         self._jobs: dict[str, _Job] = {}
+        # Jobs not yet ended, by id, and when each gateway replica last said it was alive.
+        self._running: dict[str, _Job] = {}
+        self._alive: dict[str, float] = {}
         self._results: dict[str, tuple[bytes, float]] = {}
         self._started = time.monotonic()
         # Tells the frames this broker took from those a broker before it took and lost.
@@ -90,18 +110,86 @@ class JobBroker:
         return frames
 
     async def register_job(
-        self, job_id: str, owner: Optional[str], session_id: str = "", first: Optional[str] = None
+        self,
+        job_id: str,
+        owner: Optional[str],
+        session_id: str = "",
+        first: Optional[str] = None,
+        runner: str = "",
+        if_lost: Optional[str] = None,
     ) -> bool:
         """Records a new job, with its first status when given (one call on the request's path);
         False (and nothing recorded) when it names a session that is not open, whose statuses
-        would reach nobody."""
+        would reach nobody. ``runner``: the gateway replica that runs it; ``if_lost``: the status
+        it ends with (to its session and its polls) if that replica goes before it ends."""
         if session_id and session_id not in self._sessions:
             return False
         self._expire()
-        self._jobs[job_id] = _Job(owner, expires=time.monotonic() + self.job_ttl_seconds)
+        now = time.monotonic()
+        job = _Job(
+            owner,
+            expires=now + self.job_ttl_seconds,
+            session=session_id,
+            runner=runner,
+            if_lost=if_lost,
+            since=now,
+        )
+        self._jobs[job_id] = job
+        if runner and if_lost is not None:
+            self._running[job_id] = job
         if first is not None:
             await self.publish(job_id, session_id, first)
         return True
+
+    async def alive(self, runner: str) -> str:
+        """A gateway replica says it is alive (every few seconds); the jobs of replicas that
+        stopped saying so end with their sentence. Answers this broker's incarnation: a replica
+        that sees a new one tells it the jobs it runs (``adopt``)."""
+        now = time.monotonic()
+        self._alive[runner] = now
+        await self._end_jobs_of_lost_runners(now)
+        return self.incarnation
+
+    async def adopt(
+        self, jobs: list[tuple[str, Optional[str], str, Optional[str]]], runner: str
+    ) -> None:
+        """The jobs (id, owner, session, status if lost) a gateway replica runs, told to a broker
+        that replaced the one they were registered in."""
+        now = time.monotonic()
+        for job_id, owner, session_id, if_lost in jobs:
+            job = self._jobs.get(job_id)
+            if job is None:
+                job = _Job(owner, expires=now + self.job_ttl_seconds, session=session_id)
+                self._jobs[job_id] = job
+            job.owner, job.runner, job.if_lost, job.since = owner, runner, if_lost, now
+            if if_lost is not None:
+                self._running[job_id] = job
+
+    async def expect(self, session_id: str, jobs: list[tuple[str, str]]) -> None:
+        """The jobs (id, status if lost) a websocket still waits for, told to a broker that
+        replaced the one they were registered in: unless the replica running each one adopts it
+        soon, it ended with that replica (killed while no broker answered)."""
+        now = time.monotonic()
+        for job_id, if_lost in jobs:
+            if job_id in self._jobs:
+                continue
+            job = _Job(
+                None,
+                expires=now + self.job_ttl_seconds,
+                session=session_id,
+                if_lost=if_lost,
+                since=now,
+            )
+            self._jobs[job_id] = job
+            self._running[job_id] = job
+
+    async def _end_jobs_of_lost_runners(self, now: float) -> None:
+        for job_id, job in list(self._running.items()):
+            last = max(self._alive.get(job.runner, 0.0), job.since)
+            if now - last > self.runner_lapse_seconds:
+                await self.publish(job_id, job.session, job.if_lost, final=True)
+        for runner in [r for r, at in self._alive.items() if now - at > 4 * self.runner_lapse_seconds]:
+            del self._alive[runner]
 
     async def publish(
         self,
@@ -110,19 +198,22 @@ class JobBroker:
         text: Optional[str],
         binary: Optional[bytes] = None,
         keep: bool = True,
+        final: bool = False,
     ) -> Optional[str]:
         """Sends a frame to the job's session (if it has one and it is open) and, when ``keep``,
-        records ``text`` as the job's latest status. Returns this broker's incarnation when a
-        session took the frame, else None."""
+        records ``text`` as the job's latest status; ``final``: the job ends with it. Returns
+        this broker's incarnation when a session took the frame, else None."""
         job = self._jobs.get(job_id)
         if keep and job is not None and text is not None:
             job.latest = text
+        if final:
+            self._running.pop(job_id, None)
         session = self._sessions.get(session_id) if session_id else None
         if session is None:
             return None
         if len(session.frames) >= MAX_FRAMES_PER_SESSION:
             session.frames.popleft()
-        session.frames.append(Frame(text=text, binary=binary))
+        session.frames.append(Frame(text=text, binary=binary, job=job_id, final=final))
         session.wakeup.set()
         return self.incarnation
 
@@ -165,6 +256,7 @@ class JobBroker:
         now = time.monotonic()
         for job_id in [j for j, job in self._jobs.items() if job.expires < now]:
             del self._jobs[job_id]
+            self._running.pop(job_id, None)
         for token in [t for t, (_, expires) in self._results.items() if expires < now]:
             del self._results[token]
         # A session nobody reads any more: its websocket's gateway replica died without closing it.

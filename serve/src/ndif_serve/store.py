@@ -102,8 +102,16 @@ class JobStore:
         return [_decode(raw) for raw in [first[1], *rest]]
 
     async def register_job(
-        self, job_id: str, owner: Optional[str], session_id: str = "", first: Optional[str] = None
+        self,
+        job_id: str,
+        owner: Optional[str],
+        session_id: str = "",
+        first: Optional[str] = None,
+        runner: str = "",
+        if_lost: Optional[str] = None,
     ) -> bool:
+        # A lost runner's jobs are taken over by another replica when their leases run out:
+        # ``runner`` and ``if_lost`` are the embedded broker's means.
         if session_id and not await self.redis.exists(self._key("session", session_id)):
             return False
         key = self._key("job", job_id)
@@ -120,6 +128,7 @@ class JobStore:
         text: Optional[str],
         binary: Optional[bytes] = None,
         keep: bool = True,
+        final: bool = False,
     ) -> Optional[str]:
         if keep and text is not None:
             key = self._key("job", job_id)
