@@ -119,8 +119,8 @@ def test_a_broker_answers_a_taken_frame_with_its_incarnation():
         first, replacement = JobBroker(), JobBroker()
         session = await first.open_session()
         taken = await first.publish("j", session, "COMPLETED")
-        assert taken == await first.current_incarnation()
-        assert taken != await replacement.current_incarnation()
+        assert taken == await first.alive("gateway-a")
+        assert taken != await replacement.alive("gateway-a")
         assert await replacement.publish("j", session, "COMPLETED") is None  # not reopened
 
     run(scenario())

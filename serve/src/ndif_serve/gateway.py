@@ -59,9 +59,8 @@ SESSION_REOPEN_WAIT_SECONDS = 10.0
 FINAL_STATUSES = ("COMPLETED", "ERROR")
 # A job's last frame sent through the embedded broker to another replica's websocket is kept
 # here this long (the broker passes a frame on within milliseconds) and sent again if the broker
-# was replaced meanwhile; the broker is asked this often while such frames are kept.
+# was replaced meanwhile (seen when the replica next says it is alive).
 LAST_FRAME_SETTLE_SECONDS = 5.0
-LAST_FRAME_CHECK_SECONDS = 0.5
 # How long a request waits for a starting replica's first read of Serve's applications.
 CATALOG_WAIT_SECONDS = 30.0
 # How long a call waits for the embedded broker's replica to be replaced when it died (Serve
@@ -337,7 +336,6 @@ class Gateway:
         # replaced it (id -> owner, session, status if lost), and the broker last seen.
         self._registered: dict[str, tuple[Optional[str], str, Optional[str]]] = {}
         self._broker_seen: Optional[str] = None
-        self._last_frames_watch: Optional[asyncio.Task] = None
         self._tasks: set[asyncio.Task] = set()
         self.fair = FairQueue()
         self._released: dict[str, asyncio.Event] = {}
@@ -383,6 +381,19 @@ class Gateway:
         logger.info("serving NDIF's API directly on %s:%d", host, port)
         await self._direct_server.serve(sockets=[listener])
 
+    def _resend_lost_frames(self, incarnation: str) -> None:
+        """Last frames that a broker before this one took and could not pass on, sent again."""
+        for job_id, sent in self._last_frames.lost(incarnation, time.monotonic()):
+            logger.warning(
+                "job %s: the job broker was replaced before it passed on the job's last status;"
+                " sending it again",
+                job_id,
+            )
+            self._start(
+                job_id,
+                self._publish_when_open(job_id, sent.session_id, sent.text, sent.binary, sent.keep),
+            )
+
     def _if_lost(self, job_id: str) -> Optional[str]:
         """The status the embedded broker ends the job with if this replica goes first."""
         if self.store is not None:
@@ -399,6 +410,7 @@ class Gateway:
                     await self._to_broker("adopt", jobs, self.replica)
                     logger.info("told the new job broker of %d running job(s)", len(jobs))
                 self._broker_seen = incarnation
+                self._resend_lost_frames(incarnation)
             except Exception as e:  # the broker restarting: said again next time
                 logger.warning("cannot tell the job broker this replica is alive: %s", e)
             await asyncio.sleep(ALIVE_SECONDS)
@@ -1029,10 +1041,6 @@ class Gateway:
                     self._last_frames.sent(
                         job_id, session_id, text, binary, keep, incarnation, time.monotonic()
                     )
-                    if self._last_frames_watch is None:
-                        self._last_frames_watch = asyncio.get_running_loop().create_task(
-                            self._resend_lost_frames()
-                        )
                 return
             if session_id and message["status"] in FINAL_STATUSES:
                 # The session is not open in the broker: after a restart of the broker's replica
@@ -1055,31 +1063,6 @@ class Gateway:
             if await self._to_broker("publish", job_id, session_id, text, binary, keep, True):
                 return
         logger.info("job %s: its session %s closed before its last status", job_id, session_id)
-
-    async def _resend_lost_frames(self) -> None:
-        """Watches the embedded broker while it holds last frames sent from here: when it was
-        replaced before it could pass them on, they are sent again to the new one."""
-        try:
-            while len(self._last_frames):
-                await asyncio.sleep(LAST_FRAME_CHECK_SECONDS)
-                try:
-                    incarnation = await self._to_broker("current_incarnation")
-                except BrokerUnavailable:
-                    continue
-                for job_id, sent in self._last_frames.lost(incarnation, time.monotonic()):
-                    logger.warning(
-                        "job %s: the job broker was replaced before it passed on the job's last"
-                        " status; sending it again",
-                        job_id,
-                    )
-                    self._start(
-                        job_id,
-                        self._publish_when_open(
-                            job_id, sent.session_id, sent.text, sent.binary, sent.keep
-                        ),
-                    )
-        finally:
-            self._last_frames_watch = None
 
     def _in_order(self, job_id: str, method: str, *args) -> None:
         """Makes a broker call for the job without waiting for it, after the job's previous such

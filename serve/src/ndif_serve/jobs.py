@@ -125,18 +125,7 @@ class JobBroker:
         if session_id and session_id not in self._sessions:
             return False
         self._expire()
-        now = time.monotonic()
-        job = _Job(
-            owner,
-            expires=now + self.job_ttl_seconds,
-            session=session_id,
-            runner=runner,
-            if_lost=if_lost,
-            since=now,
-        )
-        self._jobs[job_id] = job
-        if runner and if_lost is not None:
-            self._running[job_id] = job
+        self._track(job_id, owner, session_id, runner, if_lost)
         if first is not None:
             await self.publish(job_id, session_id, first)
         return True
@@ -155,32 +144,36 @@ class JobBroker:
     ) -> None:
         """The jobs (id, owner, session, status if lost) a gateway replica runs, told to a broker
         that replaced the one they were registered in."""
-        now = time.monotonic()
         for job_id, owner, session_id, if_lost in jobs:
-            job = self._jobs.get(job_id)
-            if job is None:
-                job = _Job(owner, expires=now + self.job_ttl_seconds, session=session_id)
-                self._jobs[job_id] = job
-            job.owner, job.runner, job.if_lost, job.since = owner, runner, if_lost, now
-            if if_lost is not None:
-                self._running[job_id] = job
+            known = self._jobs.get(job_id)
+            self._track(job_id, owner, session_id, runner, if_lost, known)
 
     async def expect(self, session_id: str, jobs: list[tuple[str, str]]) -> None:
         """The jobs (id, status if lost) a websocket still waits for, told to a broker that
         replaced the one they were registered in: unless the replica running each one adopts it
         soon, it ended with that replica (killed while no broker answered)."""
-        now = time.monotonic()
         for job_id, if_lost in jobs:
-            if job_id in self._jobs:
-                continue
-            job = _Job(
-                None,
-                expires=now + self.job_ttl_seconds,
-                session=session_id,
-                if_lost=if_lost,
-                since=now,
-            )
-            self._jobs[job_id] = job
+            if job_id not in self._jobs:
+                self._track(job_id, None, session_id, "", if_lost)
+
+    def _track(
+        self,
+        job_id: str,
+        owner: Optional[str],
+        session_id: str,
+        runner: str,
+        if_lost: Optional[str],
+        known: Optional[_Job] = None,
+    ) -> None:
+        """Records a job (keeping what a known one has: its latest status, its expiry) and, when
+        it has a status for a lost runner, watches it until it ends."""
+        now = time.monotonic()
+        job = known or _Job(owner, expires=now + self.job_ttl_seconds)
+        job.owner, job.session, job.runner, job.if_lost, job.since = (
+            owner, session_id, runner, if_lost, now
+        )
+        self._jobs[job_id] = job
+        if if_lost is not None:
             self._running[job_id] = job
 
     async def _end_jobs_of_lost_runners(self, now: float) -> None:
@@ -241,9 +234,6 @@ class JobBroker:
     async def uptime(self) -> float:
         """Seconds since this broker started: a young one may not hold every open session yet."""
         return time.monotonic() - self._started
-
-    async def current_incarnation(self) -> str:
-        return self.incarnation
 
     async def counts(self) -> dict[str, int]:
         return {
