@@ -13,6 +13,7 @@ from remote_client import client_model, key_of, local_model, wait_until_served
 API_KEY = "researcher-key-0123456789"
 INLINE_LIMIT = 64 * 1024
 REQUEST_LIMIT = 256 * 1024
+BODY_IDLE_SECONDS = 2
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,7 @@ def gateway(serve_url, tiny_model, tmp_path_factory):
                 "keys_file": str(keys_file),
                 "max_inline_result_bytes": INLINE_LIMIT,
                 "max_request_bytes": REQUEST_LIMIT,
+                "request_body_idle_seconds": BODY_IDLE_SECONDS,
                 "catalog_refresh_seconds": 1,
             }
         ),
@@ -385,6 +387,36 @@ def test_errors_are_a_detail_sentence(gateway):
     )
     assert orphan.status_code == 400
     assert "is not open on this gateway" in orphan.json()["detail"]
+
+
+def test_a_request_whose_body_stops_arriving_is_answered_not_waited_for(gateway):
+    # What a replica sees when Serve's proxy hands it a request whose body a replica that died
+    # had already read: the headers, then nothing (here: part of the body, then nothing).
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(gateway)
+    with socket.create_connection((address.hostname, address.port), timeout=60) as connection:
+        connection.sendall(
+            b"POST /request HTTP/1.1\r\n"
+            + f"Host: {address.netloc}\r\nndif-api-key: {API_KEY}\r\n".encode()
+            + b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000\r\n\r\n"
+            + b"--b\r\n" + b"x" * 100
+        )
+        started = time.monotonic()
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            data = connection.recv(65536)
+            if not data:
+                break
+            answer += data
+    waited = time.monotonic() - started
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer
+    assert (
+        f"The request's body stopped arriving for {BODY_IDLE_SECONDS} s".encode() in body
+    ), answer
+    assert waited >= BODY_IDLE_SECONDS * 0.9, waited
 
 
 def test_two_replicas_serve_the_api_on_one_direct_port_without_serves_proxy(

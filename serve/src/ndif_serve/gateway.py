@@ -91,6 +91,10 @@ class GatewaySettings(BaseModel):
     auth: Literal["ApiKeys", "None"] = "ApiKeys"
     keys_file: Optional[str] = Field(default=None, min_length=1)
     max_request_bytes: int = Field(default=64 * MiB, ge=1024)
+    # A request whose body stops arriving for this long is answered (408) instead of waited
+    # for: Serve's proxy can hand a request to a second replica after the first one, which had
+    # already read its body, died; the second would wait for that body for ever.
+    request_body_idle_seconds: float = Field(default=30, gt=0, le=600)
     max_inline_result_bytes: int = Field(default=16 * MiB, ge=0)
     max_result_bytes: int = Field(default=2048 * MiB, ge=1)
     result_ttl_seconds: float = Field(default=600, gt=0)
@@ -666,7 +670,12 @@ class Gateway:
 
     @api.websocket("/subscribe")
     async def subscribe(self, websocket: WebSocket) -> None:
-        await websocket.accept()
+        try:
+            # The opening can be lost as a request's body can (see request_body_idle_seconds).
+            await asyncio.wait_for(websocket.accept(), self.settings.request_body_idle_seconds)
+        except asyncio.TimeoutError:
+            logger.warning("a websocket's opening did not arrive; not waiting for it any longer")
+            return
         # The session's id is made here and the client has it at once: the broker opens it
         # meanwhile (no round trip on the request's path). Jobs posted to this replica send this
         # session's frames here directly; jobs posted to another replica send them through the
@@ -977,7 +986,19 @@ class Gateway:
         if length and length.isdigit() and int(length) > limit:
             raise too_large
         body = bytearray()
-        async for chunk in request.stream():
+        chunks = request.stream().__aiter__()
+        idle = self.settings.request_body_idle_seconds
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), idle)
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise GatewayError(
+                    408,
+                    f"The request's body stopped arriving for {idle:g} s (its connection stalled,"
+                    " or the gateway replica that first took it stopped); please send it again.",
+                ) from None
             body += chunk
             if len(body) > limit:
                 raise too_large
