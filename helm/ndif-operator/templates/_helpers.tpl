@@ -46,6 +46,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+# The Service of the gateway replicas' own port (<cluster>-gateway), only those it labels.
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
 # Ray tokens: KubeRay's Secret of each managed RayCluster, or the one an adopted cluster names.
 # Only get (no list or watch), and the operator asks for no other Secret (docs/rbac.md).
 - apiGroups: [""]

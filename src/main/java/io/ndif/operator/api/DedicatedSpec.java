@@ -29,7 +29,12 @@ public class DedicatedSpec {
 
   @JsonPropertyDescription(
       "NDIF's API for this model on its own RayService (as spec.gateway of an NdifCluster; the"
-          + " key Secret defaults to <deployment>-api-keys).")
+          + " key Secret defaults to <deployment>-api-keys). It runs on the RayService's head.")
+  @io.fabric8.generator.annotation.ValidationRule(
+      value = "!has(self.placement) && !has(self.workers)",
+      message =
+          "a Dedicated deployment's gateway runs on its RayService's head: placement and workers"
+              + " are for NdifClusters")
   public GatewaySpec gateway;
 
   @JsonPropertyDescription(

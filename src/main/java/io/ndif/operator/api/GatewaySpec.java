@@ -5,12 +5,16 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.ValidationRule;
 
 /** NDIF's API for nnsight clients, served on the cluster as the Serve application ndif-gateway. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class GatewaySpec {
   /** The gateway's Serve application name; no NdifDeployment may take it. */
   public static final String APPLICATION = "ndif-gateway";
+
+  /** The gateway replicas' own port on a managed cluster's head, unless set. */
+  public static final int DEFAULT_DIRECT_PORT = 8001;
 
   @JsonPropertyDescription(
       "Serve NDIF's API (what nnsight's client calls with NDIF_HOST set) on this cluster.")
@@ -28,6 +32,33 @@ public class GatewaySpec {
   @Min(0)
   @Max(64)
   public Double cpus;
+
+  @JsonPropertyDescription(
+      "Each gateway replica also serves NDIF's API on this port itself, past Ray Serve's HTTP"
+          + " proxy (one process hop fewer on every request): status.gateway.directUrl. Managed"
+          + " clusters: 8001 unless set, on the head (where the gateway runs); 0 turns it off."
+          + " Adopted clusters: off unless set (expose the port on the head yourself). A"
+          + " Dedicated deployment's gateway: off unless set (on its RayService's head Service;"
+          + " setting it replaces the RayService's cluster, as any change does).")
+  @Min(0)
+  @Max(65535)
+  @ValidationRule(
+      value = "self == 0 || (self >= 1024 && !(self in [6379, 8000, 8080, 8265, 10001]))",
+      message =
+          "directPort must be 0 (off) or a port from 1024 up that Ray does not use (6379, 8000,"
+              + " 8080, 8265 and 10001 are Ray's)")
+  public Integer directPort;
+
+  @JsonPropertyDescription(
+      "Where the gateway's replicas run, and with them the API key and store Secrets: Head, or"
+          + " Workers (a worker group of their own, ndif-gateway, so that with GCS fault"
+          + " tolerance NDIF's API keeps answering while the head restarts). Default: Workers when"
+          + " the cluster has GCS fault tolerance (a job store, or faultTolerance.redis), else"
+          + " Head. Managed clusters only.")
+  public Placement placement;
+
+  @JsonPropertyDescription("The gateway's worker group, when it runs on Workers.")
+  public GatewayWorkersSpec workers;
 
   @JsonPropertyDescription("Who may send requests.")
   public GatewayAuthSpec auth;
@@ -47,6 +78,16 @@ public class GatewaySpec {
           + " lab; flagged by a Warning condition).")
   @Default("Nobody")
   public InProcess inProcess;
+
+  /** Where the gateway's replicas run. */
+  public enum Placement {
+    Head,
+    Workers
+  }
+
+  public GatewayWorkersSpec workersOrDefault() {
+    return workers == null ? new GatewayWorkersSpec() : workers;
+  }
 
   /** Whose requests skip containment. */
   public enum InProcess {
@@ -70,6 +111,18 @@ public class GatewaySpec {
 
   public static GatewaySpec of(NdifClusterSpec spec) {
     return spec.gateway == null ? new GatewaySpec() : spec.gateway;
+  }
+
+  /**
+   * The gateway replicas' own port, or 0 when they have none.
+   *
+   * @param adopted an adopted cluster's head exposes only what its owner set up
+   */
+  public int directPortFor(boolean adopted) {
+    if (directPort != null) {
+      return directPort;
+    }
+    return adopted ? 0 : DEFAULT_DIRECT_PORT;
   }
 
   public GatewayAuthSpec authOrDefault() {

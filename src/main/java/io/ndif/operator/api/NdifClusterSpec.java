@@ -46,6 +46,13 @@ import java.util.List;
             + " gateway.auth.secretName")
 @ValidationRule(
     value =
+        "!has(self.external) || !has(self.gateway) || (!has(self.gateway.placement)"
+            + " && !has(self.gateway.workers))",
+    message =
+        "gateway.placement and gateway.workers are for managed clusters: an adopted cluster's"
+            + " gateway runs wherever its Ray places it")
+@ValidationRule(
+    value =
         "!has(self.onDemand) || !has(self.gateway) || !has(self.gateway.enabled)"
             + " || self.gateway.enabled",
     message = "onDemand needs the gateway: jobs ask for models there")
@@ -83,6 +90,9 @@ public class NdifClusterSpec {
   @ValidationRule(
       value = "self.all(p, self.exists_one(q, q.name == p.name))",
       message = "pool names must be unique")
+  @ValidationRule(
+      value = "self.all(p, p.name != 'ndif-gateway')",
+      message = "the pool name ndif-gateway is the gateway's own worker group")
   public List<PoolSpec> pools = new ArrayList<>();
 
   @JsonPropertyDescription("How pool sizes are chosen.")

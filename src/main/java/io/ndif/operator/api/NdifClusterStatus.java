@@ -81,6 +81,16 @@ public class NdifClusterStatus {
     @JsonPropertyDescription("Set NDIF_HOST to this URL (no trailing slash) for nnsight's client.")
     public String url;
 
+    @JsonPropertyDescription(
+        "The same API from the gateway replicas' own port (spec.gateway.directPort), past Ray"
+            + " Serve's HTTP proxy: a shorter path for NDIF_HOST where clients reach it.")
+    public String directUrl;
+
+    @JsonPropertyDescription(
+        "Where the gateway's replicas run on a managed cluster: Head, or Workers (its own worker"
+            + " group, ndif-gateway).")
+    public String placement;
+
     @JsonPropertyDescription("The gateway application's status as Ray reports it.")
     public String application;
 

@@ -47,6 +47,8 @@ public final class ClusterGateway {
                 cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
             null,
             onHead);
+    ServeConfigs.withDirectPort(
+        app, gateway.directPortFor(cluster.getSpec().usesExternalCluster()));
     var warmTier = cluster.getSpec().warmTier;
     if (app != null && warmTier != null) {
       @SuppressWarnings("unchecked")
@@ -80,6 +82,27 @@ public final class ClusterGateway {
     return auth.mountedKeysFile();
   }
 
+  /**
+   * The gateway replicas' own port: on a managed cluster's gateway Service (the pods that host the
+   * gateway), on an adopted cluster's proxy host; null when there is none.
+   */
+  static String directUrl(NdifCluster cluster, NdifClusterStatus status) {
+    boolean adopted = cluster.getSpec().usesExternalCluster();
+    int port = GatewaySpec.of(cluster.getSpec()).directPortFor(adopted);
+    if (port == 0) {
+      return null;
+    }
+    if (adopted) {
+      return status.serveUrl == null ? null : KubeRay.withPort(status.serveUrl, port);
+    }
+    return "http://"
+        + GatewayServices.name(cluster)
+        + "."
+        + cluster.getMetadata().getNamespace()
+        + ".svc:"
+        + port;
+  }
+
   /** The URL nnsight's client is given: KubeRay's serve Service, or an adopted cluster's proxy. */
   static String url(NdifCluster cluster, NdifClusterStatus status) {
     if (cluster.getSpec().usesExternalCluster()) {
@@ -111,6 +134,14 @@ public final class ClusterGateway {
     }
     var gateway = new NdifClusterStatus.GatewayStatus();
     gateway.url = url(cluster, status);
+    gateway.directUrl = directUrl(cluster, status);
+    if (!cluster.getSpec().usesExternalCluster()) {
+      gateway.placement =
+          (GatewayPlacement.onWorkers(cluster.getSpec())
+                  ? GatewaySpec.Placement.Workers
+                  : GatewaySpec.Placement.Head)
+              .name();
+    }
     boolean auth = spec.authOrDefault().required();
     gateway.auth = auth ? "ApiKeys" : "None";
     var app =

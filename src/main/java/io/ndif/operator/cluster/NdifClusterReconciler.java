@@ -53,7 +53,10 @@ import org.slf4j.LoggerFactory;
           reconcilePrecondition = NotExternalCondition.class),
       @Dependent(
           type = RayNetworkPolicyDependentResource.class,
-          reconcilePrecondition = NetworkPolicyWantedCondition.class)
+          reconcilePrecondition = NetworkPolicyWantedCondition.class),
+      @Dependent(
+          type = GatewayServiceDependentResource.class,
+          reconcilePrecondition = GatewayServiceWantedCondition.class)
     })
 public class NdifClusterReconciler implements Reconciler<NdifCluster> {
   private static final Logger log = LoggerFactory.getLogger(NdifClusterReconciler.class);
@@ -320,7 +323,7 @@ public class NdifClusterReconciler implements Reconciler<NdifCluster> {
               admitted,
               ClusterGateway.application(
                   cluster,
-                  GatewayPlacement.onHead(cluster, context.getSecondaryResources(Pod.class)),
+                  GatewayPlacement.pinned(cluster, context.getSecondaryResources(Pod.class)),
                   rayToken),
               previous);
       serveError = result.error();

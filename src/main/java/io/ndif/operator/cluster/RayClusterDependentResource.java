@@ -79,7 +79,7 @@ public class RayClusterDependentResource extends GenericKubernetesDependentResou
                 live,
                 poolsWithPods,
                 plannedNodes,
-                GatewayPlacement.onHead(cluster, pods),
+                GatewayPlacement.pinned(cluster, pods),
                 RayAuth.effective(cluster, pods))
             .spec());
     return resource;

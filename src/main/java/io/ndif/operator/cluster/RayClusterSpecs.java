@@ -6,6 +6,7 @@ import io.ndif.operator.api.AutoscalingMode;
 import io.ndif.operator.api.FaultToleranceSpec;
 import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.GatewayStoreSpec;
+import io.ndif.operator.api.GatewayWorkersSpec;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NdifClusterSpec;
 import io.ndif.operator.api.PoolSpec;
@@ -49,8 +50,8 @@ public final class RayClusterSpecs {
   }
 
   /**
-   * @param gatewayOnHead whether the gateway runs on the head ({@link GatewayPlacement}): then only
-   *     the head holds the API key Secret
+   * @param gatewayPinned whether the gateway is pinned to the pods that host it, the head or its
+   *     own worker group ({@link GatewayPlacement}): then only they hold its Secrets
    * @param auth Ray's token authentication as the live pods allow ({@link RayAuth})
    */
   public static Desired desired(
@@ -58,7 +59,7 @@ public final class RayClusterSpecs {
       GenericKubernetesResource live,
       Set<String> poolsWithPods,
       Map<String, Integer> plannedNodes,
-      boolean gatewayOnHead,
+      boolean gatewayPinned,
       RayAuth.Effective auth) {
     NdifClusterSpec spec = cluster.getSpec();
     AutoscalingMode mode = spec.autoscalingMode();
@@ -86,8 +87,14 @@ public final class RayClusterSpecs {
     if (gcsFaultTolerance != null) {
       result.put("gcsFaultToleranceOptions", gcsFaultTolerance);
     }
-    RayPodTemplates.Additions headAdditions = headAdditions(cluster);
-    RayPodTemplates.Additions additions = gatewayOnHead ? workerAdditions(cluster) : headAdditions;
+    GatewaySpec gateway = GatewaySpec.of(spec);
+    boolean gatewayOnWorkers = GatewayPlacement.onWorkers(spec);
+    int directPort = gateway.isEnabled() ? gateway.directPortFor(false) : 0;
+    RayPodTemplates.Additions secrets = gatewaySecrets(cluster);
+    RayPodTemplates.Additions additions =
+        gatewayPinned ? workerAdditions(cluster) : workerAdditions(cluster).plus(secrets);
+    RayPodTemplates.Additions headAdditions =
+        gatewayPinned && !gatewayOnWorkers ? additions.plus(secrets) : additions;
     List<String> conflicts = new ArrayList<>();
     var head =
         RayPodTemplates.headGroup(
@@ -96,10 +103,28 @@ public final class RayClusterSpecs {
             env,
             ClusterLabels.forCluster(cluster),
             headAdditions,
-            mode == AutoscalingMode.Ray);
+            mode == AutoscalingMode.Ray,
+            new RayPodTemplates.GatewayHost(!gatewayOnWorkers, directPort));
     conflicts.addAll(head.conflicts());
     result.put("headGroupSpec", head.spec());
     List<Map<String, Object>> groups = new ArrayList<>();
+    if (gatewayOnWorkers) {
+      var gatewayGroup =
+          RayPodTemplates.gatewayGroup(
+              gateway,
+              spec.image,
+              env,
+              ClusterLabels.forPool(cluster, GatewayWorkersSpec.GROUP),
+              secrets,
+              directPort);
+      conflicts.addAll(gatewayGroup.conflicts());
+      Map<String, Object> group = gatewayGroup.spec();
+      Map<String, Object> liveGroup = liveGroups.get(GatewayWorkersSpec.GROUP);
+      if (liveGroup != null && liveGroup.get("scaleStrategy") != null) {
+        group.put("scaleStrategy", liveGroup.get("scaleStrategy"));
+      }
+      groups.add(group);
+    }
     for (PoolSpec pool : spec.pools) {
       Map<String, Object> liveGroup = liveGroups.get(pool.name);
       Integer liveReplicas = liveGroup == null ? null : asInteger(liveGroup.get("replicas"));
@@ -123,7 +148,9 @@ public final class RayClusterSpecs {
     }
     allLiveGroups.forEach(
         (name, liveGroup) -> {
-          boolean removed = spec.pools.stream().noneMatch(p -> p.name.equals(name));
+          boolean removed =
+              spec.pools.stream().noneMatch(p -> p.name.equals(name))
+                  && !(gatewayOnWorkers && GatewayWorkersSpec.GROUP.equals(name));
           if (removed && poolsWithPods.contains(name)) {
             Map<String, Object> draining = new LinkedHashMap<>(liveGroup);
             draining.put("replicas", 0);
@@ -137,13 +164,11 @@ public final class RayClusterSpecs {
     return new Desired(result, List.copyOf(conflicts));
   }
 
-  /** The model cache, and the gateway's key Secret: the gateway runs on the head. */
-  static RayPodTemplates.Additions headAdditions(NdifCluster cluster) {
-    return workerAdditions(cluster)
-        .plus(
-            RayPodTemplates.gatewayKeys(
-                GatewaySpec.of(cluster.getSpec()), cluster.getMetadata().getName()))
-        .plus(RayPodTemplates.gatewayStore(GatewaySpec.of(cluster.getSpec())));
+  /** The Secrets the gateway reads: its API keys and its store's password. */
+  static RayPodTemplates.Additions gatewaySecrets(NdifCluster cluster) {
+    GatewaySpec gateway = GatewaySpec.of(cluster.getSpec());
+    return RayPodTemplates.gatewayKeys(gateway, cluster.getMetadata().getName())
+        .plus(RayPodTemplates.gatewayStore(gateway));
   }
 
   /** The model cache: Serve may place a model replica on any worker. */

@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeerBuilder;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPort;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPortBuilder;
 import io.ndif.operator.api.Constants;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.api.NetworkPolicySpec;
 import io.ndif.operator.ray.KubeRay;
@@ -51,8 +52,18 @@ public final class RayNetworkPolicies {
                     .endPodSelector()
                     .build())
             .build());
-    // The gateway (Serve's HTTP proxy): what researchers' clients reach.
-    ingress.add(new NetworkPolicyIngressRuleBuilder().withPorts(tcp(SERVE_PORT)).build());
+    // The gateway (Serve's HTTP proxy, and the gateway replicas' own port): what researchers'
+    // clients reach.
+    GatewaySpec gateway = GatewaySpec.of(cluster.getSpec());
+    int directPort =
+        gateway.isEnabled() ? gateway.directPortFor(cluster.getSpec().usesExternalCluster()) : 0;
+    ingress.add(
+        new NetworkPolicyIngressRuleBuilder()
+            .withPorts(
+                directPort == 0
+                    ? List.of(tcp(SERVE_PORT))
+                    : List.of(tcp(SERVE_PORT), tcp(directPort)))
+            .build());
     if (spec.dashboardFrom != null && !spec.dashboardFrom.isEmpty()) {
       ingress.add(rule(spec.dashboardFrom, KubeRay.DASHBOARD_PORT));
     }

@@ -48,15 +48,19 @@ public final class DedicatedServices {
     String image = dedicated.image != null ? dedicated.image : DEFAULT_IMAGE;
     double gpus = gpusPerReplica(d).orElse(1.0);
     GatewaySpec gateway = gateway(d);
+    // Off unless set: turning it on replaces the RayService's cluster, as any change of it does.
+    int directPort = gateway.isEnabled() && gateway.directPort != null ? gateway.directPort : 0;
     var serveConfig =
         ServeConfigs.config(
             List.of(new ServeConfigs.Admitted(d, pool.name, gpus)),
-            ServeConfigs.gateway(
-                gateway,
-                gateway.authOrDefault().mountedKeysFile(),
-                d.getMetadata().getNamespace() + "/" + d.getMetadata().getName(),
-                null,
-                true));
+            ServeConfigs.withDirectPort(
+                ServeConfigs.gateway(
+                    gateway,
+                    gateway.authOrDefault().mountedKeysFile(),
+                    d.getMetadata().getNamespace() + "/" + d.getMetadata().getName(),
+                    null,
+                    true),
+                directPort));
     // The gateway runs on the head, the only pod with the API key Secret.
     var additions = RayPodTemplates.modelCache(dedicated.modelCache);
     var headAdditions =
@@ -79,7 +83,15 @@ public final class DedicatedServices {
     cluster.put("authOptions", Map.of("mode", token ? "token" : "disabled"));
     cluster.put(
         "headGroupSpec",
-        RayPodTemplates.headGroup(null, image, env, labels, headAdditions, false).spec());
+        RayPodTemplates.headGroup(
+                null,
+                image,
+                env,
+                labels,
+                headAdditions,
+                false,
+                new RayPodTemplates.GatewayHost(true, directPort))
+            .spec());
     var worker =
         RayPodTemplates.workerGroup(
             pool,

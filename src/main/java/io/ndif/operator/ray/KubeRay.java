@@ -31,6 +31,12 @@ public final class KubeRay {
     return uri.getScheme() + "://" + uri.getHost() + ":" + SERVE_PORT;
   }
 
+  /** The same URL with another port. */
+  public static String withPort(String url, int port) {
+    var uri = java.net.URI.create(url);
+    return uri.getScheme() + "://" + uri.getHost() + ":" + port;
+  }
+
   public static String headServiceName(String rayClusterName) {
     return rayClusterName + "-head-svc";
   }

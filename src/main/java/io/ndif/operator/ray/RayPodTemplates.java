@@ -23,6 +23,7 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.api.GatewayAuthSpec;
 import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.GatewayStoreSpec;
+import io.ndif.operator.api.GatewayWorkersSpec;
 import io.ndif.operator.api.HeadSpec;
 import io.ndif.operator.api.ModelCacheSpec;
 import io.ndif.operator.api.PoolSpec;
@@ -42,13 +43,26 @@ public final class RayPodTemplates {
 
   public static final String METRICS_PORT_NAME = "metrics";
 
-  /** The Ray resource that only the head offers: the gateway's replicas ask for one unit each. */
+  /** The container port where the gateway replicas serve NDIF's API themselves. */
+  public static final String DIRECT_PORT_NAME = "ndif-api";
+
+  /**
+   * The Ray resource that only the pods hosting the gateway offer (the head, or the gateway's own
+   * worker group): the gateway's replicas ask for one unit each.
+   */
   public static final String GATEWAY_RESOURCE = "ndif_gateway";
 
-  /** On a head pod whose Ray offers {@link #GATEWAY_RESOURCE}. */
+  /**
+   * "true" on the pods whose Ray offers {@link #GATEWAY_RESOURCE}, "false" on a head that does not
+   * (absent on heads made before it).
+   */
   public static final String GATEWAY_HOST_LABEL = "ndif.io/gateway-host";
 
   private static final int GATEWAY_RESOURCE_UNITS = 1000;
+
+  // KubeRay passes the value to `ray start --resources=` through a shell, hence the quoting.
+  private static final String GATEWAY_RESOURCE_PARAM =
+      "\"{\\\"" + GATEWAY_RESOURCE + "\\\": " + GATEWAY_RESOURCE_UNITS + "}\"";
 
   private static final Map<String, Quantity> DEFAULT_HEAD_REQUESTS =
       Map.of("cpu", new Quantity("2"), "memory", new Quantity("8Gi"));
@@ -198,6 +212,26 @@ public final class RayPodTemplates {
       Map<String, String> labels,
       Additions additions,
       boolean serviceAccountToken) {
+    return headGroup(head, image, env, labels, additions, serviceAccountToken, GatewayHost.HERE);
+  }
+
+  /**
+   * Whether a group's pods host the gateway (they offer its Ray resource and carry {@link
+   * #GATEWAY_HOST_LABEL}), and the gateway replicas' own port there (0: none), declared so that the
+   * group's Service carries it.
+   */
+  public record GatewayHost(boolean here, int directPort) {
+    public static final GatewayHost HERE = new GatewayHost(true, 0);
+  }
+
+  public static Group headGroup(
+      HeadSpec head,
+      String image,
+      List<EnvVar> env,
+      Map<String, String> labels,
+      Additions additions,
+      boolean serviceAccountToken,
+      GatewayHost gateway) {
     HeadSpec spec = head == null ? new HeadSpec() : head;
     ResourceRequirements resources =
         spec.resources != null
@@ -207,7 +241,8 @@ public final class RayPodTemplates {
                 .withLimits(Map.of("memory", new Quantity("8Gi")))
                 .build();
     Map<String, String> headLabels = new java.util.LinkedHashMap<>(labels);
-    headLabels.put(GATEWAY_HOST_LABEL, "true");
+    // "false" rather than absent: a head without the label predates the gateway's resource.
+    headLabels.put(GATEWAY_HOST_LABEL, String.valueOf(gateway.here()));
     PodTemplateSpec template =
         template(
             HEAD_CONTAINER,
@@ -217,7 +252,7 @@ public final class RayPodTemplates {
             headLabels,
             spec.nodeSelector,
             spec.tolerations,
-            HEAD_PORTS,
+            withDirectPort(HEAD_PORTS, gateway),
             additions);
     var merged = PodTemplateOverrides.merge(toMap(template), override(spec.template));
     Map<String, Object> group = new LinkedHashMap<>();
@@ -225,18 +260,15 @@ public final class RayPodTemplates {
       group.put("serviceType", spec.serviceType.name());
     }
     // A head on a GPU node would otherwise advertise the host's GPUs to Ray. The gateway's
-    // resource pins the gateway (and with it the API keys) to the head.
-    group.put(
-        "rayStartParams",
-        Map.of(
-            "num-gpus",
-            "0",
-            "dashboard-host",
-            "0.0.0.0",
-            "metrics-export-port",
-            String.valueOf(METRICS_PORT),
-            "resources",
-            "\"{\\\"" + GATEWAY_RESOURCE + "\\\": " + GATEWAY_RESOURCE_UNITS + "}\""));
+    // resource pins the gateway (and with it the API keys) to the head, when it runs there.
+    Map<String, String> startParams = new LinkedHashMap<>();
+    startParams.put("num-gpus", "0");
+    startParams.put("dashboard-host", "0.0.0.0");
+    startParams.put("metrics-export-port", String.valueOf(METRICS_PORT));
+    if (gateway.here()) {
+      startParams.put("resources", GATEWAY_RESOURCE_PARAM);
+    }
+    group.put("rayStartParams", startParams);
     group.put(
         "template", RayPodSecurity.harden(merged.template(), HEAD_CONTAINER, serviceAccountToken));
     return new Group(group, prefixed("head.template", merged.conflicts()));
@@ -308,6 +340,61 @@ public final class RayPodTemplates {
     return new Group(group, prefixed("pools[" + pool.name + "].template", merged.conflicts()));
   }
 
+  /**
+   * The gateway's own worker group (placement Workers): no GPUs, its pods offer the gateway's Ray
+   * resource and hold the Secrets the gateway reads, and nothing else runs there. Each pod has Ray
+   * CPUs for every gateway replica (Serve may put them all on one) and one more.
+   */
+  public static Group gatewayGroup(
+      GatewaySpec gateway,
+      String image,
+      List<EnvVar> env,
+      Map<String, String> labels,
+      Additions additions,
+      int directPort) {
+    GatewayWorkersSpec workers = gateway.workersOrDefault();
+    int replicas = gateway.replicas == null ? 1 : gateway.replicas;
+    double cpus = gateway.cpus == null ? 1.0 : gateway.cpus;
+    int rayCpus = (int) Math.ceil(replicas * cpus) + 1;
+    ResourceRequirements resources =
+        workers.resources != null
+            ? withMemoryLimit(workers.resources, new Quantity((2 + replicas) + "Gi"))
+            : new ResourceRequirementsBuilder()
+                .withRequests(Map.of("cpu", new Quantity("1"), "memory", new Quantity("1Gi")))
+                .withLimits(Map.of("memory", new Quantity((2 + replicas) + "Gi")))
+                .build();
+    Map<String, String> podLabels = new LinkedHashMap<>(labels);
+    podLabels.put(GATEWAY_HOST_LABEL, "true");
+    Map<String, String> startParams = new LinkedHashMap<>();
+    startParams.put("num-gpus", "0");
+    startParams.put("num-cpus", String.valueOf(rayCpus));
+    startParams.put("metrics-export-port", String.valueOf(METRICS_PORT));
+    startParams.put("resources", GATEWAY_RESOURCE_PARAM);
+    PodTemplateSpec template =
+        template(
+            WORKER_CONTAINER,
+            image,
+            resources,
+            env,
+            podLabels,
+            workers.nodeSelector,
+            workers.tolerations,
+            withDirectPort(
+                List.of(port("serve", KubeRay.SERVE_PORT), port(METRICS_PORT_NAME, METRICS_PORT)),
+                new GatewayHost(true, directPort)),
+            additions);
+    var merged = PodTemplateOverrides.merge(toMap(template), override(workers.template));
+    int nodes = workers.nodesOrDefault();
+    Map<String, Object> group = new LinkedHashMap<>();
+    group.put("groupName", GatewayWorkersSpec.GROUP);
+    group.put("replicas", nodes);
+    group.put("minReplicas", nodes);
+    group.put("maxReplicas", nodes);
+    group.put("rayStartParams", startParams);
+    group.put("template", RayPodSecurity.harden(merged.template(), WORKER_CONTAINER, false));
+    return new Group(group, prefixed("gateway.workers.template", merged.conflicts()));
+  }
+
   /** gpusPerNode x gpuMemory, at least 8Gi. */
   static Quantity defaultWorkerMemory(PoolSpec pool) {
     long bytes;
@@ -344,6 +431,15 @@ public final class RayPodTemplates {
 
   private static List<String> prefixed(String where, List<String> conflicts) {
     return conflicts.stream().map(c -> where + " " + c).toList();
+  }
+
+  private static List<ContainerPort> withDirectPort(List<ContainerPort> ports, GatewayHost host) {
+    if (!host.here() || host.directPort() == 0) {
+      return ports;
+    }
+    List<ContainerPort> all = new ArrayList<>(ports);
+    all.add(port(DIRECT_PORT_NAME, host.directPort()));
+    return List.copyOf(all);
   }
 
   private static ContainerPort port(String name, int number) {

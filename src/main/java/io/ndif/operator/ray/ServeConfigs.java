@@ -53,6 +53,9 @@ public final class ServeConfigs {
   /** Host memory per node for the warm tier, in the gateway's and every model's arguments. */
   public static final String WARM_BUDGET_ARG = "warm_budget_bytes";
 
+  /** The port each gateway replica serves NDIF's API on itself, past Serve's HTTP proxy. */
+  public static final String DIRECT_PORT_ARG = "direct_port";
+
   public record Admitted(NdifDeployment deployment, String pool, double gpusPerReplica) {}
 
   /** The admitted deployments' applications, then the gateway's when there is one. */
@@ -197,6 +200,15 @@ public final class ServeConfigs {
     app.put("args", args);
     app.put("deployments", List.of(deployment));
     return app;
+  }
+
+  /** The gateway application with its replicas' own port (none when 0 or there is no gateway). */
+  @SuppressWarnings("unchecked")
+  public static Map<String, Object> withDirectPort(Map<String, Object> gateway, int port) {
+    if (gateway != null && port > 0) {
+      ((Map<String, Object>) gateway.get("args")).put(DIRECT_PORT_ARG, port);
+    }
+    return gateway;
   }
 
   /**

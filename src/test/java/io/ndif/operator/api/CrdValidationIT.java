@@ -44,6 +44,25 @@ class CrdValidationIT {
             "an on-demand pattern with a space",
             "pools: [" + POOL + "]\nonDemand: {models: [{repoId: 'a/b c'}]}",
             "spec.onDemand.models[0].repoId"),
+        Arguments.of(
+            "the gateway's own port on Serve's",
+            "pools: [" + POOL + "]\ngateway: {directPort: 8000}",
+            "directPort must be 0 (off) or a port from 1024 up that Ray does not use"),
+        Arguments.of(
+            "the gateway's own port below 1024",
+            "pools: [" + POOL + "]\ngateway: {directPort: 80}",
+            "directPort must be 0 (off) or a port from 1024 up that Ray does not use"),
+        Arguments.of(
+            "a pool named as the gateway's group",
+            "pools: [{name: ndif-gateway, gpusPerNode: 8, gpuMemory: 80Gi}]",
+            "the pool name ndif-gateway is the gateway's own worker group"),
+        Arguments.of(
+            "an adopted cluster's gateway on workers",
+            "pools: ["
+                + POOL
+                + "]\nexternal: {dashboardUrl: 'http://127.0.0.1:8265'}\n"
+                + "gateway: {placement: Workers, auth: {mode: None}}",
+            "gateway.placement and gateway.workers are for managed clusters"),
         Arguments.of("no pools", "pools: []", "spec.pools"),
         Arguments.of("pools missing", "rayVersion: '2.52.0'", "spec.pools: Required value"),
         Arguments.of(
@@ -282,6 +301,12 @@ class CrdValidationIT {
             "clusterRef not a DNS label",
             "clusterRef: Fleet_1\nmodel: {repoId: gpt2}",
             "spec.clusterRef"),
+        Arguments.of(
+            "a dedicated gateway on workers",
+            "model: {repoId: org/m}\nisolation: Dedicated\n"
+                + "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi},"
+                + " gateway: {placement: Workers}}",
+            "a Dedicated deployment's gateway runs on its RayService's head"),
         Arguments.of(
             "dedicated pool without GPUs",
             "isolation: Dedicated\nmodel: {repoId: gpt2}\n"

@@ -234,7 +234,7 @@ class ClusterGatewayTest {
 
   private static io.fabric8.kubernetes.api.model.Volume keysVolume(
       io.ndif.operator.api.NdifCluster cluster) {
-    return RayClusterSpecs.headAdditions(cluster).volumes().stream()
+    return RayClusterSpecs.gatewaySecrets(cluster).volumes().stream()
         .filter(v -> v.getName().equals(io.ndif.operator.ray.RayPodTemplates.API_KEYS_VOLUME))
         .findFirst()
         .orElse(null);
@@ -242,7 +242,7 @@ class ClusterGatewayTest {
 
   @org.junit.jupiter.api.Test
   @SuppressWarnings("unchecked")
-  void aStoreIsNamedToTheGatewayWithItsPasswordOnTheHeadOnly() {
+  void aStoreIsNamedToTheGatewayWithItsPasswordWhereTheGatewayRunsOnly() {
     var cluster =
         cluster(
             "gateway: {store: {address: \"redis.lab.svc:6379\", database: 2, leaseSeconds: 5,"
@@ -260,11 +260,24 @@ class ClusterGatewayTest {
     assertThat((java.util.List<java.util.Map<String, Object>>) app.get("deployments"))
         .extracting(d -> d.get("name"))
         .containsExactly("Gateway");
+    // A store turns GCS fault tolerance on, and the gateway moves to a worker group of its own.
     var spec = rayClusterSpec(cluster, true);
-    assertThat(spec.at("/headGroupSpec/template/spec/volumes").toString())
+    assertThat(spec.at("/workerGroupSpecs/0/groupName").asText()).isEqualTo("ndif-gateway");
+    assertThat(spec.at("/workerGroupSpecs/0/template/spec/volumes").toString())
         .contains("redis-auth")
         .contains("\"key\":\"pw\",\"path\":\"password\"");
-    assertThat(spec.at("/workerGroupSpecs/0/template/spec/volumes").toString())
+    assertThat(spec.at("/headGroupSpec/template/spec/volumes").toString())
+        .doesNotContain("redis-auth");
+    assertThat(spec.at("/workerGroupSpecs/1/template/spec/volumes").toString())
+        .doesNotContain("redis-auth");
+    var onHead =
+        rayClusterSpec(
+            cluster(
+                "gateway: {placement: Head, store: {address: \"redis.lab.svc:6379\","
+                    + " passwordSecretRef: {name: redis-auth, key: pw}}}"),
+            true);
+    assertThat(onHead.at("/headGroupSpec/template/spec/volumes").toString()).contains("redis-auth");
+    assertThat(onHead.at("/workerGroupSpecs/0/template/spec/volumes").toString())
         .doesNotContain("redis-auth");
     // without a store: the broker, and no store argument
     var plain = ClusterGateway.application(cluster(""), true, null);
@@ -272,6 +285,99 @@ class ClusterGatewayTest {
     assertThat((java.util.List<java.util.Map<String, Object>>) plain.get("deployments"))
         .extracting(d -> d.get("name"))
         .containsExactly("Gateway", "JobBroker");
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "                                  | 8001 | http://ndif-gateway.lab.svc:8001",
+        "gateway: {directPort: 9100}       | 9100 | http://ndif-gateway.lab.svc:9100",
+        "gateway: {directPort: 0}          | 0    | ",
+        "gateway: {enabled: false}         | 0    | ",
+        "external: {dashboardUrl: 'http://127.0.0.1:8265'}  | 0 | ",
+        "external: {dashboardUrl: 'http://127.0.0.1:8265'}\\ngateway: {directPort: 9100}"
+            + " | 9100 | http://127.0.0.1:9100",
+      })
+  void theGatewayReplicasOwnPortIsServedOnTheHeadAndNamedInStatus(
+      String spec, int port, String directUrl) {
+    var cluster = cluster(spec == null ? "" : spec.replace("\\n", "\n"));
+    boolean adopted = cluster.getSpec().usesExternalCluster();
+    var app = ClusterGateway.application(cluster, !adopted, null);
+    if (app != null) {
+      var args = (java.util.Map<?, ?>) app.get("args");
+      assertThat(args.get("direct_port")).isEqualTo(port == 0 ? null : port);
+    }
+    var status = withGateway("RUNNING", null);
+    ClusterGateway.build(cluster, status, new Conditions(null, 1L, Clock.systemUTC()), true, null);
+    assertThat(status.gateway == null ? null : status.gateway.directUrl).isEqualTo(directUrl);
+
+    var policy =
+        Serialization.jsonMapper().valueToTree(RayNetworkPolicies.build(cluster)).toString();
+    assertThat(policy.contains("\"port\":" + port)).isEqualTo(port != 0);
+    if (!adopted) {
+      var head =
+          rayClusterSpec(cluster, true).at("/headGroupSpec/template/spec/containers/0/ports");
+      var named =
+          java.util.stream.StreamSupport.stream(head.spliterator(), false)
+              .filter(p -> "ndif-api".equals(p.path("name").asText()))
+              .map(p -> p.path("containerPort").asInt())
+              .toList();
+      assertThat(named).isEqualTo(port == 0 ? List.of() : List.of(port));
+    }
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "                                                          | false",
+        "gateway: {placement: Workers}                             | true",
+        "gateway: {store: {address: 'r:6379'}}                     | true",
+        "gateway: {placement: Head, store: {address: 'r:6379'}}    | false",
+        "gateway: {store: {address: 'r:6379'}}\\nfaultTolerance: {useGatewayStore: false} | false",
+        "faultTolerance: {redis: {address: 'r:6379'}}              | true",
+      })
+  void theGatewayRunsOnItsOwnWorkersWhenTheHeadMayRestartUnderIt(String spec, boolean workers) {
+    var cluster = cluster(spec == null ? "" : spec.replace("\\n", "\n"));
+    assertThat(GatewayPlacement.onWorkers(cluster.getSpec())).isEqualTo(workers);
+    var status = withGateway("RUNNING", null);
+    ClusterGateway.build(cluster, status, new Conditions(null, 1L, Clock.systemUTC()), true, null);
+    assertThat(status.gateway.placement).isEqualTo(workers ? "Workers" : "Head");
+    var ray = rayClusterSpec(cluster, true);
+    var head = ray.at("/headGroupSpec");
+    assertThat(head.at("/template/metadata/labels/ndif.io~1gateway-host").asText())
+        .isEqualTo(String.valueOf(!workers));
+    assertThat(head.at("/rayStartParams/resources").asText().contains("ndif_gateway"))
+        .isEqualTo(!workers);
+    assertThat(head.at("/template/spec/volumes").toString().contains("api-keys"))
+        .isEqualTo(!workers);
+    var gatewayGroups = new java.util.ArrayList<com.fasterxml.jackson.databind.JsonNode>();
+    ray.at("/workerGroupSpecs")
+        .forEach(
+            g -> {
+              if ("ndif-gateway".equals(g.path("groupName").asText())) {
+                gatewayGroups.add(g);
+              } else {
+                // model workers never hold the gateway's Secrets
+                assertThat(g.at("/template/spec/volumes").toString()).doesNotContain("api-keys");
+              }
+            });
+    assertThat(gatewayGroups).hasSize(workers ? 1 : 0);
+    if (workers) {
+      var group = gatewayGroups.get(0);
+      assertThat(group.at("/replicas").asInt()).isEqualTo(1);
+      assertThat(group.at("/maxReplicas").asInt()).isEqualTo(1);
+      assertThat(group.at("/rayStartParams/num-gpus").asText()).isEqualTo("0");
+      assertThat(group.at("/rayStartParams/num-cpus").asText()).isEqualTo("2");
+      assertThat(group.at("/rayStartParams/resources").asText()).contains("ndif_gateway");
+      assertThat(group.at("/template/metadata/labels/ndif.io~1gateway-host").asText())
+          .isEqualTo("true");
+      assertThat(group.at("/template/spec/volumes").toString()).contains("api-keys");
+      assertThat(group.at("/template/spec/containers/0/ports").toString())
+          .contains("\"containerPort\":8001");
+      assertThat(head.at("/template/spec/containers/0/ports").toString()).doesNotContain("8001");
+    }
   }
 
   @org.junit.jupiter.api.Test
@@ -335,9 +441,9 @@ class ClusterGatewayTest {
             .withLabels(java.util.Map.of("ray.io/node-type", "worker"))
             .endMetadata()
             .build());
-    assertThat(GatewayPlacement.onHead(cluster(""), pods)).isEqualTo(onHead);
+    assertThat(GatewayPlacement.pinned(cluster(""), pods)).isEqualTo(onHead);
     assertThat(
-            GatewayPlacement.onHead(
+            GatewayPlacement.pinned(
                 cluster("external: {dashboardUrl: 'http://127.0.0.1:8265'}"), List.of()))
         .isFalse();
   }

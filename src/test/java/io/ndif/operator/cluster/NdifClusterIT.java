@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.ndif.operator.OperatorSettings;
+import io.ndif.operator.api.GatewaySpec;
 import io.ndif.operator.api.NdifCluster;
 import io.ndif.operator.observability.Conditions;
 import io.ndif.operator.ray.KubeRay;
@@ -268,6 +269,93 @@ class NdifClusterIT {
   }
 
   @Test
+  @Order(3)
+  void theGatewaysOwnPortHasAServiceAndItsOwnWorkersAGroupWhenAskedFor() {
+    var services = cluster.client().services().inNamespace(cluster.namespace());
+    var service =
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> services.withName("fleet-gateway").get(), java.util.Objects::nonNull);
+    assertThat(service.getSpec().getSelector())
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of("ndif.io/cluster", "fleet", "ndif.io/gateway-host", "true"));
+    assertThat(service.getSpec().getPorts())
+        .singleElement()
+        .satisfies(p -> assertThat(p.getPort()).isEqualTo(8001));
+    assertThat(service.getMetadata().getOwnerReferences())
+        .singleElement()
+        .satisfies(o -> assertThat(o.getKind()).isEqualTo("NdifCluster"));
+    assertThat(get().getStatus().gateway.directUrl)
+        .isEqualTo("http://fleet-gateway." + cluster.namespace() + ".svc:8001");
+
+    edit(
+        c ->
+            c.getSpec().gateway =
+                io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+                    "placement: Workers\ndirectPort: 9100\n", GatewaySpec.class));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              assertThat(workerGroup("ndif-gateway"))
+                  .containsEntry("replicas", 1)
+                  .containsEntry("maxReplicas", 1);
+              assertThat(services.withName("fleet-gateway").get().getSpec().getPorts())
+                  .singleElement()
+                  .satisfies(p -> assertThat(p.getPort()).isEqualTo(9100));
+            });
+    @SuppressWarnings("unchecked")
+    var head =
+        (Map<String, Object>)
+            ((Map<String, Object>) rayCluster().getAdditionalProperties().get("spec"))
+                .get("headGroupSpec");
+    assertThat(String.valueOf(head.get("rayStartParams"))).doesNotContain("ndif_gateway");
+
+    edit(c -> c.getSpec().gateway = null);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              var gatewayGroup = workerGroups().get("ndif-gateway");
+              assertThat(
+                      gatewayGroup == null
+                          || Integer.valueOf(0).equals(gatewayGroup.get("replicas")))
+                  .as("the gateway group is gone or draining: %s", gatewayGroup)
+                  .isTrue();
+              assertThat(
+                      services
+                          .withName("fleet-gateway")
+                          .get()
+                          .getSpec()
+                          .getPorts()
+                          .get(0)
+                          .getPort())
+                  .isEqualTo(8001);
+            });
+    edit(
+        c ->
+            c.getSpec().gateway =
+                io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+                    "directPort: 0\n", GatewaySpec.class));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> services.withName("fleet-gateway").get() == null);
+    edit(c -> c.getSpec().gateway = null);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                cluster
+                    .client()
+                    .pods()
+                    .inNamespace(cluster.namespace())
+                    .withLabel("ndif.io/pool", "ndif-gateway")
+                    .list()
+                    .getItems()
+                    .isEmpty());
+  }
+
+  @Test
   @Order(4)
   void aPoolNoNodeCanHoldIsDegradedNamingThePool() {
     edit(
@@ -513,6 +601,15 @@ class NdifClusterIT {
 
   private static GenericKubernetesResource rayCluster() {
     return rayClusters().withName("fleet").get();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Map<String, Object>> workerGroups() {
+    var spec = (Map<String, Object>) rayCluster().getAdditionalProperties().get("spec");
+    Map<String, Map<String, Object>> groups = new java.util.LinkedHashMap<>();
+    ((List<Map<String, Object>>) spec.get("workerGroupSpecs"))
+        .forEach(g -> groups.put(String.valueOf(g.get("groupName")), g));
+    return groups;
   }
 
   @SuppressWarnings("unchecked")

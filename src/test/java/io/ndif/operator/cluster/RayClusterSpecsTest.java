@@ -283,7 +283,12 @@ class RayClusterSpecsTest {
     assertThat(list(container(map(head.get("template"))).get("ports")))
         .extracting(p -> map(p).get("name") + ":" + map(p).get("containerPort"))
         .containsExactly(
-            "gcs-server:6379", "dashboard:8265", "client:10001", "serve:8000", "metrics:8080");
+            "gcs-server:6379",
+            "dashboard:8265",
+            "client:10001",
+            "serve:8000",
+            "metrics:8080",
+            "ndif-api:8001");
     var worker = groups(spec).get(0);
     assertThat(map(worker.get("rayStartParams")))
         .containsEntry("metrics-export-port", "8080")

@@ -67,9 +67,18 @@ class RealNodeIT {
   private static LocalRay ray;
   private static Path modelDir;
   private static Path cacheDir;
-  private static Process portForward;
-  private static String serveUrl;
+
+  /** kubectl port-forwards, by pod and port. */
+  private static final Map<String, Process> forwards = new java.util.HashMap<>();
+
+  private static final Map<String, String> forwardedUrls = new java.util.HashMap<>();
   private static String tinyDeployment;
+  private static String clusterDocument;
+
+  /** The bridge of the real node's network (hack/real-node), where its pods reach the host. */
+  private static final String NODE_NETWORK_ADDRESS = "10.88.0.1";
+
+  private static final int REDIS_PORT = 16379;
 
   @BeforeAll
   static void start() throws Exception {
@@ -127,6 +136,7 @@ class RealNodeIT {
     String[] documents = example.split("(?m)^---$");
     assertThat(documents).hasSize(2);
     tinyDeployment = documents[1];
+    clusterDocument = documents[0];
     cluster
         .client()
         .resource(Serialization.unmarshal(documents[0], NdifCluster.class))
@@ -136,9 +146,7 @@ class RealNodeIT {
 
   @AfterAll
   static void stopPortForward() {
-    if (portForward != null) {
-      portForward.destroy();
-    }
+    forwards.values().forEach(Process::destroy);
   }
 
   @Test
@@ -263,6 +271,52 @@ class RealNodeIT {
             });
     String key = cluster.deployment("tiny").getStatus().modelKey;
     assertTracedLikeALocalRun(key, modelDir.toString(), 300);
+  }
+
+  @Test
+  @Order(5)
+  void theGatewayReplicasOwnPortOnTheHeadAnswersPastServesProxy() throws Exception {
+    var status = clusterStatus();
+    String service = status.rayClusterName + "-gateway";
+    assertThat(status.gateway.directUrl)
+        .isEqualTo("http://" + service + "." + cluster.namespace() + ".svc:8001");
+    // The gateway Service reaches the gateway's own port on the pod that hosts it (the head).
+    await()
+        .atMost(Duration.ofMinutes(1))
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              var endpoints =
+                  cluster
+                      .client()
+                      .discovery()
+                      .v1()
+                      .endpointSlices()
+                      .inNamespace(cluster.namespace())
+                      .withLabel("kubernetes.io/service-name", service)
+                      .list()
+                      .getItems();
+              assertThat(endpoints)
+                  .as("endpoint slices of %s", service)
+                  .anySatisfy(
+                      slice -> {
+                        assertThat(slice.getPorts())
+                            .anySatisfy(p -> assertThat(p.getPort()).isEqualTo(8001));
+                        assertThat(slice.getEndpoints())
+                            .anySatisfy(
+                                e ->
+                                    assertThat(e.getTargetRef().getName())
+                                        .isEqualTo(
+                                            rayPods().stream()
+                                                .filter(p -> isA(p, "head"))
+                                                .findFirst()
+                                                .orElseThrow()
+                                                .getMetadata()
+                                                .getName()));
+                      });
+            });
+    String key = cluster.deployment("tiny").getStatus().modelKey;
+    assertTracedLikeALocalRun(key, modelDir.toString(), 300, forwarded(8001));
   }
 
   @Test
@@ -467,6 +521,245 @@ class RealNodeIT {
     cluster.awaitReady("tiny", 1, Duration.ofMinutes(5));
   }
 
+  /**
+   * Serving through a head restart: with a job store (a Redis in the node's network), GCS fault
+   * tolerance is on and the gateway runs on a worker group of its own, so a head pod deleted while
+   * a researcher's loop sends traces through the gateway's own port leaves the loop answered. The
+   * counts are printed for docs/failures.md.
+   */
+  @Test
+  @Order(9)
+  void withAStoreTheGatewayOnItsOwnWorkerKeepsAnsweringWhileTheHeadRestarts() throws Exception {
+    String password = "ha-redis-" + java.util.UUID.randomUUID();
+    Process redis = startRedisInTheNodesNetwork(REDIS_PORT, password);
+    try {
+      cluster
+          .client()
+          .resource(
+              new SecretBuilder()
+                  .withNewMetadata()
+                  .withName("ha-redis")
+                  .endMetadata()
+                  .withStringData(Map.of("password", password))
+                  .build())
+          .inNamespace(cluster.namespace())
+          .create();
+      NdifCluster ha = Serialization.unmarshal(clusterDocument, NdifCluster.class);
+      ha.getMetadata().setName("ha");
+      var gateway = ha.getSpec().gateway;
+      gateway.auth =
+          Serialization.unmarshal(
+              "secretName: real-api-keys", io.ndif.operator.api.GatewayAuthSpec.class);
+      gateway.store =
+          Serialization.unmarshal(
+              "address: \""
+                  + NODE_NETWORK_ADDRESS
+                  + ":"
+                  + REDIS_PORT
+                  + "\"\n"
+                  + "passwordSecretRef: {name: ha-redis, key: password}\n",
+              io.ndif.operator.api.GatewayStoreSpec.class);
+      gateway.workers =
+          Serialization.unmarshal(
+              "resources: {requests: {cpu: 250m, memory: 1Gi}, limits: {cpu: \"2\", memory: 3Gi}}",
+              io.ndif.operator.api.GatewayWorkersSpec.class);
+      gateway.workers.template = ha.getSpec().pools.get(0).template;
+      cluster.client().resource(ha).inNamespace(cluster.namespace()).create();
+      cluster
+          .client()
+          .resource(
+              Serialization.unmarshal(
+                  tinyDeployment.replace("clusterRef: real", "clusterRef: ha"),
+                  io.ndif.operator.api.NdifDeployment.class))
+          .inNamespace(cluster.namespace())
+          .create();
+      cluster.awaitReady("tiny", 1, Duration.ofMinutes(8));
+      String key = cluster.deployment("tiny").getStatus().modelKey;
+      Pod gatewayPod =
+          await()
+              .atMost(Duration.ofMinutes(3))
+              .pollInterval(Duration.ofSeconds(2))
+              .until(
+                  () ->
+                      rayPods().stream()
+                          .filter(
+                              p ->
+                                  "ndif-gateway"
+                                      .equals(p.getMetadata().getLabels().get("ray.io/group")))
+                          .filter(RealNodeIT::ready)
+                          .findFirst()
+                          .orElse(null),
+                  java.util.Objects::nonNull);
+      String host = forwarded(gatewayPod, 8001);
+      // The gateway answers on its own pod before the head goes.
+      await()
+          .atMost(Duration.ofMinutes(3))
+          .pollInterval(Duration.ofSeconds(5))
+          .untilAsserted(() -> assertTracedLikeALocalRun(key, modelDir.toString(), 120, host));
+
+      var loop =
+          ray.start(
+              "serve/scripts/trace_loop.py",
+              "--host",
+              host,
+              "--model-key",
+              key,
+              "--model-dir",
+              modelDir.toString(),
+              "--api-key",
+              API_KEY,
+              "--seconds",
+              "600");
+      try {
+        await()
+            .atMost(Duration.ofMinutes(2))
+            .pollInterval(Duration.ofSeconds(1))
+            .until(() -> Files.readString(loop.log()).contains("\"ok\": true"));
+        Pod head =
+            rayPods().stream()
+                .filter(p -> "ha".equals(p.getMetadata().getLabels().get("ray.io/cluster")))
+                .filter(p -> isA(p, "head"))
+                .findFirst()
+                .orElseThrow();
+        // The workers (the gateway's and the model's) must live through it: without GCS fault
+        // tolerance their raylets end 60 s after the head's GCS went away.
+        Map<String, Integer> workersBefore = workerRestarts("ha");
+        double deleted = System.currentTimeMillis() / 1000.0;
+        cluster.client().pods().resource(head).withGracePeriod(1).delete();
+        await()
+            .atMost(Duration.ofMinutes(5))
+            .pollInterval(Duration.ofMillis(500))
+            .until(
+                () ->
+                    rayPods().stream()
+                        .filter(p -> isA(p, "head"))
+                        .filter(p -> !p.getMetadata().getUid().equals(head.getMetadata().getUid()))
+                        .anyMatch(RealNodeIT::ready));
+        double headBack = System.currentTimeMillis() / 1000.0;
+        // The loop goes on with the new head past the 60 s a raylet waits for a GCS, then stops.
+        Thread.sleep(Math.max(30_000, (long) ((deleted + 90 - headBack) * 1000)));
+        assertThat(workerRestarts("ha"))
+            .as("the worker pods and their restarts, before the head was deleted and after")
+            .isEqualTo(workersBefore);
+        loop.process().destroy();
+        loop.process().waitFor(30, TimeUnit.SECONDS);
+        List<JsonNode> traces = new ArrayList<>();
+        for (String line : Files.readAllLines(loop.log())) {
+          if (line.startsWith("{")) {
+            traces.add(JSON.readTree(line));
+          }
+        }
+        long during =
+            traces.stream()
+                .filter(t -> t.path("ended").asDouble() > deleted)
+                .filter(t -> t.path("started").asDouble() < headBack)
+                .count();
+        long answeredDuring =
+            traces.stream()
+                .filter(t -> t.path("started").asDouble() > deleted)
+                .filter(t -> t.path("ended").asDouble() < headBack)
+                .filter(t -> t.path("ok").asBoolean())
+                .count();
+        List<String> failed =
+            traces.stream()
+                .filter(t -> !t.path("ok").asBoolean())
+                .map(t -> t.path("error").asText())
+                .toList();
+        long after =
+            traces.stream()
+                .filter(t -> t.path("started").asDouble() > headBack)
+                .filter(t -> t.path("ok").asBoolean())
+                .count();
+        System.out.printf(
+            "head restart: head pod away %.1f s; %d traces in all, %d overlapping the restart, %d"
+                + " started and answered while the head was away, %d answered after it, %d failed: %s%n",
+            headBack - deleted,
+            traces.size(),
+            during,
+            answeredDuring,
+            after,
+            failed.size(),
+            failed);
+        assertThat(answeredDuring)
+            .as("traces answered while the head was away; loop: %s", traces)
+            .isPositive();
+        assertThat(after)
+            .as("traces answered after the new head was Ready: %s", traces)
+            .isPositive();
+        assertThat(failed).as("traces that failed: %s", traces).isEmpty();
+      } finally {
+        loop.process().destroyForcibly();
+      }
+      // KubeRay's Redis cleanup Job runs before the RayCluster goes: the Redis must outlive it.
+      cluster.ndifDeployment("tiny").delete();
+      cluster.ndifCluster("ha").delete();
+      await()
+          .atMost(Duration.ofMinutes(4))
+          .pollInterval(Duration.ofSeconds(2))
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          cluster
+                              .client()
+                              .genericKubernetesResources("ray.io/v1", "RayCluster")
+                              .inNamespace(cluster.namespace())
+                              .list()
+                              .getItems())
+                      .isEmpty());
+    } finally {
+      redis.destroy();
+    }
+  }
+
+  /** Each worker pod of the cluster (by UID) and how often its containers restarted. */
+  private static Map<String, Integer> workerRestarts(String rayCluster) {
+    Map<String, Integer> restarts = new java.util.TreeMap<>();
+    for (Pod pod : rayPods()) {
+      if (rayCluster.equals(pod.getMetadata().getLabels().get("ray.io/cluster"))
+          && isA(pod, "worker")) {
+        restarts.put(
+            pod.getMetadata().getUid(),
+            pod.getStatus().getContainerStatuses().stream()
+                .mapToInt(c -> c.getRestartCount() == null ? 0 : c.getRestartCount())
+                .sum());
+      }
+    }
+    return restarts;
+  }
+
+  /** Inside the real node's network namespace, where its pods reach the bridge's address. */
+  private static Process startRedisInTheNodesNetwork(int port, String password) throws Exception {
+    String netns = System.getenv().getOrDefault("NDIF_REAL_NODE_NETNS", "ndif-real");
+    Path dir = Files.createTempDirectory("it-ha-redis");
+    var builder =
+        new ProcessBuilder(
+                "nsenter",
+                "--net=/run/netns/" + netns,
+                "--",
+                "redis-server",
+                "--bind",
+                NODE_NETWORK_ADDRESS,
+                "--port",
+                String.valueOf(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                dir.toString(),
+                "--requirepass",
+                password)
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("redis.log").toFile());
+    Process redis = builder.start();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> Files.readString(dir.resolve("redis.log")).contains("Ready to accept"));
+    assertThat(redis.isAlive()).as(Files.readString(dir.resolve("redis.log"))).isTrue();
+    return redis;
+  }
+
   /** Whether KubeRay made the pod as a head or a worker ({@code ray.io/node-type}). */
   private static boolean isA(Pod pod, String nodeType) {
     return nodeType.equals(pod.getMetadata().getLabels().get("ray.io/node-type"));
@@ -531,12 +824,17 @@ class RealNodeIT {
    */
   private static void assertTracedLikeALocalRun(String key, String modelDir, int timeoutSeconds)
       throws Exception {
+    assertTracedLikeALocalRun(key, modelDir, timeoutSeconds, serveUrl());
+  }
+
+  private static void assertTracedLikeALocalRun(
+      String key, String modelDir, int timeoutSeconds, String host) throws Exception {
     var run =
         ray.python(
             timeoutSeconds,
             "serve/scripts/remote_trace.py",
             "--host",
-            serveUrl(),
+            host,
             "--model-key",
             key,
             "--model-dir",
@@ -646,10 +944,22 @@ class RealNodeIT {
 
   /** Ray Serve's HTTP port on the head, forwarded to 127.0.0.1 here by kubectl. */
   private static String serveUrl() throws Exception {
-    if (serveUrl != null && portForward.isAlive()) {
-      return serveUrl;
+    return forwarded(8000);
+  }
+
+  /** A port of the head pod, forwarded to 127.0.0.1 here by kubectl. */
+  private static String forwarded(int port) throws Exception {
+    return forwarded(
+        rayPods().stream().filter(p -> isA(p, "head")).findFirst().orElseThrow(), port);
+  }
+
+  /** A port of a pod, forwarded to 127.0.0.1 here by kubectl. */
+  private static String forwarded(Pod pod, int port) throws Exception {
+    String key = pod.getMetadata().getName() + ":" + port;
+    Process running = forwards.get(key);
+    if (running != null && running.isAlive()) {
+      return forwardedUrls.get(key);
     }
-    Pod head = rayPods().stream().filter(p -> isA(p, "head")).findFirst().orElseThrow();
     var builder =
         new ProcessBuilder(
                 cluster.cluster().binDir().resolve("kubectl").toString(),
@@ -658,20 +968,21 @@ class RealNodeIT {
                 cluster.namespace(),
                 "--address",
                 "127.0.0.1",
-                "pod/" + head.getMetadata().getName(),
-                ":8000")
+                "pod/" + pod.getMetadata().getName(),
+                ":" + port)
             .redirectErrorStream(true);
     builder.environment().put("KUBECONFIG", cluster.cluster().kubeconfig().toString());
-    portForward = builder.start();
+    Process forward = builder.start();
+    forwards.put(key, forward);
     var lines =
-        new BufferedReader(
-            new InputStreamReader(portForward.getInputStream(), StandardCharsets.UTF_8));
-    Pattern forwarding = Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> 8000");
+        new BufferedReader(new InputStreamReader(forward.getInputStream(), StandardCharsets.UTF_8));
+    Pattern forwarding = Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> " + port);
     String line;
     while ((line = lines.readLine()) != null) {
       Matcher m = forwarding.matcher(line);
       if (m.find()) {
-        serveUrl = "http://127.0.0.1:" + m.group(1);
+        String url = "http://127.0.0.1:" + m.group(1);
+        forwardedUrls.put(key, url);
         Thread drain =
             new Thread(
                 () -> {
@@ -683,10 +994,10 @@ class RealNodeIT {
                 });
         drain.setDaemon(true);
         drain.start();
-        return serveUrl;
+        return url;
       }
     }
-    portForward.waitFor(5, TimeUnit.SECONDS);
+    forward.waitFor(5, TimeUnit.SECONDS);
     throw new IllegalStateException("kubectl port-forward ended before forwarding");
   }
 }

@@ -167,6 +167,9 @@ class HelmChartIT {
     assertThat(canI(sa, "watch", "pods")).isEqualTo("yes");
     assertThat(canI(sa, "patch", "ndifclusters.ndif.io", "--subresource=status")).isEqualTo("yes");
     assertThat(canI(sa, "create", "rayclusters.ray.io")).isEqualTo("yes");
+    // The gateway Service of each managed cluster (its replicas' own port).
+    assertThat(canI(sa, "watch", "services")).isEqualTo("yes");
+    assertThat(canI(sa, "create", "services")).isEqualTo("yes");
     // The service proxy is granted only in proxy access mode.
     assertThat(canI(sa, "get", "services", "--subresource=proxy")).isEqualTo("no");
   }

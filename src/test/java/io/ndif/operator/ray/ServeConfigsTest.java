@@ -287,6 +287,43 @@ public class ServeConfigsTest {
   }
 
   @Test
+  void aDedicatedGatewayHasItsOwnPortOnlyWhenSet() throws IOException {
+    String pool = "dedicated: {pool: {name: l4, gpusPerNode: 1, gpuMemory: 24Gi}";
+    var plain =
+        DedicatedServices.spec(
+            deployment("plain", "model: {repoId: org/m}\nisolation: Dedicated\n" + pool + "}"));
+    var direct =
+        DedicatedServices.spec(
+            deployment(
+                "direct",
+                "model: {repoId: org/m}\nisolation: Dedicated\n"
+                    + pool
+                    + ", gateway: {directPort: 9100}}"));
+    for (var entry : Map.of(plain, 0, direct, 9100).entrySet()) {
+      JsonNode spec = JSON.valueToTree(entry.getKey());
+      int port = entry.getValue();
+      JsonNode serve = new YAMLMapper().readTree(spec.path("serveConfigV2").asText());
+      JsonNode gateway = null;
+      for (JsonNode app : serve.path("applications")) {
+        if ("ndif-gateway".equals(app.path("name").asText())) {
+          gateway = app;
+        }
+      }
+      assertThat(gateway).isNotNull();
+      assertThat(gateway.at("/args/direct_port").asInt()).isEqualTo(port);
+      List<Integer> declared = new java.util.ArrayList<>();
+      spec.at("/rayClusterConfig/headGroupSpec/template/spec/containers/0/ports")
+          .forEach(
+              p -> {
+                if ("ndif-api".equals(p.path("name").asText())) {
+                  declared.add(p.path("containerPort").asInt());
+                }
+              });
+      assertThat(declared).isEqualTo(port == 0 ? List.of() : List.of(port));
+    }
+  }
+
+  @Test
   void everyModelFollowsItsGatewaysTrustPolicyWhateverItsAuthorSays() {
     var deployment =
         deployment(
