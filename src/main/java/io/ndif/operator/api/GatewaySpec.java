@@ -13,7 +13,7 @@ public class GatewaySpec {
   /** The gateway's Serve application name; no NdifDeployment may take it. */
   public static final String APPLICATION = "ndif-gateway";
 
-  /** The gateway replicas' own port on a managed cluster's head, unless set. */
+  /** The gateway replicas' own port on a managed cluster, unless set. */
   public static final int DEFAULT_DIRECT_PORT = 8001;
 
   @JsonPropertyDescription(
@@ -36,8 +36,9 @@ public class GatewaySpec {
   @JsonPropertyDescription(
       "Each gateway replica also serves NDIF's API on this port itself, past Ray Serve's HTTP"
           + " proxy (one process hop fewer on every request): status.gateway.directUrl. Managed"
-          + " clusters: 8001 unless set, on the head (where the gateway runs); 0 turns it off."
-          + " Adopted clusters: off unless set (expose the port on the head yourself). A"
+          + " clusters: 8001 unless set, through the Service <cluster>-gateway on the pods that"
+          + " host the gateway; 0 turns it off. Adopted clusters: off unless set (expose the port"
+          + " yourself). A"
           + " Dedicated deployment's gateway: off unless set (on its RayService's head Service;"
           + " setting it replaces the RayService's cluster, as any change does).")
   @Min(0)

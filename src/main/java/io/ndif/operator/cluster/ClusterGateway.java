@@ -26,10 +26,11 @@ public final class ClusterGateway {
   }
 
   /**
-   * @param onHead whether the gateway runs on the head ({@link GatewayPlacement})
+   * @param pinned whether the gateway is pinned to the pods that host it ({@link
+   *     GatewayPlacement#pinned})
    */
-  public static Map<String, Object> application(NdifCluster cluster, boolean onHead) {
-    return application(cluster, onHead, null);
+  public static Map<String, Object> application(NdifCluster cluster, boolean pinned) {
+    return application(cluster, pinned, null);
   }
 
   /**
@@ -37,7 +38,7 @@ public final class ClusterGateway {
    *     or null when it has none
    */
   public static Map<String, Object> application(
-      NdifCluster cluster, boolean onHead, String rayToken) {
+      NdifCluster cluster, boolean pinned, String rayToken) {
     GatewaySpec gateway = GatewaySpec.of(cluster.getSpec());
     var app =
         ServeConfigs.gateway(
@@ -46,7 +47,7 @@ public final class ClusterGateway {
             ServeConfigs.owner(
                 cluster.getMetadata().getNamespace(), cluster.getMetadata().getName()),
             null,
-            onHead);
+            pinned);
     ServeConfigs.withDirectPort(
         app, gateway.directPortFor(cluster.getSpec().usesExternalCluster()));
     var warmTier = cluster.getSpec().warmTier;

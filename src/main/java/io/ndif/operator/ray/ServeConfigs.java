@@ -223,8 +223,8 @@ public final class ServeConfigs {
   }
 
   /**
-   * @param onHead pin the gateway's replicas and its broker to the head, the only Ray pod with the
-   *     API key Secret
+   * @param onHead pin the gateway's replicas and its broker to the pods that offer the gateway's
+   *     Ray resource (the head, or the gateway's own workers), the only Ray pods with its Secrets
    */
   public static Map<String, Object> gateway(
       GatewaySpec gateway,
